@@ -1,0 +1,150 @@
+// Package bus is Mnemo's JetStream layout: the event stream partitioned by
+// session, the per-partition worker consumers, the advisory and dead-letter
+// streams, subject naming, publishing, and the embedded server that the
+// single-machine default and the tests run.
+package bus
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// Stream and subject names (DESIGN.md §4).
+const (
+	EventsStream     = "MNEMO_EVENTS"
+	AdvisoriesStream = "MNEMO_ADVISORIES"
+	DLQStream        = "MNEMO_DLQ"
+
+	// EventsPrefix is what ingest publishes on: mnemo.ev.<session>. The
+	// stream's subject transform stores it as mnemo.ev.<partition>.<session>.
+	EventsPrefix = "mnemo.ev"
+	// DLQPrefix is the subject prefix of dead events: mnemo.dlq.<session>.
+	DLQPrefix = "mnemo.dlq"
+	// StatusPrefix carries live status changes: mnemo.status.<what>.<session>.
+	StatusPrefix = "mnemo.status"
+
+	// AdvisoryMaxDeliveries and AdvisoryTerminated are the server advisories
+	// the advisory stream captures for the events stream.
+	AdvisoryMaxDeliveries = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + EventsStream + ".>"
+	AdvisoryTerminated    = "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED." + EventsStream + ".>"
+)
+
+// Layout holds the tunables of the broker layout. DefaultLayout gives the
+// values of DESIGN.md §4.
+type Layout struct {
+	Partitions    int
+	Replicas      int
+	MaxAge        time.Duration
+	Duplicates    time.Duration
+	MaxBytes      int64 // 0 = unlimited
+	AckWait       time.Duration
+	BackOff       []time.Duration
+	MaxDeliver    int
+	MaxAckPending int
+}
+
+// DefaultLayout returns the layout of DESIGN.md §4 for an embedded server.
+func DefaultLayout() Layout {
+	return Layout{
+		Partitions:    64,
+		Replicas:      1,
+		MaxAge:        30 * 24 * time.Hour,
+		Duplicates:    2 * time.Minute,
+		AckWait:       30 * time.Second,
+		BackOff:       []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute},
+		MaxDeliver:    5,
+		MaxAckPending: 256,
+	}
+}
+
+// Validate checks the layout; the errors say what to set.
+func (l Layout) Validate() error {
+	switch {
+	case l.Partitions < 1 || l.Partitions > 1024:
+		return fmt.Errorf("bus: partitions must be 1..1024, got %d (MNEMO_PARTITIONS)", l.Partitions)
+	case l.Replicas != 1 && l.Replicas != 3 && l.Replicas != 5:
+		return fmt.Errorf("bus: replicas must be 1, 3 or 5, got %d (MNEMO_REPLICAS)", l.Replicas)
+	case l.MaxDeliver < 1:
+		return fmt.Errorf("bus: max deliver must be ≥ 1, got %d", l.MaxDeliver)
+	case l.AckWait <= 0:
+		return fmt.Errorf("bus: ack wait must be positive, got %s", l.AckWait)
+	case l.MaxAckPending < 1:
+		return fmt.Errorf("bus: max ack pending must be ≥ 1, got %d", l.MaxAckPending)
+	case len(l.BackOff) > 0 && len(l.BackOff) >= l.MaxDeliver:
+		return fmt.Errorf("bus: max deliver %d must exceed the %d backoff steps", l.MaxDeliver, len(l.BackOff))
+	}
+	return nil
+}
+
+// PartitionOf returns the partition of a session: FNV-1a 32 of the session ID
+// modulo partitions, exactly as the server's partition() transform computes it.
+func PartitionOf(sessionID string, partitions int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(sessionID))
+	return int(h.Sum32() % uint32(partitions))
+}
+
+// PublishSubject is the subject an event of the session is published on.
+func PublishSubject(sessionID string) string { return EventsPrefix + "." + sessionID }
+
+// StoredSubject is the subject an event of the session is stored under after
+// the stream's subject transform.
+func StoredSubject(sessionID string, partitions int) string {
+	return EventsPrefix + "." + strconv.Itoa(PartitionOf(sessionID, partitions)) + "." + sessionID
+}
+
+// PartitionFilter is the filter subject of one partition's consumer.
+func PartitionFilter(p int) string { return EventsPrefix + "." + strconv.Itoa(p) + ".*" }
+
+// ConsumerName is the durable name of one partition's consumer.
+func ConsumerName(p int) string { return fmt.Sprintf("worker-p%02d", p) }
+
+// SessionOfSubject returns the session ID of a stored event subject.
+func SessionOfSubject(subject string) (string, bool) {
+	// mnemo.ev.<p>.<sid>
+	const pre = EventsPrefix + "."
+	if len(subject) <= len(pre) || subject[:len(pre)] != pre {
+		return "", false
+	}
+	rest := subject[len(pre):]
+	for i := 0; i < len(rest); i++ {
+		if rest[i] == '.' {
+			if i == 0 || i == len(rest)-1 {
+				return "", false
+			}
+			return rest[i+1:], true
+		}
+	}
+	return "", false
+}
+
+// DLQSubject is the subject a dead event of the session is stored under.
+func DLQSubject(sessionID string) string { return DLQPrefix + "." + sessionID }
+
+// StatusSubject is the subject of a status change of a session.
+func StatusSubject(what, sessionID string) string {
+	return StatusPrefix + "." + what + "." + sessionID
+}
+
+func transformDest(partitions int) string {
+	return fmt.Sprintf("%s.{{partition(%d,1)}}.{{wildcard(1)}}", EventsPrefix, partitions)
+}
+
+var partitionRe = regexp.MustCompile(`\{\{\s*partition\(\s*(\d+)\s*,\s*1\s*\)\s*\}\}`)
+
+// ErrPartitionMismatch means the stream was created with another partition
+// count than configured: changing it would reorder sessions, so Mnemo refuses.
+var ErrPartitionMismatch = errors.New("bus: stream partition count differs from config")
+
+func partitionsOfDest(dest string) (int, bool) {
+	m := partitionRe.FindStringSubmatch(dest)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	return n, err == nil
+}

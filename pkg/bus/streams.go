@@ -1,0 +1,124 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// EventsConfig is the MNEMO_EVENTS stream configuration for a layout.
+func EventsConfig(l Layout) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        EventsStream,
+		Description: "Mnemo agent events, partitioned by session",
+		Subjects:    []string{EventsPrefix + ".*"},
+		SubjectTransform: &jetstream.SubjectTransformConfig{
+			Source:      EventsPrefix + ".*",
+			Destination: transformDest(l.Partitions),
+		},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    l.Replicas,
+		MaxAge:      l.MaxAge,
+		MaxBytes:    orUnlimited(l.MaxBytes),
+		Duplicates:  l.Duplicates,
+		Discard:     jetstream.DiscardOld,
+		AllowDirect: true,
+	}
+}
+
+func orUnlimited(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// EnsureStreams creates or updates MNEMO_EVENTS, MNEMO_ADVISORIES and
+// MNEMO_DLQ. It refuses (ErrPartitionMismatch) when MNEMO_EVENTS exists with
+// another partition count than the layout's.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, l Layout) error {
+	if err := l.Validate(); err != nil {
+		return err
+	}
+	if s, err := js.Stream(ctx, EventsStream); err == nil {
+		info, err := s.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("bus: read %s: %w", EventsStream, err)
+		}
+		if tr := info.Config.SubjectTransform; tr != nil {
+			if n, ok := partitionsOfDest(tr.Destination); ok && n != l.Partitions {
+				return fmt.Errorf("%w: %s has %d partitions, config says %d (set MNEMO_PARTITIONS=%d, or migrate the stream)",
+					ErrPartitionMismatch, EventsStream, n, l.Partitions, n)
+			}
+		}
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("bus: look up %s: %w", EventsStream, err)
+	}
+	cfgs := []jetstream.StreamConfig{
+		EventsConfig(l),
+		{
+			Name:        AdvisoriesStream,
+			Description: "JetStream advisories about Mnemo events that exhausted deliveries or were terminated",
+			Subjects:    []string{AdvisoryMaxDeliveries, AdvisoryTerminated},
+			Storage:     jetstream.FileStorage,
+			Replicas:    l.Replicas,
+			MaxAge:      l.MaxAge,
+		},
+		{
+			Name:        DLQStream,
+			Description: "Mnemo events given up on, with their reason",
+			Subjects:    []string{DLQPrefix + ".>"},
+			Storage:     jetstream.FileStorage,
+			Replicas:    l.Replicas,
+			MaxAge:      l.MaxAge,
+			AllowDirect: true,
+		},
+	}
+	for _, cfg := range cfgs {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("bus: ensure stream %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}
+
+// ConsumerConfig is the durable pull consumer of one partition.
+func ConsumerConfig(l Layout, p int) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       ConsumerName(p),
+		Description:   fmt.Sprintf("Mnemo worker, partition %d of %d", p, l.Partitions),
+		FilterSubject: PartitionFilter(p),
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       l.AckWait,
+		BackOff:       l.BackOff,
+		MaxDeliver:    l.MaxDeliver,
+		MaxAckPending: l.MaxAckPending,
+		Replicas:      l.Replicas,
+	}
+}
+
+// EnsureConsumers creates or updates the layout's partition consumers.
+func EnsureConsumers(ctx context.Context, js jetstream.JetStream, l Layout) error {
+	s, err := js.Stream(ctx, EventsStream)
+	if err != nil {
+		return fmt.Errorf("bus: look up %s: %w", EventsStream, err)
+	}
+	for p := 0; p < l.Partitions; p++ {
+		if _, err := s.CreateOrUpdateConsumer(ctx, ConsumerConfig(l, p)); err != nil {
+			return fmt.Errorf("bus: ensure consumer %s: %w", ConsumerName(p), err)
+		}
+	}
+	return nil
+}
+
+// Ensure runs EnsureStreams then EnsureConsumers.
+func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) error {
+	if err := EnsureStreams(ctx, js, l); err != nil {
+		return err
+	}
+	return EnsureConsumers(ctx, js, l)
+}

@@ -1,0 +1,234 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+)
+
+// StrippedTags are removed, with everything between them, from every text an
+// event carries: private content the user fenced off, and text the agent or
+// Mnemo itself injected, which memory must never re-ingest.
+var StrippedTags = []string{"private", "system-reminder", "system-instruction", "system_instruction", "mnemo-context"}
+
+// ContextTag is the tag Mnemo wraps its injected context in.
+const ContextTag = "mnemo-context"
+
+// StripTags removes every StrippedTags element and its content from s. Tags
+// match case-insensitively and may carry attributes; nesting is honoured; an
+// unclosed tag removes the rest of the text (failing closed); a stray closing
+// tag is removed alone. It reports whether anything was removed.
+func StripTags(s string) (string, bool) {
+	if !strings.Contains(s, "<") {
+		return s, false
+	}
+	var b strings.Builder
+	depth := 0
+	removed := false
+	i := 0
+	for i < len(s) {
+		j := strings.IndexByte(s[i:], '<')
+		if j < 0 {
+			if depth == 0 {
+				b.WriteString(s[i:])
+			}
+			break
+		}
+		j += i
+		if depth == 0 {
+			b.WriteString(s[i:j])
+		}
+		closing, end, ok := matchTag(s, j)
+		if !ok {
+			if depth == 0 {
+				b.WriteByte('<')
+			}
+			i = j + 1
+			continue
+		}
+		removed = true
+		switch {
+		case closing && depth > 0:
+			depth--
+		case !closing:
+			depth++
+		}
+		i = end
+	}
+	if !removed {
+		return s, false
+	}
+	return b.String(), true
+}
+
+// matchTag reports whether a stripped tag starts at s[i] (which is '<'): whether
+// it is a closing tag, and the index just past its '>'.
+func matchTag(s string, i int) (closing bool, end int, ok bool) {
+	k := i + 1
+	if k < len(s) && s[k] == '/' {
+		closing = true
+		k++
+	}
+	for _, name := range StrippedTags {
+		if len(s)-k < len(name) || !strings.EqualFold(s[k:k+len(name)], name) {
+			continue
+		}
+		rest := k + len(name)
+		if rest == len(s) {
+			// "<private" at the very end: treat as an unclosed opening tag.
+			return closing, rest, true
+		}
+		switch c := s[rest]; {
+		case c == '>':
+			return closing, rest + 1, true
+		case c == '/' && rest+1 < len(s) && s[rest+1] == '>':
+			// Self-closing <private/> hides nothing but is still removed.
+			return true, rest + 2, true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			gt := strings.IndexByte(s[rest:], '>')
+			if gt < 0 {
+				return closing, len(s), true
+			}
+			return closing, rest + gt + 1, true
+		}
+	}
+	return false, 0, false
+}
+
+// IsEntirelyPrivate reports whether s had content and nothing but stripped
+// tags and white space: a prompt like that makes its whole turn private.
+func IsEntirelyPrivate(s string) bool {
+	if strings.TrimSpace(s) == "" {
+		return false
+	}
+	out, removed := StripTags(s)
+	return removed && strings.TrimSpace(out) == ""
+}
+
+// StripJSON removes stripped tags from every string (keys and values) inside a
+// JSON document. Documents that cannot hold a tag are returned unchanged.
+func StripJSON(raw json.RawMessage) (json.RawMessage, bool) {
+	if len(raw) == 0 || (!bytes.Contains(raw, []byte("<")) && !containsFold(raw, []byte(`\u003c`))) {
+		return raw, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		// Not JSON: treat it as text so nothing private slips through.
+		out, removed := StripTags(string(raw))
+		if !removed {
+			return raw, false
+		}
+		enc, _ := json.Marshal(out)
+		return enc, true
+	}
+	v, removed := stripValue(v)
+	if !removed {
+		return raw, false
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return json.RawMessage(`null`), true
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), true
+}
+
+func stripValue(v any) (any, bool) {
+	switch t := v.(type) {
+	case string:
+		return StripTags(t)
+	case []any:
+		changed := false
+		for i, e := range t {
+			var r bool
+			t[i], r = stripValue(e)
+			changed = changed || r
+		}
+		return t, changed
+	case map[string]any:
+		changed := false
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			nk, rk := StripTags(k)
+			ne, re := stripValue(e)
+			out[nk] = ne
+			changed = changed || rk || re
+		}
+		return out, changed
+	default:
+		return v, false
+	}
+}
+
+func containsFold(b, sub []byte) bool {
+	return bytes.Contains(bytes.ToLower(b), sub)
+}
+
+// Sanitize strips the tags from every text the envelope carries and marks the
+// event private when its prompt was entirely private. It reports whether
+// anything was removed. The hook calls it, and ingest calls it again.
+func (e *Envelope) Sanitize() bool {
+	removed := false
+	strip := func(s *string) {
+		var r bool
+		*s, r = StripTags(*s)
+		removed = removed || r
+	}
+	if e.Kind == KindUserPrompt && IsEntirelyPrivate(e.Prompt) {
+		e.Private = true
+	}
+	strip(&e.Prompt)
+	strip(&e.LastUserMessage)
+	strip(&e.LastAssistantMessage)
+	if e.Tool != nil {
+		strip(&e.Tool.Error)
+		var r bool
+		e.Tool.Input, r = StripJSON(e.Tool.Input)
+		removed = removed || r
+		e.Tool.Response, r = StripJSON(e.Tool.Response)
+		removed = removed || r
+	}
+	return removed
+}
+
+// TruncationMarker is the JSON shape a response takes when it was cut.
+type TruncationMarker struct {
+	Truncated     bool   `json:"mnemo_truncated"`
+	OriginalBytes int    `json:"original_bytes"`
+	Head          string `json:"head"`
+}
+
+// TruncateResponse cuts the tool response to at most limit bytes, replacing it
+// with a valid JSON marker that keeps the head of the original. It reports
+// whether it cut anything.
+func (t *Tool) TruncateResponse(limit int) bool {
+	if t == nil || len(t.Response) <= limit {
+		return false
+	}
+	const overhead = 128 // the marker's own keys and numbers
+	keep := limit/2 - overhead
+	if keep < 0 {
+		keep = 0
+	}
+	head := string(t.Response[:keep])
+	for !utf8.ValidString(head) && len(head) > 0 {
+		head = head[:len(head)-1]
+	}
+	m, _ := json.Marshal(TruncationMarker{Truncated: true, OriginalBytes: len(t.Response), Head: head})
+	// JSON escaping can at most double the head (plus \u forms of control
+	// characters); shrink until it fits.
+	for len(m) > limit && len(head) > 0 {
+		head = head[:len(head)/2]
+		for !utf8.ValidString(head) && len(head) > 0 {
+			head = head[:len(head)-1]
+		}
+		m, _ = json.Marshal(TruncationMarker{Truncated: true, OriginalBytes: len(t.Response), Head: head})
+	}
+	t.Response = m
+	t.Truncated = true
+	return true
+}
