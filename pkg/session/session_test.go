@@ -1,0 +1,253 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/session"
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
+)
+
+func TestLockIsExclusiveAndFencesRise(t *testing.T) {
+	r := testkit.StartRedis(t)
+	locks := session.NewLocks(r.Client(t), 5*time.Second)
+	ctx := context.Background()
+
+	f1, err := locks.Acquire(ctx, "s1", "w1", "w1/a", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := locks.Acquire(ctx, "s1", "w2", "w2/b", 0); !errors.Is(err, session.ErrLockHeld) {
+		t.Fatalf("second owner got %v, want ErrLockHeld", err)
+	}
+	if err := locks.Renew(ctx, "s1", "w2/b"); !errors.Is(err, session.ErrLockLost) {
+		t.Fatalf("renew by non-owner: %v", err)
+	}
+	if err := locks.Release(ctx, "s1", "w1", "w1/a"); err != nil {
+		t.Fatal(err)
+	}
+	f2, err := locks.Acquire(ctx, "s1", "w2", "w2/b", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f2 <= f1 {
+		t.Fatalf("fence did not rise: %d then %d", f1, f2)
+	}
+}
+
+// Many contenders: at any moment at most one holds the lock, and every grant
+// has a fence no other grant has.
+func TestLockContention(t *testing.T) {
+	r := testkit.StartRedis(t)
+	rdb := r.Client(t)
+	locks := session.NewLocks(rdb, 5*time.Second)
+	ctx := context.Background()
+	var (
+		mu      sync.Mutex
+		holders int
+		fences  = map[int64]bool{}
+		wg      sync.WaitGroup
+	)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			id := fmt.Sprintf("w%d", w)
+			for i := 0; i < 20; i++ {
+				tok := session.Token(id, fmt.Sprint(i))
+				f, err := locks.Acquire(ctx, "hot", id, tok, 0)
+				if errors.Is(err, session.ErrLockHeld) {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				holders++
+				if holders != 1 {
+					t.Errorf("%d holders at once", holders)
+				}
+				if fences[f] {
+					t.Errorf("fence %d granted twice", f)
+				}
+				fences[f] = true
+				mu.Unlock()
+				time.Sleep(100 * time.Microsecond)
+				mu.Lock()
+				holders--
+				mu.Unlock()
+				if err := locks.Release(ctx, "hot", id, tok); err != nil {
+					t.Error(err)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if len(fences) == 0 {
+		t.Fatal("no grant at all")
+	}
+}
+
+// After Redis loses everything, fences still rise above what the store saw.
+func TestFenceFloorSurvivesRedisRestart(t *testing.T) {
+	r := testkit.StartRedis(t)
+	rdb := r.Client(t)
+	locks := session.NewLocks(rdb, 5*time.Second)
+	ctx := context.Background()
+	f, err := locks.Acquire(ctx, "s", "w1", "w1/x", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Restart()
+	f2, err := locks.Acquire(ctx, "s", "w2", "w2/y", f+41) // the store recorded f+41
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f2 <= f+41 {
+		t.Fatalf("fence %d not above the store's %d", f2, f+41)
+	}
+}
+
+func TestLockExpiresAndReleaseWorker(t *testing.T) {
+	r := testkit.StartRedis(t)
+	rdb := r.Client(t)
+	ctx := context.Background()
+	short := session.NewLocks(rdb, 200*time.Millisecond)
+	if _, err := short.Acquire(ctx, "a", "dead", "dead/1", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := short.Acquire(ctx, "b", "dead", "dead/2", 0); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := short.Acquire(ctx, "a", "w2", "w2/1", 0); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("lock never expired")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := short.Renew(ctx, "a", "dead/1"); !errors.Is(err, session.ErrLockLost) {
+		t.Fatalf("renew of an expired, retaken lock: %v", err)
+	}
+	long := session.NewLocks(rdb, time.Minute)
+	if _, err := long.Acquire(ctx, "c", "dead", "dead/3", 0); err != nil {
+		t.Fatal(err)
+	}
+	released, err := long.ReleaseWorker(ctx, "dead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(released) != 1 || released[0] != "c" {
+		t.Fatalf("released %v, want [c] (a was retaken by w2, b expired)", released)
+	}
+	if _, err := long.Acquire(ctx, "c", "w3", "w3/1", 0); err != nil {
+		t.Fatalf("c still locked after ReleaseWorker: %v", err)
+	}
+}
+
+func TestFairShareCoversEveryPartitionOnce(t *testing.T) {
+	for n := 1; n <= 7; n++ {
+		var live []string
+		for i := 0; i < n; i++ {
+			live = append(live, fmt.Sprintf("w%d", i))
+		}
+		owner := map[int]string{}
+		for _, w := range live {
+			share := session.FairShare(w, live, 64)
+			if len(share) < 64/n || len(share) > 64/n+1 {
+				t.Errorf("%d workers: %s gets %d partitions", n, w, len(share))
+			}
+			for _, p := range share {
+				if o, ok := owner[p]; ok {
+					t.Errorf("partition %d given to %s and %s", p, o, w)
+				}
+				owner[p] = w
+			}
+		}
+		if len(owner) != 64 {
+			t.Errorf("%d workers cover %d of 64 partitions", n, len(owner))
+		}
+	}
+}
+
+func TestLeasesAndMembership(t *testing.T) {
+	r := testkit.StartRedis(t)
+	rdb := r.Client(t)
+	ctx := context.Background()
+	a := session.NewMembership(rdb, "a", 300*time.Millisecond)
+	b := session.NewMembership(rdb, "b", 300*time.Millisecond)
+	for _, m := range []*session.Membership{a, b} {
+		if err := m.Heartbeat(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live, err := session.LiveWorkers(ctx, rdb, 300*time.Millisecond)
+	if err != nil || len(live) != 2 {
+		t.Fatalf("live = %v, %v", live, err)
+	}
+	if ok, _ := a.AcquireLease(ctx, 3); !ok {
+		t.Fatal("a could not lease a free partition")
+	}
+	if ok, _ := b.AcquireLease(ctx, 3); ok {
+		t.Fatal("b leased a partition a holds")
+	}
+	if err := a.TrackInflight(ctx, 42, "$JS.ACK.x"); err != nil {
+		t.Fatal(err)
+	}
+	// a dies: no more heartbeats.
+	time.Sleep(400 * time.Millisecond)
+	if err := b.Heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dead, err := session.DeadWorkers(ctx, rdb, 300*time.Millisecond)
+	if err != nil || len(dead) != 1 || dead[0] != "a" {
+		t.Fatalf("dead = %v, %v", dead, err)
+	}
+	inf, _ := session.Inflight(ctx, rdb, "a")
+	if inf["42"] != "$JS.ACK.x" {
+		t.Fatalf("in-flight of a = %v", inf)
+	}
+	if ok, _ := b.AcquireLease(ctx, 3); !ok {
+		t.Fatal("b could not take the expired lease")
+	}
+}
+
+func TestMetaTouchAndGet(t *testing.T) {
+	r := testkit.StartRedis(t)
+	ms := session.NewMetaStore(r.Client(t))
+	ctx := context.Background()
+	if _, err := ms.Get(ctx, "s"); !errors.Is(err, session.ErrNoMeta) {
+		t.Fatalf("empty: %v", err)
+	}
+	t0 := time.Now().Add(-time.Minute)
+	if err := ms.Touch(ctx, "s", "acme", "claude-code", "/w", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := ms.Touch(ctx, "s", "", "", "", t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ms.Get(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Project != "acme" || m.Status != "active" || !m.StartedAt.Equal(t0.Truncate(time.Millisecond)) || !m.LastEventAt.After(m.StartedAt) {
+		t.Fatalf("meta = %+v", m)
+	}
+	n, _ := ms.Active(ctx, t0.Add(-time.Second))
+	if n != 1 {
+		t.Fatalf("active = %d", n)
+	}
+	idle, _ := ms.Idle(ctx, time.Now(), 10)
+	if len(idle) != 1 {
+		t.Fatalf("idle = %v", idle)
+	}
+}
