@@ -1,0 +1,307 @@
+package store
+
+// migration is one versioned schema change, written once per dialect. Both
+// stores number their migrations alike, so version N means the same schema
+// in each; schema_migrations records the versions applied.
+type migration struct {
+	version  int
+	name     string
+	sqlite   string
+	postgres string
+}
+
+// SchemaVersion is the schema version this code migrates a database to.
+const SchemaVersion = 1
+
+// migrations lists every schema change in order. Append; never edit a
+// released entry.
+var migrations = []migration{
+	{version: 1, name: "initial schema", sqlite: sqliteSchemaV1, postgres: postgresSchemaV1},
+}
+
+// Times are INTEGER microseconds since the Unix epoch, UTC; lists are JSON
+// text. observations_fts is an external-content FTS5 index kept in sync by
+// triggers; its rank weighs title 10, subtitle 5, narrative 1, facts 5,
+// concepts 3 (bm25).
+const sqliteSchemaV1 = `
+CREATE TABLE sessions (
+	id            TEXT PRIMARY KEY,
+	project       TEXT NOT NULL DEFAULT '',
+	agent         TEXT NOT NULL DEFAULT '',
+	cwd           TEXT NOT NULL DEFAULT '',
+	status        TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'completed', 'aborted')),
+	started_at    INTEGER NOT NULL,
+	ended_at      INTEGER,
+	last_event_at INTEGER NOT NULL,
+	prompt_count  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_by_last_event ON sessions (last_event_at DESC, id);
+CREATE INDEX sessions_by_project ON sessions (project, last_event_at DESC, id);
+CREATE INDEX sessions_by_status ON sessions (status, last_event_at DESC);
+
+CREATE TABLE prompts (
+	session_id TEXT NOT NULL,
+	number     INTEGER NOT NULL,
+	text       TEXT NOT NULL DEFAULT '',
+	at         INTEGER NOT NULL,
+	private    INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (session_id, number)
+) WITHOUT ROWID;
+
+CREATE TABLE observations (
+	id               INTEGER PRIMARY KEY AUTOINCREMENT,
+	session_id       TEXT NOT NULL,
+	project          TEXT NOT NULL,
+	type             TEXT NOT NULL CHECK (type IN ('bugfix', 'feature', 'refactor', 'change', 'discovery', 'decision')),
+	title            TEXT NOT NULL DEFAULT '',
+	subtitle         TEXT NOT NULL DEFAULT '',
+	narrative        TEXT NOT NULL DEFAULT '',
+	facts            TEXT NOT NULL DEFAULT '[]',
+	concepts         TEXT NOT NULL DEFAULT '[]',
+	files_read       TEXT NOT NULL DEFAULT '[]',
+	files_modified   TEXT NOT NULL DEFAULT '[]',
+	prompt_number    INTEGER NOT NULL DEFAULT 0,
+	accepted_at      INTEGER NOT NULL,
+	source_event_ids TEXT NOT NULL DEFAULT '[]',
+	created_at       INTEGER NOT NULL
+);
+CREATE INDEX observations_by_project ON observations (project, accepted_at DESC, id DESC);
+CREATE INDEX observations_by_session ON observations (session_id, accepted_at, id);
+CREATE INDEX observations_by_time ON observations (accepted_at DESC, id DESC);
+
+CREATE TABLE observation_files (
+	observation_id INTEGER NOT NULL REFERENCES observations (id) ON DELETE CASCADE,
+	path           TEXT NOT NULL,
+	project        TEXT NOT NULL,
+	accepted_at    INTEGER NOT NULL,
+	PRIMARY KEY (observation_id, path)
+) WITHOUT ROWID;
+CREATE INDEX observation_files_by_path ON observation_files (path, project, accepted_at DESC, observation_id DESC);
+
+CREATE VIRTUAL TABLE observations_fts USING fts5 (
+	title, subtitle, narrative, facts, concepts,
+	content = 'observations', content_rowid = 'id',
+	tokenize = 'porter unicode61 remove_diacritics 2'
+);
+INSERT INTO observations_fts (observations_fts, rank) VALUES ('rank', 'bm25(10.0, 5.0, 1.0, 5.0, 3.0)');
+CREATE TRIGGER observations_fts_insert AFTER INSERT ON observations BEGIN
+	INSERT INTO observations_fts (rowid, title, subtitle, narrative, facts, concepts)
+	VALUES (new.id, new.title, new.subtitle, new.narrative, new.facts, new.concepts);
+END;
+CREATE TRIGGER observations_fts_delete AFTER DELETE ON observations BEGIN
+	INSERT INTO observations_fts (observations_fts, rowid, title, subtitle, narrative, facts, concepts)
+	VALUES ('delete', old.id, old.title, old.subtitle, old.narrative, old.facts, old.concepts);
+END;
+CREATE TRIGGER observations_fts_update AFTER UPDATE OF title, subtitle, narrative, facts, concepts ON observations BEGIN
+	INSERT INTO observations_fts (observations_fts, rowid, title, subtitle, narrative, facts, concepts)
+	VALUES ('delete', old.id, old.title, old.subtitle, old.narrative, old.facts, old.concepts);
+	INSERT INTO observations_fts (rowid, title, subtitle, narrative, facts, concepts)
+	VALUES (new.id, new.title, new.subtitle, new.narrative, new.facts, new.concepts);
+END;
+
+CREATE TABLE summaries (
+	id               INTEGER PRIMARY KEY AUTOINCREMENT,
+	session_id       TEXT NOT NULL,
+	project          TEXT NOT NULL DEFAULT '',
+	request          TEXT NOT NULL DEFAULT '',
+	investigated     TEXT NOT NULL DEFAULT '',
+	learned          TEXT NOT NULL DEFAULT '',
+	completed        TEXT NOT NULL DEFAULT '',
+	next_steps       TEXT NOT NULL DEFAULT '',
+	notes            TEXT NOT NULL DEFAULT '',
+	prompt_number    INTEGER NOT NULL DEFAULT 0,
+	accepted_at      INTEGER NOT NULL,
+	source_event_ids TEXT NOT NULL DEFAULT '[]',
+	created_at       INTEGER NOT NULL
+);
+CREATE INDEX summaries_by_project ON summaries (project, accepted_at DESC, id DESC);
+CREATE INDEX summaries_by_session ON summaries (session_id, accepted_at, id);
+
+CREATE TABLE applied_events (
+	event_id    TEXT NOT NULL PRIMARY KEY,
+	session_id  TEXT NOT NULL,
+	seq         INTEGER NOT NULL,
+	kind        TEXT NOT NULL DEFAULT '',
+	accepted_at INTEGER NOT NULL,
+	dead        INTEGER NOT NULL DEFAULT 0,
+	applied_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX applied_events_by_session ON applied_events (session_id, seq);
+
+CREATE TABLE session_cursors (
+	session_id TEXT NOT NULL PRIMARY KEY,
+	last_seq   INTEGER NOT NULL DEFAULT 0,
+	fence      INTEGER NOT NULL DEFAULT 0,
+	updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE llm_usage (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
+	session_id    TEXT NOT NULL,
+	project       TEXT NOT NULL DEFAULT '',
+	provider      TEXT NOT NULL DEFAULT '',
+	model         TEXT NOT NULL DEFAULT '',
+	input_tokens  INTEGER NOT NULL DEFAULT 0,
+	output_tokens INTEGER NOT NULL DEFAULT 0,
+	at            INTEGER NOT NULL
+);
+CREATE INDEX llm_usage_by_time ON llm_usage (at);
+CREATE INDEX llm_usage_by_project ON llm_usage (project, at);
+
+CREATE TABLE dead_letters (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	event_id    TEXT NOT NULL,
+	session_id  TEXT NOT NULL DEFAULT '',
+	seq         INTEGER NOT NULL DEFAULT 0,
+	reason      TEXT NOT NULL DEFAULT '',
+	deliveries  INTEGER NOT NULL DEFAULT 0,
+	payload     BLOB,
+	at          INTEGER NOT NULL,
+	replayed_as TEXT NOT NULL DEFAULT '',
+	UNIQUE (event_id, seq)
+);
+CREATE INDEX dead_letters_by_time ON dead_letters (at DESC, id DESC);
+CREATE INDEX dead_letters_by_session ON dead_letters (session_id);
+
+CREATE TABLE conversations (
+	session_id TEXT NOT NULL PRIMARY KEY,
+	provider   TEXT NOT NULL DEFAULT '',
+	state      BLOB NOT NULL,
+	updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`
+
+// The search column weighs title A, subtitle, facts and concepts B,
+// narrative C (ts_rank's defaults make that 1.0, 0.4, 0.2).
+const postgresSchemaV1 = `
+CREATE TABLE sessions (
+	id            TEXT PRIMARY KEY,
+	project       TEXT NOT NULL DEFAULT '',
+	agent         TEXT NOT NULL DEFAULT '',
+	cwd           TEXT NOT NULL DEFAULT '',
+	status        TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'completed', 'aborted')),
+	started_at    TIMESTAMPTZ NOT NULL,
+	ended_at      TIMESTAMPTZ,
+	last_event_at TIMESTAMPTZ NOT NULL,
+	prompt_count  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_by_last_event ON sessions (last_event_at DESC, id);
+CREATE INDEX sessions_by_project ON sessions (project, last_event_at DESC, id);
+CREATE INDEX sessions_by_status ON sessions (status, last_event_at DESC);
+
+CREATE TABLE prompts (
+	session_id TEXT NOT NULL,
+	number     INTEGER NOT NULL,
+	text       TEXT NOT NULL DEFAULT '',
+	at         TIMESTAMPTZ NOT NULL,
+	private    BOOLEAN NOT NULL DEFAULT false,
+	PRIMARY KEY (session_id, number)
+);
+
+CREATE TABLE observations (
+	id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	session_id       TEXT NOT NULL,
+	project          TEXT NOT NULL,
+	type             TEXT NOT NULL CHECK (type IN ('bugfix', 'feature', 'refactor', 'change', 'discovery', 'decision')),
+	title            TEXT NOT NULL DEFAULT '',
+	subtitle         TEXT NOT NULL DEFAULT '',
+	narrative        TEXT NOT NULL DEFAULT '',
+	facts            JSONB NOT NULL DEFAULT '[]',
+	concepts         JSONB NOT NULL DEFAULT '[]',
+	files_read       JSONB NOT NULL DEFAULT '[]',
+	files_modified   JSONB NOT NULL DEFAULT '[]',
+	prompt_number    INTEGER NOT NULL DEFAULT 0,
+	accepted_at      TIMESTAMPTZ NOT NULL,
+	source_event_ids JSONB NOT NULL DEFAULT '[]',
+	created_at       TIMESTAMPTZ NOT NULL,
+	search           TSVECTOR GENERATED ALWAYS AS (
+		setweight(to_tsvector('english', title), 'A') ||
+		setweight(to_tsvector('english', subtitle) || to_tsvector('english', facts) || to_tsvector('english', concepts), 'B') ||
+		setweight(to_tsvector('english', narrative), 'C')
+	) STORED
+);
+CREATE INDEX observations_by_project ON observations (project, accepted_at DESC, id DESC);
+CREATE INDEX observations_by_session ON observations (session_id, accepted_at, id);
+CREATE INDEX observations_by_time ON observations (accepted_at DESC, id DESC);
+CREATE INDEX observations_search ON observations USING GIN (search);
+
+CREATE TABLE observation_files (
+	observation_id BIGINT NOT NULL REFERENCES observations (id) ON DELETE CASCADE,
+	path           TEXT NOT NULL,
+	project        TEXT NOT NULL,
+	accepted_at    TIMESTAMPTZ NOT NULL,
+	PRIMARY KEY (observation_id, path)
+);
+CREATE INDEX observation_files_by_path ON observation_files (path, project, accepted_at DESC, observation_id DESC);
+
+CREATE TABLE summaries (
+	id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	session_id       TEXT NOT NULL,
+	project          TEXT NOT NULL DEFAULT '',
+	request          TEXT NOT NULL DEFAULT '',
+	investigated     TEXT NOT NULL DEFAULT '',
+	learned          TEXT NOT NULL DEFAULT '',
+	completed        TEXT NOT NULL DEFAULT '',
+	next_steps       TEXT NOT NULL DEFAULT '',
+	notes            TEXT NOT NULL DEFAULT '',
+	prompt_number    INTEGER NOT NULL DEFAULT 0,
+	accepted_at      TIMESTAMPTZ NOT NULL,
+	source_event_ids JSONB NOT NULL DEFAULT '[]',
+	created_at       TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX summaries_by_project ON summaries (project, accepted_at DESC, id DESC);
+CREATE INDEX summaries_by_session ON summaries (session_id, accepted_at, id);
+
+CREATE TABLE applied_events (
+	event_id    TEXT PRIMARY KEY,
+	session_id  TEXT NOT NULL,
+	seq         BIGINT NOT NULL,
+	kind        TEXT NOT NULL DEFAULT '',
+	accepted_at TIMESTAMPTZ NOT NULL,
+	dead        BOOLEAN NOT NULL DEFAULT false,
+	applied_at  TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX applied_events_by_session ON applied_events (session_id, seq);
+
+CREATE TABLE session_cursors (
+	session_id TEXT PRIMARY KEY,
+	last_seq   BIGINT NOT NULL DEFAULT 0,
+	fence      BIGINT NOT NULL DEFAULT 0,
+	updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+CREATE TABLE llm_usage (
+	id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	session_id    TEXT NOT NULL,
+	project       TEXT NOT NULL DEFAULT '',
+	provider      TEXT NOT NULL DEFAULT '',
+	model         TEXT NOT NULL DEFAULT '',
+	input_tokens  BIGINT NOT NULL DEFAULT 0,
+	output_tokens BIGINT NOT NULL DEFAULT 0,
+	at            TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX llm_usage_by_time ON llm_usage (at);
+CREATE INDEX llm_usage_by_project ON llm_usage (project, at);
+
+CREATE TABLE dead_letters (
+	id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	event_id    TEXT NOT NULL,
+	session_id  TEXT NOT NULL DEFAULT '',
+	seq         BIGINT NOT NULL DEFAULT 0,
+	reason      TEXT NOT NULL DEFAULT '',
+	deliveries  INTEGER NOT NULL DEFAULT 0,
+	payload     BYTEA,
+	at          TIMESTAMPTZ NOT NULL,
+	replayed_as TEXT NOT NULL DEFAULT '',
+	UNIQUE (event_id, seq)
+);
+CREATE INDEX dead_letters_by_time ON dead_letters (at DESC, id DESC);
+CREATE INDEX dead_letters_by_session ON dead_letters (session_id);
+
+CREATE TABLE conversations (
+	session_id TEXT PRIMARY KEY,
+	provider   TEXT NOT NULL DEFAULT '',
+	state      BYTEA NOT NULL,
+	updated_at TIMESTAMPTZ NOT NULL
+);
+`

@@ -1,0 +1,340 @@
+// Package store is Mnemo's memory store: sessions, prompts, observations,
+// summaries and the bookkeeping that makes the worker's writes exactly-once
+// (applied events, per-session cursors and fences). Two implementations share
+// this interface and one conformance suite (storetest): SQLite, the embedded
+// default, and PostgreSQL, the store many machines share. Redis and NATS hold
+// nothing canonical; this does.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Observation types, as claude-mem's code mode defines them.
+const (
+	TypeBugfix    = "bugfix"
+	TypeFeature   = "feature"
+	TypeRefactor  = "refactor"
+	TypeChange    = "change"
+	TypeDiscovery = "discovery"
+	TypeDecision  = "decision"
+)
+
+// ObservationTypes lists the valid observation types.
+var ObservationTypes = []string{TypeBugfix, TypeFeature, TypeRefactor, TypeChange, TypeDiscovery, TypeDecision}
+
+// ValidType reports whether t is a valid observation type.
+func ValidType(t string) bool {
+	for _, v := range ObservationTypes {
+		if t == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Session statuses.
+const (
+	StatusActive    = "active"
+	StatusCompleted = "completed"
+	StatusAborted   = "aborted"
+)
+
+// Field limits enforced by every implementation (ErrInvalid beyond them).
+const (
+	MaxIDLen    = 128
+	MaxShortLen = 4096      // project, agent, cwd, title, subtitle, provider, model, each list item
+	MaxTextLen  = 256 << 10 // narrative, prompt text, summary fields
+	MaxListLen  = 256       // items in facts, concepts, files
+)
+
+// Session is one agent session.
+type Session struct {
+	ID          string     `json:"id"`
+	Project     string     `json:"project"`
+	Agent       string     `json:"agent"`
+	Cwd         string     `json:"cwd"`
+	Status      string     `json:"status"`
+	StartedAt   time.Time  `json:"started_at"`
+	EndedAt     *time.Time `json:"ended_at,omitempty"`
+	LastEventAt time.Time  `json:"last_event_at"`
+	PromptCount int        `json:"prompt_count"`
+}
+
+// SessionUpdate creates a session or updates it. Empty strings and zero times
+// leave the stored value unchanged; a new session takes StartedAt (or the
+// unit's first event time) and status active.
+type SessionUpdate struct {
+	Project     string
+	Agent       string
+	Cwd         string
+	Status      string     // "" keeps the status
+	StartedAt   time.Time  // used when the session is created
+	EndedAt     *time.Time // set with Status completed or aborted
+	LastEventAt time.Time
+}
+
+// Prompt is one user prompt of a session.
+type Prompt struct {
+	SessionID string    `json:"session_id"`
+	Number    int       `json:"number"`
+	Text      string    `json:"text"`
+	At        time.Time `json:"at"`
+	// Private marks a prompt that was entirely private: Text is empty and the
+	// turn's tool uses are not compressed.
+	Private bool `json:"private,omitempty"`
+}
+
+// Observation is one compressed memory of what happened in a session.
+type Observation struct {
+	ID            int64    `json:"id"`
+	SessionID     string   `json:"session_id"`
+	Project       string   `json:"project"`
+	Type          string   `json:"type"`
+	Title         string   `json:"title"`
+	Subtitle      string   `json:"subtitle,omitempty"`
+	Narrative     string   `json:"narrative,omitempty"`
+	Facts         []string `json:"facts"`
+	Concepts      []string `json:"concepts"`
+	FilesRead     []string `json:"files_read"`
+	FilesModified []string `json:"files_modified"`
+	PromptNumber  int      `json:"prompt_number"`
+	// AcceptedAt is the accept time (broker timestamp) of the earliest source
+	// event: the time it happened, not the time it was processed.
+	AcceptedAt     time.Time `json:"accepted_at"`
+	SourceEventIDs []string  `json:"source_event_ids"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// Summary is the summary of a session (claude-mem's session_summaries).
+type Summary struct {
+	ID             int64     `json:"id"`
+	SessionID      string    `json:"session_id"`
+	Project        string    `json:"project"`
+	Request        string    `json:"request"`
+	Investigated   string    `json:"investigated"`
+	Learned        string    `json:"learned"`
+	Completed      string    `json:"completed"`
+	NextSteps      string    `json:"next_steps"`
+	Notes          string    `json:"notes"`
+	PromptNumber   int       `json:"prompt_number"`
+	AcceptedAt     time.Time `json:"accepted_at"`
+	SourceEventIDs []string  `json:"source_event_ids"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// AppliedEvent records that a stream message was applied to the store.
+type AppliedEvent struct {
+	EventID    string    `json:"event_id"`
+	Seq        uint64    `json:"seq"` // stream sequence in MNEMO_EVENTS
+	Kind       string    `json:"kind"`
+	AcceptedAt time.Time `json:"accepted_at"`
+	// Dead marks an event given up on: recorded so the cursor moves past it,
+	// with a DeadLetter row in the same unit saying why.
+	Dead bool `json:"dead,omitempty"`
+}
+
+// Cursor is a session's position in the stream and its write fence.
+type Cursor struct {
+	SessionID string `json:"session_id"`
+	LastSeq   uint64 `json:"last_seq"`
+	Fence     int64  `json:"fence"`
+}
+
+// LLMUsage is the token cost of one LLM call.
+type LLMUsage struct {
+	SessionID    string    `json:"session_id"`
+	Project      string    `json:"project"`
+	Provider     string    `json:"provider"`
+	Model        string    `json:"model"`
+	InputTokens  int64     `json:"input_tokens"`
+	OutputTokens int64     `json:"output_tokens"`
+	At           time.Time `json:"at"`
+}
+
+// DeadLetter is an event Mnemo gave up on, with why.
+type DeadLetter struct {
+	ID         int64     `json:"id"`
+	EventID    string    `json:"event_id"`
+	SessionID  string    `json:"session_id"`
+	Seq        uint64    `json:"seq"`
+	Reason     string    `json:"reason"`
+	Deliveries int       `json:"deliveries"`
+	Payload    []byte    `json:"payload,omitempty"` // the original envelope JSON
+	At         time.Time `json:"at"`
+	ReplayedAs string    `json:"replayed_as,omitempty"` // new event ID once replayed
+}
+
+// Conversation is the LLM conversation state of one session, so that another
+// worker or another provider continues it (claude-mem's conversationHistory).
+type Conversation struct {
+	SessionID string    `json:"session_id"`
+	Provider  string    `json:"provider"`
+	State     []byte    `json:"state"` // provider-neutral JSON
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Unit is one atomic write of the worker: the effect of one or more
+// consecutive events of one session.
+type Unit struct {
+	SessionID string
+	// Fence is the lock fence the writer holds; an older one than stored is
+	// refused with ErrStaleFence.
+	Fence int64
+	// Events are the applied stream messages in ascending Seq; at least one.
+	Events       []AppliedEvent
+	Session      *SessionUpdate
+	Prompts      []Prompt
+	Observations []Observation
+	Summary      *Summary
+	Usage        []LLMUsage
+	DeadLetters  []DeadLetter
+	Conversation *Conversation
+	// ReplaceObservations deletes the session's existing observations and
+	// summaries before writing these (re-compression).
+	ReplaceObservations bool
+}
+
+// ApplyResult says what Apply did.
+type ApplyResult struct {
+	// Duplicate is true when every event of the unit was applied before:
+	// nothing was written (idempotent re-apply).
+	Duplicate      bool
+	LastSeq        uint64
+	ObservationIDs []int64
+	SummaryID      int64
+}
+
+// Errors. Implementations wrap them so errors.Is works.
+var (
+	// ErrStaleFence: the unit's fence is older than the stored one; the
+	// writer lost its session lock and must stop.
+	ErrStaleFence = errors.New("store: stale fence")
+	// ErrCursorBackwards: an event's sequence is at or below the session's
+	// stored cursor and the event is not known as applied.
+	ErrCursorBackwards = errors.New("store: cursor would go backwards")
+	// ErrPartialDuplicate: some but not all of the unit's events were applied
+	// before; the writer must drop those and recompute.
+	ErrPartialDuplicate = errors.New("store: some events already applied")
+	// ErrNotFound: no such row.
+	ErrNotFound = errors.New("store: not found")
+	// ErrInvalid: the input breaks a rule (empty ID, over-long field, bad type).
+	ErrInvalid = errors.New("store: invalid input")
+)
+
+// InvalidError names the field that is invalid; it wraps ErrInvalid.
+type InvalidError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InvalidError) Error() string { return fmt.Sprintf("store: invalid %s: %s", e.Field, e.Reason) }
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *InvalidError) Unwrap() error { return ErrInvalid }
+
+// SessionFilter selects sessions.
+type SessionFilter struct {
+	Project string // "" = all projects
+	Status  string // "" = any
+	Limit   int
+	Offset  int
+}
+
+// ContextQuery asks for the SessionStart context of a project.
+type ContextQuery struct {
+	Project string
+	// Budget is the token budget (≈ 4 characters a token) for observations
+	// and summaries together.
+	Budget          int
+	MaxObservations int // default 50
+	MaxSummaries    int // default 10
+}
+
+// Context is what RecentContext selected, newest first.
+type Context struct {
+	Observations []Observation
+	Summaries    []Summary
+	Tokens       int // estimated tokens of what was selected
+}
+
+// SearchQuery is a full-text search with filters.
+type SearchQuery struct {
+	Text    string // full text; "" = filters only, newest first
+	Project string
+	Types   []string
+	File    string // matches files_read or files_modified
+	Since   time.Time
+	Until   time.Time
+	Limit   int // default 20, max 100
+	Offset  int
+}
+
+// SearchHit is one search result.
+type SearchHit struct {
+	Observation Observation `json:"observation"`
+	Rank        float64     `json:"rank"` // higher is better
+}
+
+// Counts are figures for stats.
+type Counts struct {
+	Sessions       int64 `json:"sessions"`
+	ActiveSessions int64 `json:"active_sessions"`
+	Observations   int64 `json:"observations"`
+	Summaries      int64 `json:"summaries"`
+	Prompts        int64 `json:"prompts"`
+	DeadLetters    int64 `json:"dead_letters"`
+	InputTokens    int64 `json:"input_tokens"`  // LLM usage since the Counts call's "since"
+	OutputTokens   int64 `json:"output_tokens"` // LLM usage since the Counts call's "since"
+}
+
+// Store is the memory store.
+type Store interface {
+	// Apply writes one unit atomically: fence check, duplicate check, cursor
+	// check, then content, applied events and cursor in one transaction.
+	Apply(ctx context.Context, u Unit) (ApplyResult, error)
+	// Cursor returns the session's cursor; a zero Cursor when none is stored.
+	Cursor(ctx context.Context, sessionID string) (Cursor, error)
+	// AppliedSeqs returns, of the given event IDs, those already applied with
+	// the stream sequence they were applied at.
+	AppliedSeqs(ctx context.Context, eventIDs []string) (map[string]uint64, error)
+
+	Session(ctx context.Context, id string) (Session, error)
+	Sessions(ctx context.Context, f SessionFilter) ([]Session, error)
+	Prompts(ctx context.Context, sessionID string) ([]Prompt, error)
+	// SessionObservations returns a session's observations in accept order.
+	SessionObservations(ctx context.Context, sessionID string) ([]Observation, error)
+	// SessionSummaries returns a session's summaries, oldest first.
+	SessionSummaries(ctx context.Context, sessionID string) ([]Summary, error)
+	Observations(ctx context.Context, ids []int64) ([]Observation, error)
+	// ObservationsByFile returns a project's observations that read or
+	// modified path, newest first, created after since.
+	ObservationsByFile(ctx context.Context, project, path string, since time.Time, limit int) ([]Observation, error)
+	RecentContext(ctx context.Context, q ContextQuery) (Context, error)
+	Search(ctx context.Context, q SearchQuery) ([]SearchHit, error)
+	// Timeline returns up to before observations older than around, the
+	// observation itself and up to after newer ones, of the same project.
+	Timeline(ctx context.Context, around int64, before, after int) ([]Observation, error)
+	// Counts returns figures for a project ("" = all); token sums since since.
+	Counts(ctx context.Context, project string, since time.Time) (Counts, error)
+
+	// AddMemory stores a manual observation outside any event stream.
+	AddMemory(ctx context.Context, o Observation) (int64, error)
+	DeleteObservation(ctx context.Context, id int64) error
+	// DeleteSession marks a session aborted; with purge it also deletes its
+	// prompts, observations and summaries. Cursor and applied events stay, so
+	// redelivered events do not bring the memory back.
+	DeleteSession(ctx context.Context, id string, purge bool) error
+
+	AddDeadLetter(ctx context.Context, d DeadLetter) (int64, error)
+	DeadLetters(ctx context.Context, limit, offset int) ([]DeadLetter, error)
+	DeadLetter(ctx context.Context, id int64) (DeadLetter, error)
+	MarkReplayed(ctx context.Context, id int64, newEventID string) error
+
+	Conversation(ctx context.Context, sessionID string) (Conversation, error)
+
+	Close() error
+}
