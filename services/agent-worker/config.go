@@ -1,0 +1,100 @@
+package worker
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/config"
+	"github.com/mnemo-dev/mnemo/pkg/event"
+)
+
+// Config is the agent worker's configuration.
+type Config struct {
+	// WorkerID names this worker in Redis (leases, locks, in-flight registry).
+	WorkerID string
+	Layout   bus.Layout
+	// Linger is how long a session actor waits for more events before it
+	// exits (SessionManager's LINGER_TIMEOUT_MS).
+	Linger time.Duration
+	// LockTTL is the session lock lease; it is renewed every LockTTL/3.
+	LockTTL time.Duration
+	// MemberTTL is the heartbeat and partition lease time.
+	MemberTTL time.Duration
+	// Rebalance is how often partition leases are recomputed and renewed.
+	Rebalance time.Duration
+	// MaxBatch bounds how many queued tool uses of one session go into one
+	// compressor call and one store transaction.
+	MaxBatch int
+	// PullBatch is how many messages a partition pull buffers.
+	PullBatch int
+	// Grace is how long shutdown waits for in-flight work before NAKing it.
+	Grace time.Duration
+	// RetryMax caps the backoff between in-place retries of transient errors.
+	RetryMax time.Duration
+	// MaxAttempts bounds the in-place attempts at one event: an event that
+	// keeps failing is dead-lettered with its last error, and the session
+	// goes on (claude-mem marked such messages failed after 3 retries).
+	MaxAttempts int
+}
+
+// DefaultConfig returns the defaults of DESIGN.md §4–§6.
+func DefaultConfig() Config {
+	return Config{
+		WorkerID:  defaultWorkerID(),
+		Layout:    bus.DefaultLayout(),
+		Linger:    5 * time.Second,
+		LockTTL:   30 * time.Second,
+		MemberTTL: 15 * time.Second,
+		Rebalance: 2 * time.Second,
+		MaxBatch:  16,
+		PullBatch: 64,
+		Grace:     10 * time.Second,
+		RetryMax:  5 * time.Second,
+		// With backoff doubling to RetryMax, about a minute of retries.
+		MaxAttempts: 16,
+	}
+}
+
+func defaultWorkerID() string {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "worker"
+	}
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), event.NewID()[20:])
+}
+
+// Bind binds the config to flags and MNEMO_* variables.
+func (c *Config) Bind(s *config.Set) {
+	s.String(&c.WorkerID, "worker-id", "MNEMO_WORKER_ID", c.WorkerID, "this worker's ID in Redis")
+	s.Int(&c.Layout.Partitions, "partitions", "MNEMO_PARTITIONS", c.Layout.Partitions, "partitions of the event stream")
+	s.Int(&c.Layout.Replicas, "replicas", "MNEMO_REPLICAS", c.Layout.Replicas, "stream replicas (1 embedded, 3 clustered)")
+	s.Duration(&c.Layout.AckWait, "ack-wait", "MNEMO_ACK_WAIT", c.Layout.AckWait, "consumer ack wait")
+	s.Int(&c.Layout.MaxDeliver, "max-deliver", "MNEMO_MAX_DELIVER", c.Layout.MaxDeliver, "deliveries before an event is dead")
+	s.Durations(&c.Layout.BackOff, "backoff", "MNEMO_BACKOFF", c.Layout.BackOff, "redelivery backoff steps, comma-separated, or none")
+	s.Duration(&c.Linger, "linger", "MNEMO_LINGER", c.Linger, "how long a session actor waits for more events")
+	s.Duration(&c.LockTTL, "lock-ttl", "MNEMO_LOCK_TTL", c.LockTTL, "session lock lease")
+	s.Duration(&c.MemberTTL, "member-ttl", "MNEMO_MEMBER_TTL", c.MemberTTL, "worker heartbeat and partition lease")
+	s.Int(&c.MaxBatch, "max-batch", "MNEMO_MAX_BATCH", c.MaxBatch, "tool uses of one session per compressor call")
+	s.Int(&c.MaxAttempts, "max-attempts", "MNEMO_MAX_ATTEMPTS", c.MaxAttempts, "attempts at one event before it is dead-lettered")
+	s.Duration(&c.RetryMax, "retry-max", "MNEMO_RETRY_MAX", c.RetryMax, "longest wait between in-place retries")
+	s.Duration(&c.Grace, "shutdown-grace", "MNEMO_SHUTDOWN_GRACE", c.Grace, "time in-flight work gets at shutdown")
+}
+
+// Validate checks the config; its messages say what to set.
+func (c Config) Validate() error {
+	var p config.Problems
+	p.Add(c.Layout.Validate())
+	p.Addf(c.WorkerID == "" || len(c.WorkerID) > 128, "worker ID must be 1-128 characters (MNEMO_WORKER_ID)")
+	p.Addf(c.Linger < 0, "linger must not be negative (MNEMO_LINGER)")
+	p.Addf(c.LockTTL < time.Second, "lock TTL must be at least 1s (MNEMO_LOCK_TTL)")
+	p.Addf(c.MemberTTL < time.Second, "member TTL must be at least 1s (MNEMO_MEMBER_TTL)")
+	p.Addf(c.Rebalance <= 0 || c.Rebalance >= c.MemberTTL, "rebalance period must be positive and below the member TTL")
+	p.Addf(c.MaxBatch < 1 || c.MaxBatch > 500, "max batch must be 1..500 (MNEMO_MAX_BATCH)")
+	p.Addf(c.PullBatch < 1, "pull batch must be ≥ 1")
+	p.Addf(c.MaxAttempts < 1, "max attempts must be ≥ 1 (MNEMO_MAX_ATTEMPTS)")
+	p.Addf(c.RetryMax <= 0, "retry max must be positive (MNEMO_RETRY_MAX)")
+	p.Addf(c.Grace < 0, "shutdown grace must not be negative (MNEMO_SHUTDOWN_GRACE)")
+	return p.Err()
+}

@@ -1,0 +1,69 @@
+package worker
+
+import (
+	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the worker's Prometheus metrics.
+type Metrics struct {
+	applied    prometheus.Counter
+	duplicates prometheus.Counter
+	dead       prometheus.Counter
+	applyDur   prometheus.Histogram
+	lag        prometheus.Histogram
+}
+
+// NewMetrics registers the worker's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		applied: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mnemo_worker_events_applied_total", Help: "Events applied to the store.",
+		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mnemo_worker_units_duplicate_total", Help: "Units skipped because their events were applied before.",
+		}),
+		dead: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mnemo_worker_events_dead_total", Help: "Events given up on and dead-lettered.",
+		}),
+		applyDur: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "mnemo_worker_apply_seconds", Help: "Store transaction time per unit.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "mnemo_worker_accept_to_stored_seconds", Help: "Time from the broker's accept to the store commit.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.applied, m.duplicates, m.dead, m.applyDur, m.lag)
+	}
+	return m
+}
+
+func (w *Worker) observeApply(start time.Time, evs []streamEvent, res store.ApplyResult) {
+	m := w.d.Metrics
+	if m == nil {
+		return
+	}
+	now := time.Now()
+	m.applyDur.Observe(now.Sub(start).Seconds())
+	if res.Duplicate {
+		m.duplicates.Inc()
+		return
+	}
+	m.applied.Add(float64(len(evs)))
+	for _, e := range evs {
+		m.lag.Observe(now.Sub(e.at).Seconds())
+	}
+}
+
+func (w *Worker) countDead(n int) {
+	if w.d.Metrics != nil {
+		w.d.Metrics.dead.Add(float64(n))
+	}
+}
+
+func (w *Worker) isStopping() bool { return w.stoppingFlag.Load() }

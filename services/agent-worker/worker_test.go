@@ -1,0 +1,103 @@
+package worker_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	worker "github.com/mnemo-dev/mnemo/services/agent-worker"
+
+	"github.com/mnemo-dev/mnemo/pkg/llm"
+)
+
+// startWorker runs an in-process worker until the test ends.
+func startWorker(t testing.TB, p *pipeline, id string, comp llm.Compressor) (stop func()) {
+	t.Helper()
+	cfg := worker.DefaultConfig()
+	cfg.WorkerID = id
+	cfg.Layout = p.layout
+	cfg.Linger = 300 * time.Millisecond
+	cfg.LockTTL = 3 * time.Second
+	cfg.MemberTTL = 2 * time.Second
+	cfg.Rebalance = 300 * time.Millisecond
+	cfg.Grace = 3 * time.Second
+	rdb := p.redis.Client(t)
+	level := slog.LevelWarn
+	if os.Getenv("MNEMO_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	w, err := worker.New(cfg, worker.Deps{NC: p.nc, JS: p.js, Redis: rdb, Store: p.store, Compressor: comp, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := w.Run(ctx); err != nil {
+			t.Errorf("worker %s: %v", id, err)
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+func TestPipelineTwoWorkersExactlyOnceInOrder(t *testing.T) {
+	p := newPipeline(t, "")
+	startWorker(t, p, "w1", llm.Offline{})
+	startWorker(t, p, "w2", llm.Latency{Inner: llm.Offline{}, Max: 5 * time.Millisecond})
+	ctx := context.Background()
+	sessions := sessionIDs("s", 30)
+	p.publish(ctx, sessions, 25, 25)
+	p.waitApplied(60 * time.Second)
+	p.checkInvariants()
+}
+
+// A worker that stops gracefully hands its sessions to the other: nothing is
+// lost and nothing doubled, even with work queued at the stop.
+func TestGracefulStopHandsOver(t *testing.T) {
+	p := newPipeline(t, "")
+	stop1 := startWorker(t, p, "w1", llm.Latency{Inner: llm.Offline{}, Max: 20 * time.Millisecond})
+	startWorker(t, p, "w2", llm.Latency{Inner: llm.Offline{}, Max: 20 * time.Millisecond})
+	ctx := context.Background()
+	sessions := sessionIDs("g", 20)
+	p.publish(ctx, sessions, 30, 15)
+	stop1()
+	p.publish(ctx, sessions, 30, 15)
+	p.waitApplied(60 * time.Second)
+	p.checkInvariants()
+}
+
+// Redelivered and re-published events are applied once: the same event ID
+// published again after the dedupe window (as a late spool replay would) makes
+// no second observation.
+func TestRepublishedEventIsAppliedOnce(t *testing.T) {
+	p := newPipeline(t, "")
+	// A dedupe window far shorter than the replay delay.
+	startWorker(t, p, "w1", llm.Offline{})
+	ctx := context.Background()
+	p.publish(ctx, []string{"r-1"}, 6, 6)
+	p.waitApplied(30 * time.Second)
+	obs, _ := p.store.SessionObservations(ctx, "r-1")
+	if len(obs) == 0 {
+		t.Fatal("no observations")
+	}
+	// Re-publish the first tool use under its own ID with a new message ID
+	// header, bypassing JetStream's dedupe, as a replay after the window.
+	p.mu.Lock()
+	first := p.sessions["r-1"].tools[0]
+	p.mu.Unlock()
+	republish(t, p, "r-1", first)
+	p.waitApplied(30 * time.Second)
+	again, _ := p.store.SessionObservations(ctx, "r-1")
+	if len(again) != len(obs) {
+		t.Fatalf("%d observations after re-publishing an applied event, want %d", len(again), len(obs))
+	}
+}
