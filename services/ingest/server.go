@@ -1,0 +1,229 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/api"
+	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/hook"
+	"github.com/mnemo-dev/mnemo/pkg/session"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ErrUnavailable is returned (and answered 503) when JetStream cannot take an
+// event within the publish deadline: the caller must retry or spool.
+var ErrUnavailable = errors.New("ingest: JetStream unavailable")
+
+// Deps are ingest's connections, owned by the caller.
+type Deps struct {
+	NC *nats.Conn
+	JS jetstream.JetStream
+	// Meta receives best-effort session metadata updates; nil disables them.
+	Meta   *session.MetaStore
+	Logger *slog.Logger
+	// Registry receives ingest's Prometheus metrics; nil uses a private one.
+	Registry prometheus.Registerer
+	// Instance names this process in its micro service stats subject
+	// (mnemo.ingest.stats.<instance>); empty uses host-pid.
+	Instance string
+}
+
+// Server is the ingest HTTP API. It answers success for an event only after
+// JetStream acknowledged it as stored.
+type Server struct {
+	cfg     Config
+	d       Deps
+	log     *slog.Logger
+	m       *metrics
+	meta    *metaWriter
+	svc     micro.Service
+	closing atomic.Bool
+	stats   stats
+	once    sync.Once
+}
+
+// stats are the counters the micro service reports.
+type stats struct {
+	Accepted    atomic.Int64
+	Duplicates  atomic.Int64
+	Rejected    atomic.Int64
+	Unavailable atomic.Int64
+}
+
+// Stats is a snapshot of what this ingest instance has done.
+type Stats struct {
+	Instance    string `json:"instance"`
+	Accepted    int64  `json:"accepted"`
+	Duplicates  int64  `json:"duplicates"`
+	Rejected    int64  `json:"rejected"`
+	Unavailable int64  `json:"unavailable"`
+	MetaDropped int64  `json:"meta_dropped"`
+}
+
+// New builds the server and registers its NATS micro service. Close releases it.
+func New(cfg Config, d Deps) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if d.NC == nil || d.JS == nil {
+		return nil, errors.New("ingest: a NATS connection and JetStream context are required")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	if d.Instance == "" {
+		host, _ := os.Hostname()
+		d.Instance = fmt.Sprintf("%s-%d", sanitizeToken(host), os.Getpid())
+	}
+	m, err := newMetrics(d.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, d: d, log: d.Logger.With("service", "ingest"), m: m}
+	if d.Meta != nil {
+		s.meta = newMetaWriter(d.Meta, cfg.MetaQueue, s.log, m)
+	}
+	if s.svc, err = s.addService(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Register mounts the /v1 event endpoints on mux, behind the token.
+func (s *Server) Register(mux *http.ServeMux) {
+	auth := func(h http.HandlerFunc) http.Handler { return api.RequireToken(s.cfg.Token, h) }
+	mux.Handle("POST /v1/events", auth(s.handleEvent))
+	mux.Handle("POST /v1/events:batch", auth(s.handleBatch))
+	mux.Handle("POST /v1/hooks/claude-code/{event}", auth(s.handleClaudeCode))
+}
+
+// Handler is the whole standalone API: the /v1 endpoints, /healthz, /readyz
+// and /metrics (when Registry is also a Gatherer, use promhttp yourself).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	s.Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Ready(r.Context()); err != nil {
+			api.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
+			return
+		}
+		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	return mux
+}
+
+// Ready reports whether events can be accepted: NATS connected and the
+// streams in place.
+func (s *Server) Ready(ctx context.Context) error {
+	if s.closing.Load() {
+		return errors.New("ingest: shutting down")
+	}
+	if !s.d.NC.IsConnected() {
+		return fmt.Errorf("%w: not connected to NATS (%s)", ErrUnavailable, s.d.NC.Status())
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
+	defer cancel()
+	for _, name := range []string{bus.EventsStream, bus.DLQStream, bus.AdvisoriesStream} {
+		if _, err := s.d.JS.Stream(ctx, name); err != nil {
+			return fmt.Errorf("%w: stream %s: %v", ErrUnavailable, name, err)
+		}
+	}
+	return nil
+}
+
+// Stats returns this instance's counters.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Instance:    s.d.Instance,
+		Accepted:    s.stats.Accepted.Load(),
+		Duplicates:  s.stats.Duplicates.Load(),
+		Rejected:    s.stats.Rejected.Load(),
+		Unavailable: s.stats.Unavailable.Load(),
+	}
+	if s.meta != nil {
+		st.MetaDropped = s.meta.dropped.Load()
+	}
+	return st
+}
+
+// Close stops answering with success (new events get 503), waits for the
+// pending metadata writes for at most a few seconds and removes the micro
+// service. The HTTP server's Shutdown must run first so that in-flight
+// requests finish their publishes.
+func (s *Server) Close() {
+	s.once.Do(func() {
+		s.closing.Store(true)
+		if s.svc != nil {
+			_ = s.svc.Stop()
+		}
+		if s.meta != nil {
+			s.meta.close(3 * time.Second)
+		}
+	})
+}
+
+func (s *Server) addService() (micro.Service, error) {
+	svc, err := micro.AddService(s.d.NC, micro.Config{
+		Name:         "mnemo-ingest",
+		Version:      "0.1.0",
+		Description:  "Mnemo ingest: persist-first event intake into JetStream",
+		Metadata:     map[string]string{"instance": s.d.Instance},
+		StatsHandler: func(*micro.Endpoint) any { return s.Stats() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest: register micro service: %w", err)
+	}
+	err = svc.AddEndpoint("stats", micro.HandlerFunc(func(r micro.Request) {
+		_ = r.RespondJSON(s.Stats())
+	}), micro.WithEndpointSubject("mnemo.ingest.stats."+s.d.Instance))
+	if err != nil {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("ingest: add stats endpoint: %w", err)
+	}
+	return svc, nil
+}
+
+// sanitizeToken turns a host name into one subject token.
+func sanitizeToken(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 {
+		return "host"
+	}
+	return string(b)
+}
+
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
+}
+
+// hookOptions maps raw hook payloads without cross-process state: tags are
+// stripped everywhere, each payload stands alone.
+func (s *Server) hookOptions() hook.Options {
+	return hook.Options{Limits: s.cfg.Limits}
+}
