@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// benchResults maps benchmark name (without the -N suffix) → unit → value.
+type benchResults map[string]map[string]float64
+
+// get returns a metric, and whether the benchmark reported it.
+func (r benchResults) get(bench, unit string) (float64, bool) {
+	m, ok := r[bench]
+	if !ok {
+		return 0, false
+	}
+	v, ok := m[unit]
+	return v, ok
+}
+
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
+
+// parseBench reads `go test -bench` output.
+func parseBench(r io.Reader, into benchResults) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		m := benchLine.FindStringSubmatch(strings.TrimSpace(sc.Text()))
+		if m == nil {
+			continue
+		}
+		fields := strings.Fields(m[2])
+		if into[m[1]] == nil {
+			into[m[1]] = map[string]float64{}
+		}
+		for i := 0; i+1 < len(fields); i += 2 {
+			v, err := strconv.ParseFloat(fields[i], 64)
+			if err != nil {
+				continue
+			}
+			into[m[1]][fields[i+1]] = v
+		}
+	}
+}
+
+// suite is one `go test -bench` invocation.
+type suite struct {
+	Dir     string // module-relative package directory
+	Pattern string
+	// Benchtime is -benchtime: "20000x" where b.N counts events, "1x" where
+	// one iteration is one whole bounded scenario.
+	Benchtime string
+	Env       []string
+}
+
+// reportRow is one figure of the report.
+type reportRow struct {
+	Figure   string `json:"figure"`
+	Mnemo    string `json:"mnemo"`
+	Baseline string `json:"baseline"`
+	Target   string `json:"target"`
+	Met      *bool  `json:"met"` // nil: not measured in this run
+	Note     string `json:"note,omitempty"`
+}
+
+// figure computes a report row from the results.
+type figure func(benchResults) reportRow
+
+func metOf(ok bool) *bool { return &ok }
+
+func f1(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+
+func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "bench", "directory for REPORT.md and report.json")
+	only := fs.String("only", "", "run only suites whose directory contains this")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	res := benchResults{}
+	var runs []string
+	for _, s := range benchSuites {
+		if *only != "" && !strings.Contains(s.Dir, *only) {
+			continue
+		}
+		start := time.Now()
+		fmt.Fprintf(stderr, "bench: %s %s\n", s.Dir, s.Pattern)
+		cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", s.Pattern, "-benchtime", cmp.Or(s.Benchtime, "1x"), "-timeout", "15m", ".")
+		cmd.Dir = filepath.Join(root, s.Dir)
+		cmd.Env = append(os.Environ(), s.Env...)
+		var buf bytes.Buffer
+		cmd.Stdout = io.MultiWriter(&buf, stderr)
+		cmd.Stderr = stderr
+		if err := cmd.Run(); err != nil {
+			runs = append(runs, fmt.Sprintf("%s: FAILED (%v)", s.Dir, err))
+		} else {
+			runs = append(runs, fmt.Sprintf("%s: %s", s.Dir, time.Since(start).Round(time.Second)))
+		}
+		parseBench(&buf, res)
+	}
+	var rows []reportRow
+	for _, f := range figures {
+		rows = append(rows, f(res))
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	machine := machineInfo(ctx)
+	doc := map[string]any{"generated": time.Now().UTC(), "machine": machine, "runs": runs, "rows": rows, "raw": res}
+	b, _ := json.MarshalIndent(doc, "", "  ")
+	if err := os.WriteFile(filepath.Join(*out, "report.json"), b, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*out, "REPORT.md"), []byte(renderReport(machine, runs, rows)), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s and %s\n", filepath.Join(*out, "REPORT.md"), filepath.Join(*out, "report.json"))
+	return nil
+}
+
+func renderReport(machine map[string]string, runs []string, rows []reportRow) string {
+	var b strings.Builder
+	b.WriteString("# Mnemo benchmark report\n\n")
+	b.WriteString("Made by `go tool task bench` (`mnemo bench report`): every figure comes from a benchmark run in this report's run, on this machine; each Mnemo figure is paired with a baseline measured in the same run where one applies, so ratios hold on a noisy machine.\n\n## Machine\n\n")
+	keys := make([]string, 0, len(machine))
+	for k := range machine {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "- %s: %s\n", k, machine[k])
+	}
+	b.WriteString("\n## Figures\n\n| figure | Mnemo | baseline (same run) | target | met |\n|---|---|---|---|---|\n")
+	met, total := 0, 0
+	for _, r := range rows {
+		verdict := "not measured"
+		if r.Met != nil {
+			total++
+			if *r.Met {
+				verdict = "yes"
+				met++
+			} else {
+				verdict = "**no**"
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.Figure, r.Mnemo, r.Baseline, r.Target, verdict)
+	}
+	fmt.Fprintf(&b, "\n%d of %d measured targets met.\n\n", met, total)
+	for _, r := range rows {
+		if r.Note != "" {
+			fmt.Fprintf(&b, "- %s: %s\n", r.Figure, r.Note)
+		}
+	}
+	b.WriteString("\n## Method\n\nEach suite is `go test -run '^$' -bench <pattern> -benchtime 1x` in its package: every benchmark is one bounded run (fixed event counts, loopback only) that reports its figures with `b.ReportMetric`. Suites run:\n\n")
+	for _, r := range runs {
+		fmt.Fprintf(&b, "- %s\n", r)
+	}
+	return b.String()
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.work")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", errors.New("bench report runs from inside the Mnemo repository (no go.work found above the current directory)")
+		}
+	}
+}
+
+func machineInfo(ctx context.Context) map[string]string {
+	m := map[string]string{
+		"go":    runtime.Version(),
+		"os":    runtime.GOOS + "/" + runtime.GOARCH,
+		"cores": strconv.Itoa(runtime.NumCPU()),
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				m["cpu"] = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		first := strings.SplitN(string(b), "\n", 2)[0]
+		m["memory"] = strings.TrimSpace(strings.TrimPrefix(first, "MemTotal:"))
+	}
+	for name, args := range map[string][]string{"redis-server": {"--version"}, "postgres": {"-V"}} {
+		if out, err := exec.CommandContext(ctx, name, args...).Output(); err == nil {
+			m[name] = strings.TrimSpace(string(out))
+		}
+	}
+	if out, err := exec.CommandContext(ctx, "psql", "-V").Output(); err == nil {
+		m["psql"] = strings.TrimSpace(string(out))
+	}
+	m["nats-server"] = "v2.15.2 (embedded, from the Go module)"
+	return m
+}

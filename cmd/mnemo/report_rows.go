@@ -1,0 +1,70 @@
+package main
+
+import "fmt"
+
+// benchSuites are the benchmark runs of `mnemo bench report`, each bounded.
+// Suites of other packages are added here as their benchmarks land.
+var benchSuites = []suite{
+	{Dir: "services/ingest", Pattern: "^(BenchmarkIngest|BenchmarkIngestPaced2k|BenchmarkRawPublish)$", Benchtime: "20000x"},
+	{Dir: "services/agent-worker", Pattern: "^(BenchmarkPipelineInstant|BenchmarkPipelineSlowLLM)$", Benchtime: "1x"},
+}
+
+// figures are the report's rows, computed from the suites' metrics.
+var figures = []figure{
+	func(r benchResults) reportRow {
+		row := reportRow{Figure: "ingest events/s, 64 loopback clients (POST /v1/events, persist-first)", Target: "≥ 0.5× raw"}
+		in, ok1 := r.get("BenchmarkIngest", "events/s")
+		raw, ok2 := r.get("BenchmarkRawPublish", "events/s")
+		if !ok1 || !ok2 || raw == 0 {
+			row.Note = "not measured"
+			return row
+		}
+		row.Mnemo = fmt.Sprintf("%.0f events/s (%.2f× raw)", in, in/raw)
+		row.Baseline = fmt.Sprintf("raw JetStream async publish: %.0f events/s", raw)
+		row.Met = metOf(in >= 0.5*raw)
+		return row
+	},
+	func(r benchResults) reportRow {
+		row := reportRow{Figure: "ingest latency at 2k events/s (64 clients)", Target: "p99 ≤ 5 ms"}
+		p50, ok1 := r.get("BenchmarkIngestPaced2k", "p50-ms")
+		p99, ok2 := r.get("BenchmarkIngestPaced2k", "p99-ms")
+		if !ok1 || !ok2 {
+			row.Note = "not measured"
+			return row
+		}
+		row.Mnemo = fmt.Sprintf("p50 %s ms, p99 %s ms", f2(p50), f2(p99))
+		if sat, ok := r.get("BenchmarkIngest", "p99-ms"); ok {
+			row.Baseline = fmt.Sprintf("unpaced (saturated) p99 %s ms", f2(sat))
+		}
+		row.Met = metOf(p99 <= 5)
+		return row
+	},
+	func(r benchResults) reportRow {
+		row := reportRow{Figure: "pipeline accept → stored, instant compressor", Target: "≥ 3k events/s, p50 ≤ 25 ms, p99 ≤ 100 ms"}
+		eps, ok1 := r.get("BenchmarkPipelineInstant", "events/s")
+		p50, ok2 := r.get("BenchmarkPipelineInstant", "p50-ms")
+		p99, ok3 := r.get("BenchmarkPipelineInstant", "p99-ms")
+		if !ok1 || !ok2 || !ok3 {
+			row.Note = "not measured"
+			return row
+		}
+		row.Mnemo = fmt.Sprintf("%.0f events/s, p50 %s ms, p99 %s ms", eps, f1(p50), f1(p99))
+		row.Baseline = "—"
+		row.Met = metOf(eps >= 3000 && p50 <= 25 && p99 <= 100)
+		return row
+	},
+	func(r benchResults) reportRow {
+		row := reportRow{Figure: "pipeline with a 2 s LLM, 500 sessions, 1 worker", Target: "≥ 250 events/s"}
+		eps, ok := r.get("BenchmarkPipelineSlowLLM", "events/s")
+		if !ok {
+			row.Note = "not measured"
+			return row
+		}
+		row.Mnemo = fmt.Sprintf("%.0f events/s", eps)
+		row.Baseline = "ideal: 500 sessions / 2 s = 250 events/s per batch round"
+		row.Met = metOf(eps >= 250)
+		return row
+	},
+}
+
+func f2(v float64) string { return fmt.Sprintf("%.2f", v) }

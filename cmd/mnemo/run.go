@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	worker "github.com/mnemo-dev/mnemo/services/agent-worker"
+
+	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/config"
+	"github.com/mnemo-dev/mnemo/pkg/llm"
+	"github.com/mnemo-dev/mnemo/pkg/logging"
+	"github.com/mnemo-dev/mnemo/pkg/redisserver"
+	"github.com/mnemo-dev/mnemo/pkg/session"
+	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+func init() {
+	register("run", command{
+		summary: "run Mnemo on this machine: embedded NATS, a Redis child, SQLite, every service",
+		run:     runAll,
+	})
+}
+
+// runConfig is the all-in-one runner's configuration.
+type runConfig struct {
+	Addr         string
+	Home         string
+	RedisURL     string
+	Store        string
+	Token        string
+	NATSPort     int
+	NATSHTTPPort int
+	LogLevel     string
+	Worker       worker.Config
+}
+
+func (c *runConfig) bind(s *config.Set) {
+	s.String(&c.Addr, "addr", "MNEMO_ADDR", "127.0.0.1:37800", "HTTP listen address")
+	s.String(&c.Home, "home", "MNEMO_HOME", config.Home(), "data directory")
+	s.String(&c.RedisURL, "redis", "MNEMO_REDIS_URL", "", "Redis URL; empty starts a redis-server child")
+	s.String(&c.Store, "store", "MNEMO_STORE", "", "memory store: a SQLite path (default $MNEMO_HOME/mnemo.db) or postgres://…")
+	s.String(&c.Token, "token", "MNEMO_TOKEN", "", "bearer token required of HTTP clients (required off loopback)")
+	s.Int(&c.NATSPort, "nats-port", "MNEMO_NATS_PORT", 0, "embedded NATS client port on 127.0.0.1 (0 = a free port)")
+	s.Int(&c.NATSHTTPPort, "nats-http-port", "MNEMO_NATS_HTTP_PORT", 0, "embedded NATS monitoring port for dashboards (0 = off)")
+	s.String(&c.LogLevel, "log-level", "MNEMO_LOG_LEVEL", "info", "debug, info, warn or error")
+	c.Worker = worker.DefaultConfig()
+	c.Worker.WorkerID = "local"
+	c.Worker.Bind(s)
+}
+
+func (c *runConfig) validate() error {
+	var p config.Problems
+	p.Add(config.CheckBind(c.Addr, c.Token))
+	p.Addf(c.Home == "", "no data directory: set MNEMO_HOME")
+	p.Addf(c.NATSPort < 0 || c.NATSPort > 65535, "MNEMO_NATS_PORT must be 0..65535")
+	p.Add(c.Worker.Validate())
+	_, err := logging.ParseLevel(c.LogLevel)
+	p.Add(err)
+	return p.Err()
+}
+
+// runInfo is written to $MNEMO_HOME/run.json so admin commands find the
+// running instance.
+type runInfo struct {
+	PID      int    `json:"pid"`
+	Addr     string `json:"addr"`
+	NATSURL  string `json:"nats_url"`
+	RedisURL string `json:"redis_url"`
+	Store    string `json:"store"`
+}
+
+func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer) error {
+	var cfg runConfig
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	set := config.NewSet(fs)
+	cfg.bind(set)
+	if err := set.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	level, _ := logging.ParseLevel(cfg.LogLevel)
+	log := logging.New(stderr, "mnemo", level)
+	if err := os.MkdirAll(cfg.Home, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", cfg.Home, err)
+	}
+	// Take the HTTP port first: a second `mnemo run` fails here, before it
+	// touches the first one's data.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (is another mnemo running? set --addr or MNEMO_ADDR): %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+
+	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{
+		Port: cfg.NATSPort, StoreDir: filepath.Join(cfg.Home, "nats"), HTTPPort: cfg.NATSHTTPPort, Name: "mnemo-local",
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	log.Info("embedded NATS started", "url", ns.ClientURL(), "store", filepath.Join(cfg.Home, "nats"))
+
+	nc, err := bus.Connect(ctx, bus.ConnectOptions{URL: ns.ClientURL(), Service: "run", Logger: log})
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = bus.Ensure(ectx, js, cfg.Worker.Layout)
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	redisURL := cfg.RedisURL
+	if redisURL == "" {
+		rs, err := redisserver.Start(ctx, redisserver.Options{Dir: filepath.Join(cfg.Home, "redis"), Persist: true})
+		if err != nil {
+			return fmt.Errorf("start a local redis-server (or set MNEMO_REDIS_URL): %w", err)
+		}
+		defer rs.Stop()
+		redisURL = rs.URL()
+		log.Info("redis-server child started", "url", redisURL)
+	}
+	rdb, err := session.Dial(redisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	dsn := cfg.Store
+	if dsn == "" {
+		dsn = filepath.Join(cfg.Home, "mnemo.db")
+	}
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	st, err := store.Open(octx, dsn)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log.Info("store opened", "store", redactDSN(dsn))
+
+	comp, err := llm.FromEnv(log)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	w, err := worker.New(cfg.Worker, worker.Deps{
+		NC: nc, JS: js, Redis: rdb, Store: st, Compressor: comp, Logger: log, Metrics: worker.NewMetrics(reg),
+	})
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	closeServices, err := mountServices(mux, services{log: log, nc: nc, js: js, rdb: rdb, store: st, reg: reg, token: cfg.Token})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+
+	info := runInfo{PID: os.Getpid(), Addr: ln.Addr().String(), NATSURL: ns.ClientURL(), RedisURL: redisURL, Store: redactDSN(dsn)}
+	if err := writeRunInfo(cfg.Home, info); err != nil {
+		log.Warn("write run.json", "err", err)
+	}
+	defer os.Remove(filepath.Join(cfg.Home, "run.json"))
+
+	wctx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := w.Run(wctx); err != nil {
+			log.Error("worker stopped", "err", err)
+		}
+	}()
+	serveErr := make(chan error, 1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- err
+		}
+	}()
+	log.Info("mnemo is running", "addr", "http://"+ln.Addr().String(), "home", cfg.Home)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-serveErr:
+	}
+	log.Info("stopping: no new requests, finishing in-flight work")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	closeServices()
+	stopWorker()
+	wg.Wait()
+	if err := nc.Drain(); err != nil {
+		log.Debug("drain", "err", err)
+	}
+	log.Info("stopped")
+	return runErr
+}
+
+func writeRunInfo(home string, info runInfo) error {
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(home, "run.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(home, "run.json"))
+}
+
+// redactDSN hides a password in a store URL for logs.
+func redactDSN(dsn string) string {
+	if u, err := urlParse(dsn); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return u.Redacted()
+		}
+	}
+	return dsn
+}
