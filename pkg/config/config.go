@@ -99,19 +99,35 @@ func (p *Problems) Addf(cond bool, format string, args ...any) {
 	}
 }
 
-// Add records err when it is not nil.
+// Add records err when it is not nil; the problems of a nested Problems
+// error are taken one by one, so messages are not prefixed twice.
 func (p *Problems) Add(err error) {
-	if err != nil {
+	var inner *ProblemsError
+	switch {
+	case err == nil:
+	case errors.As(err, &inner):
+		p.errs = append(p.errs, inner.Problems...)
+	default:
 		p.errs = append(p.errs, err)
 	}
 }
 
-// Err returns all problems as one error, or nil.
+// ProblemsError is every configuration problem found, each saying what to set.
+type ProblemsError struct{ Problems []error }
+
+func (e *ProblemsError) Error() string {
+	return "invalid configuration: " + errors.Join(e.Problems...).Error()
+}
+
+// Unwrap exposes each problem to errors.Is and errors.As.
+func (e *ProblemsError) Unwrap() []error { return e.Problems }
+
+// Err returns all problems as one *ProblemsError, or nil.
 func (p *Problems) Err() error {
 	if len(p.errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("invalid configuration: %w", errors.Join(p.errs...))
+	return &ProblemsError{Problems: p.errs}
 }
 
 // Home is Mnemo's data directory: $MNEMO_HOME, default ~/.mnemo.

@@ -64,6 +64,7 @@ func (p *pipeline) spawn(t *testing.T, id string, env ...string) *proc {
 		"MNEMO_LINGER=500ms",
 		"MNEMO_LOCK_TTL=3s",
 		"MNEMO_MEMBER_TTL=2s",
+		"MNEMO_REBALANCE=500ms",
 		"MNEMO_SHUTDOWN_GRACE=3s",
 		"MNEMO_LOG_LEVEL=info",
 	)
