@@ -90,4 +90,3 @@ func CreatePostgresDB(ctx context.Context) (dbURL string, drop func(context.Cont
 	}
 	return dbu.String(), drop, nil
 }
-
