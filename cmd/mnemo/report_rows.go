@@ -7,6 +7,7 @@ import "fmt"
 var benchSuites = []suite{
 	{Dir: "services/ingest", Pattern: "^(BenchmarkIngest|BenchmarkIngestPaced2k|BenchmarkRawPublish)$", Benchtime: "20000x"},
 	{Dir: "services/agent-worker", Pattern: "^(BenchmarkPipelineInstant|BenchmarkPipelineSlowLLM)$", Benchtime: "1x"},
+	{Dir: "cmd/mnemo", Pattern: "^BenchmarkRunRSS$", Benchtime: "1x"},
 }
 
 // figures are the report's rows, computed from the suites' metrics.
@@ -65,6 +66,22 @@ var figures = []figure{
 		row.Met = metOf(eps >= 250)
 		return row
 	},
+}
+
+func init() {
+	figures = append(figures, func(r benchResults) reportRow {
+		row := reportRow{Figure: "RSS of `mnemo run`, idle and with 500 live sessions", Target: "≤ 120 MB idle, ≤ 250 MB under load"}
+		idle, ok1 := r.get("BenchmarkRunRSS", "idle-MB")
+		load, ok2 := r.get("BenchmarkRunRSS", "load-MB")
+		if !ok1 || !ok2 {
+			row.Note = "not measured"
+			return row
+		}
+		row.Mnemo = fmt.Sprintf("idle %.0f MB, peak %.0f MB", idle, load)
+		row.Baseline = "—"
+		row.Met = metOf(idle <= 120 && load <= 250)
+		return row
+	})
 }
 
 func f2(v float64) string { return fmt.Sprintf("%.2f", v) }
