@@ -1,0 +1,307 @@
+package reaper_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
+	"github.com/mnemo-dev/mnemo/services/reaper"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+)
+
+// Binaries the tests run as child processes, so that kill -9 is real.
+var workerBin, reaperBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mnemo-reaper-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	workerBin = filepath.Join(dir, "mnemo-worker")
+	reaperBin = filepath.Join(dir, "mnemo-reaper")
+	for _, b := range []struct{ out, pkg, dir string }{
+		{workerBin, "./cmd/mnemo-worker", "../agent-worker"},
+		{reaperBin, "./cmd/mnemo-reaper", "."},
+	} {
+		build := exec.Command("go", "build", "-o", b.out, b.pkg)
+		build.Dir = b.dir
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", b.pkg+":", err)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// rig is a real broker, a real redis-server and a real SQLite store file that
+// child workers and reapers share.
+type rig struct {
+	t      *testing.T
+	nats   *testkit.NATS
+	redis  *testkit.Redis
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	rdb    *redis.Client
+	dsn    string
+	store  store.Store
+	layout bus.Layout
+	events jetstream.Stream
+}
+
+func newRig(t *testing.T, ackWait time.Duration) *rig {
+	t.Helper()
+	r := &rig{t: t, nats: testkit.StartNATS(t), redis: testkit.StartRedis(t)}
+	r.layout = testkit.TestLayout()
+	r.layout.Partitions = 8
+	r.layout.AckWait = ackWait
+	r.nc, r.js = r.nats.Connect(t)
+	testkit.Ensure(t, r.js, r.layout)
+	r.rdb = r.redis.Client(t)
+	r.dsn = filepath.Join(t.TempDir(), "mnemo.db")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, r.dsn)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	r.store = st
+	// The reaper's consumer exists before any worker or reaper starts, so
+	// that their start-up never updates a stream while it is being made
+	// (the embedded server has a data race there).
+	if r.events, _, err = reaper.EnsureAdvisoryConsumer(ctx, r.js, r.layout); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// reaperConfig is a reaper config with short timers for r.
+func (r *rig) reaperConfig(id string) reaper.Config {
+	cfg := reaper.DefaultConfig()
+	cfg.ID = id
+	cfg.Layout = r.layout
+	cfg.Addr = "127.0.0.1:0"
+	cfg.LeaderTTL = 3 * time.Second
+	cfg.Tick = 250 * time.Millisecond
+	cfg.MemberTTL = 3 * time.Second
+	cfg.IdleSummary = 2 * time.Second
+	cfg.IdleEvery = 500 * time.Millisecond
+	cfg.AuditEvery = time.Second
+	cfg.StuckAfter = time.Minute
+	return cfg
+}
+
+// startReaper runs an in-process reaper until the test ends.
+func (r *rig) startReaper(cfg reaper.Config) *reaper.Reaper {
+	r.t.Helper()
+	level := slog.LevelWarn
+	if os.Getenv("MNEMO_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	rp, err := reaper.New(cfg, reaper.Deps{NC: r.nc, JS: r.js, Redis: r.redis.Client(r.t), Store: r.store, Logger: log})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := rp.Run(ctx); err != nil {
+			r.t.Errorf("reaper %s: %v", cfg.ID, err)
+		}
+	}()
+	r.t.Cleanup(func() { cancel(); wg.Wait() })
+	return rp
+}
+
+// proc is a child process: a worker or a reaper.
+type proc struct {
+	id   string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+func (r *rig) env(id string) []string {
+	return append(os.Environ(),
+		"MNEMO_NATS_URL="+r.nats.URL(),
+		"MNEMO_REDIS_URL="+r.redis.URL(),
+		"MNEMO_STORE="+r.dsn,
+		fmt.Sprintf("MNEMO_PARTITIONS=%d", r.layout.Partitions),
+		"MNEMO_ACK_WAIT="+r.layout.AckWait.String(),
+		"MNEMO_BACKOFF=none",
+		"MNEMO_MEMBER_TTL=3s",
+		"MNEMO_LOG_LEVEL=info",
+	)
+}
+
+// spawnWorker starts a mnemo-worker child.
+func (r *rig) spawnWorker(id string, env ...string) *proc {
+	return r.spawn(workerBin, id, append([]string{
+		"MNEMO_WORKER_ID=" + id,
+		"MNEMO_LINGER=300ms",
+		"MNEMO_LOCK_TTL=30s",
+		"MNEMO_SHUTDOWN_GRACE=2s",
+		"MNEMO_REBALANCE=500ms",
+	}, env...)...)
+}
+
+// spawnReaper starts a mnemo-reaper child with short timers; addr is its
+// HTTP address.
+func (r *rig) spawnReaper(id, addr string, env ...string) *proc {
+	return r.spawn(reaperBin, id, append([]string{
+		"MNEMO_REAPER_ID=" + id,
+		"MNEMO_REAPER_ADDR=" + addr,
+		"MNEMO_REAPER_LEADER_TTL=3s",
+		"MNEMO_REAPER_TICK=250ms",
+		"MNEMO_IDLE_SUMMARY=2s",
+		"MNEMO_REAPER_IDLE_EVERY=500ms",
+		"MNEMO_REAPER_AUDIT_EVERY=1s",
+	}, env...)...)
+}
+
+func (r *rig) spawn(bin, id string, env ...string) *proc {
+	t := r.t
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), id+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(r.env(id), env...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pr := &proc{id: id, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); f.Close(); close(pr.done) }()
+	t.Cleanup(func() {
+		pr.signal(syscall.SIGKILL)
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			lines := strings.Split(string(b), "\n")
+			if len(lines) > 30 {
+				lines = lines[len(lines)-30:]
+			}
+			t.Logf("--- last lines of %s:\n%s", id, strings.Join(lines, "\n"))
+		}
+	})
+	return pr
+}
+
+func (pr *proc) signal(sig syscall.Signal) {
+	select {
+	case <-pr.done:
+		return
+	default:
+	}
+	_ = pr.cmd.Process.Signal(sig)
+	select {
+	case <-pr.done:
+	case <-time.After(15 * time.Second):
+		_ = pr.cmd.Process.Kill()
+		<-pr.done
+	}
+}
+
+// publish publishes one event of the session and returns its sequence.
+func (r *rig) publish(e *event.Envelope) uint64 {
+	r.t.Helper()
+	if e.EventID == "" {
+		e.EventID = event.NewID()
+	}
+	if e.At.IsZero() {
+		e.At = time.Now().UTC()
+	}
+	if e.Project == "" {
+		e.Project = "acme"
+	}
+	e.Agent = "claude-code"
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ack, err := bus.Publish(ctx, r.js, e)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return ack.Sequence
+}
+
+func toolUse(sid string, i int) *event.Envelope {
+	return &event.Envelope{SessionID: sid, Kind: event.KindToolUse, Cwd: "/w/" + sid,
+		Tool: &event.Tool{Name: "Read", Input: json.RawMessage(fmt.Sprintf(`{"file_path":"/w/%s/f%d.go"}`, sid, i))}}
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > timeout {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// applied reports whether the session's cursor reached seq.
+func (r *rig) applied(sid string, seq uint64) bool {
+	c, err := r.store.Cursor(context.Background(), sid)
+	return err == nil && c.LastSeq >= seq
+}
+
+// observedFrom returns the source event IDs of the session's observations,
+// in order.
+func (r *rig) observedFrom(sid string) []string {
+	r.t.Helper()
+	obs, err := r.store.SessionObservations(context.Background(), sid)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var ids []string
+	for _, o := range obs {
+		ids = append(ids, o.SourceEventIDs...)
+	}
+	return ids
+}
+
+// subjectMsgs returns every stored message on a subject, in order.
+func (r *rig) subjectMsgs(subject string) []*jetstream.RawStreamMsg {
+	return subjectMsgs(r.t, r.events, subject)
+}
+
+func subjectMsgs(t *testing.T, s jetstream.Stream, subject string) []*jetstream.RawStreamMsg {
+	t.Helper()
+	ctx := context.Background()
+	var out []*jetstream.RawStreamMsg
+	for seq := uint64(1); ; {
+		m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if err != nil {
+			return out
+		}
+		out = append(out, m)
+		seq = m.Sequence + 1
+	}
+}

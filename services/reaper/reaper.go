@@ -1,0 +1,379 @@
+package reaper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/session"
+	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+)
+
+// AdvisoryConsumer is the durable consumer the leader reads advisories with.
+const AdvisoryConsumer = "reaper"
+
+// Deps are the reaper's connections, owned by the caller.
+type Deps struct {
+	NC     *nats.Conn
+	JS     jetstream.JetStream
+	Redis  redis.UniversalClient
+	Store  store.Store
+	Logger *slog.Logger
+	// Registry receives the reaper's metrics and is served on /metrics; nil
+	// makes a new one.
+	Registry *prometheus.Registry
+}
+
+// Reaper redelivers dead workers' work, dead-letters exhausted events,
+// summarizes idle sessions and audits consumers, while it holds leadership.
+type Reaper struct {
+	cfg   Config
+	d     Deps
+	log   *slog.Logger
+	m     *metrics
+	lead  *leadership
+	locks *session.Locks
+	meta  *session.MetaStore
+
+	events     jetstream.Stream
+	advisories jetstream.Consumer
+
+	mu       sync.Mutex
+	addr     string
+	lastIdle time.Time
+	lastAud  time.Time
+
+	deadWorkers atomic.Int64
+	naked       atomic.Int64
+	deadLetters atomic.Int64
+	idleStops   atomic.Int64
+	metaRebuilt atomic.Int64
+	stuck       atomic.Int64
+	healthy     atomic.Bool
+}
+
+// New checks the config and returns a reaper; Run starts it.
+func New(cfg Config, d Deps) (*Reaper, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if d.NC == nil || d.JS == nil || d.Redis == nil || d.Store == nil {
+		return nil, errors.New("reaper: NATS, JetStream, Redis and a store are required")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	return &Reaper{
+		cfg:   cfg,
+		d:     d,
+		log:   d.Logger.With("reaper", cfg.ID),
+		m:     newMetrics(d.Registry),
+		lead:  newLeadership(d.Redis, LeaderKey, leaderToken(cfg.ID, event.NewID()), cfg.LeaderTTL),
+		locks: session.NewLocks(d.Redis, cfg.LockTTL),
+		meta:  session.NewMetaStore(d.Redis),
+	}, nil
+}
+
+// ID returns the reaper's ID.
+func (r *Reaper) ID() string { return r.cfg.ID }
+
+// Leader reports whether this reaper holds leadership now.
+func (r *Reaper) Leader() bool { return r.lead.Leader() }
+
+// Addr returns the HTTP address once Run listens ("" before, or when off).
+func (r *Reaper) Addr() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.addr
+}
+
+// Stats are the reaper's figures.
+type Stats struct {
+	Reaper      string `json:"reaper"`
+	Leader      bool   `json:"leader"`
+	DeadWorkers int64  `json:"dead_workers"`
+	Naked       int64  `json:"naked"`
+	DeadLetters int64  `json:"dead_letters"`
+	IdleStops   int64  `json:"idle_stops"`
+	MetaRebuilt int64  `json:"meta_rebuilt"`
+	Stuck       int64  `json:"stuck_partitions"`
+}
+
+// Stats returns the reaper's current figures.
+func (r *Reaper) Stats() Stats {
+	return Stats{
+		Reaper: r.cfg.ID, Leader: r.Leader(), DeadWorkers: r.deadWorkers.Load(), Naked: r.naked.Load(),
+		DeadLetters: r.deadLetters.Load(), IdleStops: r.idleStops.Load(), MetaRebuilt: r.metaRebuilt.Load(),
+		Stuck: r.stuck.Load(),
+	}
+}
+
+// Run works until ctx ends. It serves /metrics and /healthz, registers the
+// NATS micro service mnemo-reaper, and while it leads runs every task each
+// tick. It resigns leadership on the way out.
+func (r *Reaper) Run(ctx context.Context) error {
+	if r.cfg.Addr != "" {
+		stop, err := r.serveHTTP()
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	svc, err := r.addService()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = svc.Stop() }()
+	if err := r.waitStreams(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	r.healthy.Store(true)
+	r.log.Info("reaper started", "partitions", r.cfg.Layout.Partitions, "idle_summary", r.cfg.IdleSummary)
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if r.lead.Leader() {
+			if err := r.lead.resign(rctx); err != nil {
+				r.log.Debug("resign", "err", err)
+			} else {
+				r.log.Info("leadership given up")
+			}
+		}
+		r.m.leader.Set(0)
+	}()
+	tick := time.NewTicker(r.cfg.Tick)
+	defer tick.Stop()
+	for {
+		r.pass(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// pass takes or keeps leadership and, while leading, runs the tasks that are
+// due. Every task is idempotent: a leader that dies half-way leaves nothing
+// the next one cannot redo.
+func (r *Reaper) pass(ctx context.Context) {
+	lctx, cancel := context.WithTimeout(ctx, r.cfg.Tick)
+	was := r.lead.Leader()
+	leading, err := r.lead.tryLead(lctx)
+	cancel()
+	if err != nil {
+		r.log.Warn("leadership check failed", "err", err)
+	}
+	switch {
+	case leading && !was:
+		r.log.Info("leadership taken")
+		r.m.leader.Set(1)
+	case !leading && was:
+		r.log.Warn("leadership lost; stopping")
+		r.m.leader.Set(0)
+	}
+	if !leading {
+		return
+	}
+	r.task(ctx, "dead_workers", r.reapWorkers)
+	r.task(ctx, "advisories", r.drainAdvisories)
+	now := time.Now()
+	r.mu.Lock()
+	idleDue := now.Sub(r.lastIdle) >= r.cfg.IdleEvery
+	auditDue := now.Sub(r.lastAud) >= r.cfg.AuditEvery
+	if idleDue {
+		r.lastIdle = now
+	}
+	if auditDue {
+		r.lastAud = now
+	}
+	r.mu.Unlock()
+	if auditDue {
+		r.task(ctx, "meta", r.rebuildMeta)
+		r.task(ctx, "audit", r.audit)
+	}
+	if idleDue {
+		r.task(ctx, "idle", r.summarizeIdle)
+	}
+}
+
+func (r *Reaper) task(ctx context.Context, name string, f func(context.Context) error) {
+	if ctx.Err() != nil || !r.lead.Leader() {
+		return
+	}
+	tctx, cancel := context.WithTimeout(ctx, max(r.cfg.LeaderTTL/2, 5*time.Second))
+	defer cancel()
+	if err := f(tctx); err != nil && ctx.Err() == nil {
+		r.m.errors.WithLabelValues(name).Inc()
+		r.log.Warn("reaper task failed; retrying on the next pass", "task", name, "err", err)
+	}
+}
+
+// waitStreams ensures the streams (idempotent) and the advisory consumer,
+// retrying while the broker is away.
+func (r *Reaper) waitStreams(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := r.ensure(ctx)
+		if err == nil || errors.Is(err, bus.ErrPartitionMismatch) {
+			return err
+		}
+		r.log.Warn("streams not available yet", "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("reaper: waiting for streams: %w", ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func (r *Reaper) ensure(ctx context.Context) error {
+	ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, c, err := EnsureAdvisoryConsumer(ectx, r.d.JS, r.cfg.Layout)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.events, r.advisories = s, c
+	r.mu.Unlock()
+	return nil
+}
+
+// EnsureAdvisoryConsumer makes sure the streams and the reaper's durable
+// advisory consumer exist, creating what is missing, and returns the events
+// stream and the consumer. Streams that exist are left as they are: the
+// workers and ingest keep their configuration up to date.
+func EnsureAdvisoryConsumer(ctx context.Context, js jetstream.JetStream, l bus.Layout) (jetstream.Stream, jetstream.Consumer, error) {
+	for _, name := range []string{bus.EventsStream, bus.AdvisoriesStream, bus.DLQStream} {
+		if _, err := js.Stream(ctx, name); err != nil {
+			if !errors.Is(err, jetstream.ErrStreamNotFound) {
+				return nil, nil, fmt.Errorf("reaper: look up %s: %w", name, err)
+			}
+			if err := bus.EnsureStreams(ctx, js, l); err != nil {
+				return nil, nil, err
+			}
+			break
+		}
+	}
+	s, err := js.Stream(ctx, bus.EventsStream)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reaper: look up %s: %w", bus.EventsStream, err)
+	}
+	c, err := js.Consumer(ctx, bus.AdvisoriesStream, AdvisoryConsumer)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		c, err = js.CreateOrUpdateConsumer(ctx, bus.AdvisoriesStream, jetstream.ConsumerConfig{
+			Durable:       AdvisoryConsumer,
+			Description:   "Mnemo reaper: advisories to dead letters",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       30 * time.Second,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			MaxAckPending: 1024,
+			Replicas:      l.Replicas,
+		})
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reaper: ensure advisory consumer: %w", err)
+	}
+	return s, c, nil
+}
+
+func (r *Reaper) stream() jetstream.Stream {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.events
+}
+
+func (r *Reaper) advisoryConsumer() jetstream.Consumer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.advisories
+}
+
+func (r *Reaper) serveHTTP() (func(), error) {
+	ln, err := net.Listen("tcp", r.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("reaper: listen on %s (MNEMO_REAPER_ADDR): %w", r.cfg.Addr, err)
+	}
+	r.mu.Lock()
+	r.addr = ln.Addr().String()
+	r.mu.Unlock()
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(r.d.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if !r.healthy.Load() || !r.d.NC.IsConnected() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, `{"ok":false,"leader":%t}`+"\n", r.Leader())
+			return
+		}
+		_, _ = fmt.Fprintf(w, `{"ok":true,"leader":%t}`+"\n", r.Leader())
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			r.log.Error("http server stopped", "err", err)
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
+}
+
+func (r *Reaper) addService() (micro.Service, error) {
+	svc, err := micro.AddService(r.d.NC, micro.Config{
+		Name:         "mnemo-reaper",
+		Version:      "0.1.0",
+		Description:  "Mnemo reaper: dead workers, dead letters, idle summaries, audits",
+		Metadata:     map[string]string{"reaper": r.cfg.ID},
+		StatsHandler: func(*micro.Endpoint) any { return r.Stats() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reaper: register micro service: %w", err)
+	}
+	err = svc.AddEndpoint("stats", micro.HandlerFunc(func(req micro.Request) {
+		_ = req.RespondJSON(r.Stats())
+	}), micro.WithEndpointSubject("mnemo.reaper.stats."+subjectToken(r.cfg.ID)))
+	if err != nil {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("reaper: add stats endpoint: %w", err)
+	}
+	return svc, nil
+}
+
+// subjectToken makes s usable as one subject token.
+func subjectToken(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c == '.' || c == '*' || c == '>' || c <= ' ' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
