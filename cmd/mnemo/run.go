@@ -15,6 +15,7 @@ import (
 	"time"
 
 	worker "github.com/mnemo-dev/mnemo/services/agent-worker"
+	"github.com/mnemo-dev/mnemo/services/reaper"
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/config"
@@ -47,6 +48,7 @@ type runConfig struct {
 	NATSHTTPPort int
 	LogLevel     string
 	Worker       worker.Config
+	IdleSummary  time.Duration
 }
 
 func (c *runConfig) bind(s *config.Set) {
@@ -61,6 +63,16 @@ func (c *runConfig) bind(s *config.Set) {
 	c.Worker = worker.DefaultConfig()
 	c.Worker.WorkerID = "local"
 	c.Worker.Bind(s)
+	s.Duration(&c.IdleSummary, "idle-summary", "MNEMO_IDLE_SUMMARY", reaper.DefaultConfig().IdleSummary, "summarize a session idle this long without a stop")
+}
+
+// reaperConfig runs the reaper with the worker's layout and timings, so it
+// detects a dead worker and releases exactly what the worker held.
+func (c *runConfig) reaperConfig() reaper.Config {
+	r := reaper.DefaultConfig()
+	r.ID, r.Addr, r.Layout = "local", "", c.Worker.Layout
+	r.MemberTTL, r.LockTTL, r.IdleSummary = c.Worker.MemberTTL, c.Worker.LockTTL, c.IdleSummary
+	return r
 }
 
 func (c *runConfig) validate() error {
@@ -69,6 +81,7 @@ func (c *runConfig) validate() error {
 	p.Addf(c.Home == "", "no data directory: set MNEMO_HOME")
 	p.Addf(c.NATSPort < 0 || c.NATSPort > 65535, "MNEMO_NATS_PORT must be 0..65535")
 	p.Add(c.Worker.Validate())
+	p.Add(c.reaperConfig().Validate())
 	_, err := logging.ParseLevel(c.LogLevel)
 	p.Add(err)
 	return p.Err()
@@ -180,6 +193,11 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 		return err
 	}
 
+	rp, err := reaper.New(cfg.reaperConfig(), reaper.Deps{NC: nc, JS: js, Redis: rdb, Store: st, Logger: log, Registry: reg})
+	if err != nil {
+		return err
+	}
+
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	closeServices, err := mountServices(mux, services{log: log, nc: nc, js: js, rdb: rdb, store: st, reg: reg, token: cfg.Token})
@@ -196,11 +214,17 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 
 	wctx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		if err := w.Run(wctx); err != nil {
 			log.Error("worker stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := rp.Run(wctx); err != nil {
+			log.Error("reaper stopped", "err", err)
 		}
 	}()
 	serveErr := make(chan error, 1)
