@@ -138,6 +138,19 @@ func (r *Reaper) deadLetter(ctx context.Context, m jetstream.Msg) error {
 		e.EventID, e.SessionID = identify(raw)
 	}
 	log := r.log.With("session", e.SessionID, "seq", e.Seq, "event", e.EventID)
+	if kind == "max_deliveries" && !e.Missing {
+		// A slow worker can exhaust deliveries of an event that its actor
+		// then applies from the stream: such an event is not dead, and a
+		// dead letter for it would let a replay duplicate its memory.
+		applied, err := r.d.Store.AppliedSeqs(ctx, []string{e.EventID})
+		if err != nil {
+			return fmt.Errorf("reaper: check whether %d was applied: %w", e.Seq, err)
+		}
+		if _, ok := applied[e.EventID]; ok {
+			log.Info("deliveries exhausted but the event is applied; no dead letter")
+			return nil
+		}
+	}
 	body, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("reaper: encode dlq entry: %w", err)

@@ -216,6 +216,35 @@ func TestMaxDeliveriesDeadLetteredOnce(t *testing.T) {
 	e := toolUse(sid, 1)
 	seq := r.publish(e)
 	ctx := context.Background()
+	exhaustDeliveries(t, r, sid)
+	r.startReaper(r.reaperConfig("r1"))
+	r.startReaper(r.reaperConfig("r2"))
+	d := r.dlqEntries(sid, 1, 20*time.Second)[0]
+	if d.Kind != "max_deliveries" || d.Deliveries != 2 || d.Seq != seq || d.EventID != e.EventID || !strings.Contains(d.Reason, "flaky") {
+		t.Errorf("dlq entry %+v: want max deliveries 2 of seq %d", d, seq)
+	}
+	row := r.deadLetterOf(e.EventID)
+	if row.Deliveries != 2 || row.SessionID != sid || row.Seq != seq {
+		t.Errorf("dead letter row %+v", row)
+	}
+	// A new leader re-reading the advisory stream adds nothing.
+	if err := r.js.DeleteConsumer(ctx, bus.AdvisoriesStream, reaper.AdvisoryConsumer); err != nil {
+		t.Fatal(err)
+	}
+	r.startReaper(r.reaperConfig("r3"))
+	time.Sleep(2 * time.Second)
+	r.dlqEntries(sid, 1, time.Second)
+	rows, err := r.store.DeadLetters(ctx, 100, 0)
+	if err != nil || len(rows) != 1 {
+		t.Errorf("%d dead letter rows (%v), want 1", len(rows), err)
+	}
+}
+
+// exhaustDeliveries makes JetStream give up on the session's one event: a
+// consumer with MaxDeliver 2 whose handler never acks.
+func exhaustDeliveries(t *testing.T, r *rig, sid string) {
+	t.Helper()
+	ctx := context.Background()
 	cons, err := r.events.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable: "flaky", FilterSubject: bus.StoredSubject(sid, r.layout.Partitions),
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 300 * time.Millisecond, MaxDeliver: 2,
@@ -244,26 +273,39 @@ func TestMaxDeliveriesDeadLetteredOnce(t *testing.T) {
 	for range b.Messages() {
 		t.Fatal("delivered a third time past MaxDeliver 2")
 	}
-	r.startReaper(r.reaperConfig("r1"))
-	r.startReaper(r.reaperConfig("r2"))
-	d := r.dlqEntries(sid, 1, 20*time.Second)[0]
-	if d.Kind != "max_deliveries" || d.Deliveries != 2 || d.Seq != seq || d.EventID != e.EventID || !strings.Contains(d.Reason, "flaky") {
-		t.Errorf("dlq entry %+v: want max deliveries 2 of seq %d", d, seq)
-	}
-	row := r.deadLetterOf(e.EventID)
-	if row.Deliveries != 2 || row.SessionID != sid || row.Seq != seq {
-		t.Errorf("dead letter row %+v", row)
-	}
-	// A new leader re-reading the advisory stream adds nothing.
-	if err := r.js.DeleteConsumer(ctx, bus.AdvisoriesStream, reaper.AdvisoryConsumer); err != nil {
+}
+
+// Deliveries exhausted by a slow worker whose actor then applied the event
+// from the stream: not dead, so no dead letter (a replay would duplicate it).
+func TestMaxDeliveriesOfAnAppliedEventIsNotDeadLettered(t *testing.T) {
+	r := newRig(t, 5*time.Second)
+	const sid = "slow-1"
+	e := toolUse(sid, 1)
+	seq := r.publish(e)
+	ctx := context.Background()
+	exhaustDeliveries(t, r, sid)
+	if _, err := r.store.Apply(ctx, store.Unit{SessionID: sid, Fence: 1, Events: []store.AppliedEvent{
+		{EventID: e.EventID, Seq: seq, Kind: string(e.Kind), AcceptedAt: time.Now()},
+	}}); err != nil {
 		t.Fatal(err)
 	}
-	r.startReaper(r.reaperConfig("r3"))
-	time.Sleep(2 * time.Second)
-	r.dlqEntries(sid, 1, time.Second)
+	r.startReaper(r.reaperConfig("r1"))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := r.js.Consumer(ctx, bus.AdvisoriesStream, reaper.AdvisoryConsumer)
+		if err == nil {
+			if info, err := c.Info(ctx); err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the reaper did not consume the advisory")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	rows, err := r.store.DeadLetters(ctx, 100, 0)
-	if err != nil || len(rows) != 1 {
-		t.Errorf("%d dead letter rows (%v), want 1", len(rows), err)
+	if err != nil || len(rows) != 0 {
+		t.Fatalf("%d dead letter rows (%v) for an applied event, want none", len(rows), err)
 	}
 }
 
