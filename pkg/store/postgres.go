@@ -137,7 +137,7 @@ func (p *Postgres) Apply(ctx context.Context, u Unit) (ApplyResult, error) {
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	res, err := p.apply(ctx, tx, &n, now)
-	if err != nil || res.Duplicate {
+	if err != nil {
 		return res, err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -168,7 +168,18 @@ func (p *Postgres) apply(ctx context.Context, tx pgx.Tx, n *Unit, now time.Time)
 		return ApplyResult{}, err
 	}
 	if len(known) == len(eventIDs) {
-		return ApplyResult{Duplicate: true, LastSeq: uint64(lastSeq)}, nil
+		// Every event is applied already. When they come back under newer
+		// sequences (re-published after the dedupe window), the cursor
+		// moves past them so the session goes on; nothing else is written.
+		last := n.Events[len(n.Events)-1].Seq
+		if last <= uint64(lastSeq) {
+			return ApplyResult{Duplicate: true, LastSeq: uint64(lastSeq)}, nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE session_cursors SET last_seq = $2, fence = $3, updated_at = $4 WHERE session_id = $1`,
+			n.SessionID, int64(last), n.Fence, now); err != nil {
+			return ApplyResult{}, fmt.Errorf("store: postgres: advance cursor past duplicates: %w", err)
+		}
+		return ApplyResult{Duplicate: true, LastSeq: last}, nil
 	}
 	if len(known) > 0 {
 		return ApplyResult{}, fmt.Errorf("%w: session %s: %d of %d events", ErrPartialDuplicate, n.SessionID, len(known), len(eventIDs))

@@ -178,7 +178,7 @@ func (s *SQLite) Apply(ctx context.Context, u Unit) (ApplyResult, error) {
 	}
 	defer func() { _ = tx.Rollback() }()
 	res, err := s.apply(ctx, tx, &n, now)
-	if err != nil || res.Duplicate {
+	if err != nil {
 		return res, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -205,7 +205,19 @@ func (s *SQLite) apply(ctx context.Context, tx *sql.Tx, n *Unit, now time.Time) 
 		return ApplyResult{}, err
 	}
 	if len(known) == len(eventIDs) {
-		return ApplyResult{Duplicate: true, LastSeq: uint64(lastSeq)}, nil
+		// Every event is applied already. When they come back under newer
+		// sequences (re-published after the dedupe window), the cursor
+		// moves past them so the session goes on; nothing else is written.
+		last := n.Events[len(n.Events)-1].Seq
+		if last <= uint64(lastSeq) {
+			return ApplyResult{Duplicate: true, LastSeq: uint64(lastSeq)}, nil
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO session_cursors (session_id, last_seq, fence, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (session_id) DO UPDATE SET last_seq = excluded.last_seq, fence = excluded.fence, updated_at = excluded.updated_at`,
+			n.SessionID, int64(last), n.Fence, micros(now)); err != nil {
+			return ApplyResult{}, fmt.Errorf("store: sqlite: advance cursor past duplicates: %w", err)
+		}
+		return ApplyResult{Duplicate: true, LastSeq: last}, nil
 	}
 	if len(known) > 0 {
 		return ApplyResult{}, fmt.Errorf("%w: session %s: %d of %d events", ErrPartialDuplicate, n.SessionID, len(known), len(eventIDs))

@@ -301,6 +301,10 @@ type Store interface {
 	// AppliedSeqs returns, of the given event IDs, those already applied with
 	// the stream sequence they were applied at.
 	AppliedSeqs(ctx context.Context, eventIDs []string) (map[string]uint64, error)
+	// DeadLettered returns, of the given event IDs, those that have a dead
+	// letter (written by the reaper when JetStream gave up delivering them),
+	// with its ID: the worker treats such an event as done.
+	DeadLettered(ctx context.Context, eventIDs []string) (map[string]int64, error)
 
 	Session(ctx context.Context, id string) (Session, error)
 	Sessions(ctx context.Context, f SessionFilter) ([]Session, error)

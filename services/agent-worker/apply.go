@@ -25,9 +25,13 @@ func (a *actor) applyGroup(ctx context.Context, evs []streamEvent) error {
 	if err != nil {
 		return fmt.Errorf("check applied events: %w", err)
 	}
-	if len(known) > 0 && len(evs) > 1 {
-		// A re-published event (same ID, new sequence) in the group: apply
-		// one by one so it alone is skipped.
+	dead, err := a.deadLettered(ctx, ids)
+	if err != nil {
+		return err
+	}
+	if (len(known) > 0 || len(dead) > 0) && len(evs) > 1 {
+		// A re-published or dead-lettered event in the group: apply one by
+		// one so it alone is skipped.
 		for _, e := range evs {
 			if err := a.applyGroup(ctx, []streamEvent{e}); err != nil {
 				return err
@@ -43,6 +47,14 @@ func (a *actor) applyGroup(ctx context.Context, evs []streamEvent) error {
 		// Already applied under another sequence: move the cursor past it,
 		// write nothing else.
 		u = a.baseUnit(evs)
+	} else if dl, ok := dead[evs[0].id]; ok {
+		// JetStream gave up on it and the reaper dead-lettered it: it is
+		// done, so a crash-looping event cannot block the session. The dead
+		// letter row exists already; `mnemo dlq replay` re-runs it.
+		u = a.baseUnit(evs)
+		u.Events[0].Dead = true
+		a.dead[evs[0].seq] = fmt.Sprintf("dead-lettered by the reaper (dead letter %d)", dl)
+		a.log.Warn("skipping an event the reaper dead-lettered", "seq", evs[0].seq, "event", evs[0].id, "dead_letter", dl)
 	} else {
 		u, after, err = a.build(ctx, evs)
 		if err != nil {
@@ -64,6 +76,15 @@ func (a *actor) applyGroup(ctx context.Context, evs []streamEvent) error {
 		a.summarized = e.Kind == event.KindStop
 	}
 	return nil
+}
+
+// deadLettered returns the dead letter IDs of those events that have one.
+func (a *actor) deadLettered(ctx context.Context, ids []string) (map[string]int64, error) {
+	dead, err := a.w.d.Store.DeadLettered(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("check dead letters: %w", err)
+	}
+	return dead, nil
 }
 
 // committed moves the actor's cursor past applied events.

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"sync"
@@ -10,7 +11,9 @@ import (
 
 	worker "github.com/mnemo-dev/mnemo/services/agent-worker"
 
+	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
+	"github.com/mnemo-dev/mnemo/pkg/store"
 )
 
 // startWorker runs an in-process worker until the test ends.
@@ -99,5 +102,37 @@ func TestRepublishedEventIsAppliedOnce(t *testing.T) {
 	again, _ := p.store.SessionObservations(ctx, "r-1")
 	if len(again) != len(obs) {
 		t.Fatalf("%d observations after re-publishing an applied event, want %d", len(again), len(obs))
+	}
+}
+
+// An event the reaper dead-lettered (JetStream ran out of deliveries) is done:
+// the worker records it dead without compressing it and the session goes on,
+// so a crash-looping event cannot block its session.
+func TestReaperDeadLetteredEventIsSkipped(t *testing.T) {
+	p := newPipeline(t, "")
+	ctx := context.Background()
+	sid := "dl-1"
+	poison := &event.Envelope{EventID: event.NewID(), SessionID: sid, Project: "p", Kind: event.KindToolUse, At: time.Now(),
+		Tool: &event.Tool{Name: "Bash", Input: json.RawMessage(`{"command":"make poison"}`)}}
+	after := &event.Envelope{EventID: event.NewID(), SessionID: sid, Project: "p", Kind: event.KindToolUse, At: time.Now(),
+		Tool: &event.Tool{Name: "Bash", Input: json.RawMessage(`{"command":"make after"}`)}}
+	ack := p.mustPublish(ctx, poison)
+	if _, err := p.store.AddDeadLetter(ctx, store.DeadLetter{EventID: poison.EventID, SessionID: sid, Seq: ack.Sequence,
+		Reason: "delivered 5 times without an ack", Deliveries: 5, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	last := p.mustPublish(ctx, after)
+	p.mu.Lock()
+	p.sessions[sid] = &sessionLog{events: []string{poison.EventID, after.EventID}, tools: []string{after.EventID}, lastSeq: last.Sequence}
+	p.mu.Unlock()
+	startWorker(t, p, "w1", llm.Offline{})
+	p.waitApplied(30 * time.Second)
+	p.checkInvariants() // one observation, from the later event only
+	dls, err := p.store.DeadLetters(ctx, 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dls) != 1 {
+		t.Fatalf("%d dead letters, want the reaper's one (no second row from the worker)", len(dls))
 	}
 }
