@@ -266,10 +266,10 @@ type SearchQuery struct {
 	Text    string // full text; "" = filters only, newest first
 	Project string
 	Types   []string
-	File    string // matches files_read or files_modified
-	Since   time.Time
-	Until   time.Time
-	Limit   int // default 20, max 100
+	File    string    // matches files_read or files_modified
+	Since   time.Time // accepted at or after (inclusive)
+	Until   time.Time // accepted before (exclusive)
+	Limit   int       // default 20, max 100
 	Offset  int
 }
 

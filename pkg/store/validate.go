@@ -123,6 +123,9 @@ func normalizeUnit(u Unit, now time.Time) (Unit, error) {
 	if err := checkID("session_id", u.SessionID); err != nil {
 		return Unit{}, err
 	}
+	if u.Fence < 0 {
+		return Unit{}, invalid("fence", "is %d; fences are never negative", u.Fence)
+	}
 	if len(u.Events) == 0 {
 		return Unit{}, invalid("events", "a unit needs at least one event")
 	}

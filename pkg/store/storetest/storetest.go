@@ -1,0 +1,663 @@
+// Package storetest is the conformance suite every memory store passes: the
+// exactly-once write path (fences, idempotence, cursors, concurrency) and the
+// read path (search, context budget, timeline, lists, counts). The SQLite and
+// PostgreSQL stores run the same suite, so they cannot drift apart.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mnemo-dev/mnemo/pkg/store"
+)
+
+// NewDSN returns the DSN of a fresh, empty store for one test (a SQLite path
+// in a temp dir, or a new PostgreSQL database).
+type NewDSN func(t *testing.T) string
+
+// Run runs every conformance test against the stores newDSN opens.
+func Run(t *testing.T, newDSN NewDSN) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, dsn string)
+	}{
+		{"MigrationsFromEmptyAndRerun", testMigrations},
+		{"ApplyWritesEverything", testApplyWritesEverything},
+		{"IdempotentReapply", testIdempotentReapply},
+		{"RepublishedEventsAdvanceCursor", testRepublishedAdvance},
+		{"StaleFenceRejected", testStaleFence},
+		{"CursorBackwardsRejected", testCursorBackwards},
+		{"PartialDuplicateRejected", testPartialDuplicate},
+		{"ConcurrentAppliersSameFence", testConcurrentSameFence},
+		{"ConcurrentAppliersDifferentFences", testConcurrentFences},
+		{"SearchRankingAndFilters", testSearch},
+		{"ContextWithinBudget", testContextBudget},
+		{"TimelineAndGetByIDs", testTimeline},
+		{"SessionsPromptsAndCounts", testSessionsAndCounts},
+		{"DeadLetters", testDeadLetters},
+		{"ReplaceObservations", testReplace},
+		{"DeleteSession", testDeleteSession},
+		{"BadInputTypedErrors", testBadInput},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, newDSN(t))
+		})
+	}
+}
+
+func open(t *testing.T, dsn string) store.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+var base = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+
+// seq hands out stream sequences and event IDs for one test.
+type seq struct {
+	mu sync.Mutex
+	n  uint64
+}
+
+func (s *seq) next() (uint64, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	return s.n, fmt.Sprintf("ev-%06d", s.n)
+}
+
+func ev(s *seq, kind string) store.AppliedEvent {
+	n, id := s.next()
+	return store.AppliedEvent{EventID: id, Seq: n, Kind: kind, AcceptedAt: base.Add(time.Duration(n) * time.Second)}
+}
+
+func obs(sid, project, typ, title, narrative string, files ...string) store.Observation {
+	return store.Observation{
+		SessionID: sid, Project: project, Type: typ, Title: title, Narrative: narrative,
+		Facts: []string{"fact about " + title}, Concepts: []string{"how-it-works"},
+		FilesRead: files, FilesModified: nil, PromptNumber: 1,
+	}
+}
+
+// toolUnit is one tool_use event making one observation.
+func toolUnit(s *seq, sid string, fence int64, o store.Observation) store.Unit {
+	e := ev(s, "tool_use")
+	o.SourceEventIDs = []string{e.EventID}
+	o.AcceptedAt = e.AcceptedAt
+	return store.Unit{SessionID: sid, Fence: fence, Events: []store.AppliedEvent{e},
+		Session:      &store.SessionUpdate{Project: o.Project, Agent: "claude-code", Cwd: "/src/" + o.Project},
+		Observations: []store.Observation{o}}
+}
+
+func mustApply(t *testing.T, st store.Store, u store.Unit) store.ApplyResult {
+	t.Helper()
+	res, err := st.Apply(context.Background(), u)
+	if err != nil {
+		t.Fatalf("apply %s: %v", u.Events[0].EventID, err)
+	}
+	return res
+}
+
+func testMigrations(t *testing.T, dsn string) {
+	ctx := context.Background()
+	s := &seq{}
+	st := open(t, dsn)
+	res := mustApply(t, st, toolUnit(s, "m1", 1, obs("m1", "acme", store.TypeDiscovery, "schema survives", "kept across reopen")))
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Re-running the migrations on a migrated store changes nothing.
+	again := open(t, dsn)
+	got, err := again.Observations(ctx, res.ObservationIDs)
+	if err != nil || len(got) != 1 || got[0].Title != "schema survives" {
+		t.Fatalf("after reopen: %v %+v", err, got)
+	}
+	if c, _ := again.Cursor(ctx, "m1"); c.LastSeq != 1 || c.Fence != 1 {
+		t.Fatalf("cursor after reopen %+v", c)
+	}
+	third := open(t, dsn)
+	if _, err := third.Cursor(ctx, "m1"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testApplyWritesEverything(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	s := &seq{}
+	start := ev(s, "session_start")
+	prompt := ev(s, "user_prompt")
+	mustApply(t, st, store.Unit{SessionID: "a1", Fence: 1, Events: []store.AppliedEvent{start, prompt},
+		Session: &store.SessionUpdate{Project: "acme", Agent: "claude-code", Cwd: "/src/acme"},
+		Prompts: []store.Prompt{{SessionID: "a1", Number: 1, Text: "fix login", At: prompt.AcceptedAt}}})
+	u := toolUnit(s, "a1", 1, obs("a1", "acme", store.TypeBugfix, "Fixed token refresh", "the refresh raced", "/src/acme/auth.go"))
+	u.Usage = []store.LLMUsage{{Provider: "fake", Model: "m", InputTokens: 120, OutputTokens: 30}}
+	u.Conversation = &store.Conversation{SessionID: "a1", Provider: "fake", State: []byte(`{"turns":1}`), UpdatedAt: base}
+	res := mustApply(t, st, u)
+	if res.Duplicate || len(res.ObservationIDs) != 1 || res.LastSeq != 3 {
+		t.Fatalf("result %+v", res)
+	}
+	stop := ev(s, "stop")
+	sres := mustApply(t, st, store.Unit{SessionID: "a1", Fence: 1, Events: []store.AppliedEvent{stop},
+		Summary: &store.Summary{SessionID: "a1", Project: "acme", Request: "fix login", Completed: "token refresh fixed",
+			SourceEventIDs: []string{stop.EventID}, AcceptedAt: stop.AcceptedAt}})
+	if sres.SummaryID == 0 {
+		t.Fatal("no summary ID")
+	}
+	sess, err := st.Session(ctx, "a1")
+	if err != nil || sess.Project != "acme" || sess.PromptCount != 1 {
+		t.Fatalf("session %+v %v", sess, err)
+	}
+	o, err := st.SessionObservations(ctx, "a1")
+	if err != nil || len(o) != 1 || o[0].Type != store.TypeBugfix || fmt.Sprint(o[0].FilesRead) != "[/src/acme/auth.go]" ||
+		fmt.Sprint(o[0].SourceEventIDs) != fmt.Sprint(u.Observations[0].SourceEventIDs) || !o[0].AcceptedAt.Equal(u.Events[0].AcceptedAt) {
+		t.Fatalf("observations %+v %v", o, err)
+	}
+	sums, err := st.SessionSummaries(ctx, "a1")
+	if err != nil || len(sums) != 1 || sums[0].Completed != "token refresh fixed" {
+		t.Fatalf("summaries %+v %v", sums, err)
+	}
+	conv, err := st.Conversation(ctx, "a1")
+	if err != nil || string(conv.State) != `{"turns":1}` {
+		t.Fatalf("conversation %+v %v", conv, err)
+	}
+	c, err := st.Counts(ctx, "acme", base.Add(-time.Hour))
+	if err != nil || c.InputTokens != 120 || c.OutputTokens != 30 {
+		t.Fatalf("usage counts %+v %v", c, err)
+	}
+}
+
+func testIdempotentReapply(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	s := &seq{}
+	u := toolUnit(s, "i1", 1, obs("i1", "acme", store.TypeChange, "once", "only once"))
+	mustApply(t, st, u)
+	for i := 0; i < 3; i++ {
+		res := mustApply(t, st, u)
+		if !res.Duplicate {
+			t.Fatalf("re-apply %d not reported as duplicate", i)
+		}
+	}
+	o, _ := st.SessionObservations(ctx, "i1")
+	if len(o) != 1 {
+		t.Fatalf("%d observations after re-applies, want 1", len(o))
+	}
+	seqs, err := st.AppliedSeqs(ctx, []string{u.Events[0].EventID, "never-applied"})
+	if err != nil || len(seqs) != 1 || seqs[u.Events[0].EventID] != 1 {
+		t.Fatalf("applied seqs %v %v", seqs, err)
+	}
+}
+
+func testRepublishedAdvance(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	s := &seq{}
+	u := toolUnit(s, "r1", 1, obs("r1", "acme", store.TypeChange, "first", "n"))
+	mustApply(t, st, u)
+	// The same event comes back under a new sequence (re-published after
+	// the dedupe window): duplicate, nothing written, cursor moves on.
+	again := u
+	again.Events = []store.AppliedEvent{u.Events[0]}
+	again.Events[0].Seq = 7
+	res := mustApply(t, st, again)
+	if !res.Duplicate {
+		t.Fatal("re-published event not reported duplicate")
+	}
+	if c, _ := st.Cursor(ctx, "r1"); c.LastSeq != 7 {
+		t.Fatalf("cursor %d after a re-published event at 7, want 7", c.LastSeq)
+	}
+	if o, _ := st.SessionObservations(ctx, "r1"); len(o) != 1 {
+		t.Fatalf("%d observations, want 1", len(o))
+	}
+	s.n = 7
+	mustApply(t, st, toolUnit(s, "r1", 1, obs("r1", "acme", store.TypeChange, "next", "n")))
+}
+
+func testStaleFence(t *testing.T, dsn string) {
+	st := open(t, dsn)
+	s := &seq{}
+	mustApply(t, st, toolUnit(s, "f1", 5, obs("f1", "acme", store.TypeChange, "fenced", "n")))
+	_, err := st.Apply(context.Background(), toolUnit(s, "f1", 4, obs("f1", "acme", store.TypeChange, "stale", "n")))
+	if !errors.Is(err, store.ErrStaleFence) {
+		t.Fatalf("older fence: %v, want ErrStaleFence", err)
+	}
+	mustApply(t, st, toolUnit(s, "f1", 6, obs("f1", "acme", store.TypeChange, "newer", "n")))
+	if c, _ := st.Cursor(context.Background(), "f1"); c.Fence != 6 {
+		t.Fatalf("fence %d, want 6", c.Fence)
+	}
+}
+
+func testCursorBackwards(t *testing.T, dsn string) {
+	st := open(t, dsn)
+	s := &seq{n: 10}
+	mustApply(t, st, toolUnit(s, "b1", 1, obs("b1", "acme", store.TypeChange, "at 11", "n")))
+	s.n = 4
+	_, err := st.Apply(context.Background(), toolUnit(s, "b1", 1, obs("b1", "acme", store.TypeChange, "at 5", "n")))
+	if !errors.Is(err, store.ErrCursorBackwards) {
+		t.Fatalf("older sequence: %v, want ErrCursorBackwards", err)
+	}
+}
+
+func testPartialDuplicate(t *testing.T, dsn string) {
+	st := open(t, dsn)
+	s := &seq{}
+	first := toolUnit(s, "p1", 1, obs("p1", "acme", store.TypeChange, "one", "n"))
+	mustApply(t, st, first)
+	second := ev(s, "tool_use")
+	u := store.Unit{SessionID: "p1", Fence: 1, Events: []store.AppliedEvent{first.Events[0], second}}
+	if _, err := st.Apply(context.Background(), u); !errors.Is(err, store.ErrPartialDuplicate) {
+		t.Fatalf("half-applied unit: %v, want ErrPartialDuplicate", err)
+	}
+}
+
+// Many writers race to apply the same unit with the same fence: exactly one
+// writes, the others see a duplicate (or a typed refusal), never two rows.
+func testConcurrentSameFence(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	s := &seq{}
+	for round := 0; round < 5; round++ {
+		u := toolUnit(s, "c1", 1, obs("c1", "acme", store.TypeChange, fmt.Sprintf("round %d", round), "n"))
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wrote, dups := 0, 0
+		for w := 0; w < 6; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := st.Apply(ctx, u)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil && !res.Duplicate:
+					wrote++
+				case err == nil:
+					dups++
+				case errors.Is(err, store.ErrCursorBackwards), errors.Is(err, store.ErrPartialDuplicate):
+					dups++
+				default:
+					t.Errorf("concurrent apply: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wrote != 1 {
+			t.Fatalf("round %d: %d writers wrote (dups %d), want exactly 1", round, wrote, dups)
+		}
+	}
+	if o, _ := st.SessionObservations(ctx, "c1"); len(o) != 5 {
+		t.Fatalf("%d observations, want 5", len(o))
+	}
+}
+
+// Writers with different fences race on one session: once a newer fence has
+// written, an older one never writes again.
+func testConcurrentFences(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	s := &seq{}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	type write struct {
+		fence int64
+		seq   uint64
+	}
+	var writes []write
+	for f := int64(1); f <= 6; f++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 5; i++ {
+				u := toolUnit(s, "c2", f, obs("c2", "acme", store.TypeChange, fmt.Sprintf("f%d-%d", f, i), "n"))
+				_, err := st.Apply(ctx, u)
+				switch {
+				case err == nil:
+					mu.Lock()
+					writes = append(writes, write{f, u.Events[0].Seq})
+					mu.Unlock()
+				case errors.Is(err, store.ErrStaleFence), errors.Is(err, store.ErrCursorBackwards):
+				default:
+					t.Errorf("apply: %v", err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// In sequence order, the fences of successful writes never decrease.
+	sortWrites := func(ws []write) {
+		for i := 1; i < len(ws); i++ {
+			for j := i; j > 0 && ws[j].seq < ws[j-1].seq; j-- {
+				ws[j], ws[j-1] = ws[j-1], ws[j]
+			}
+		}
+	}
+	sortWrites(writes)
+	for i := 1; i < len(writes); i++ {
+		if writes[i].fence < writes[i-1].fence {
+			t.Fatalf("fence %d wrote at seq %d after fence %d: a stale writer got through", writes[i].fence, writes[i].seq, writes[i-1].fence)
+		}
+	}
+	o, _ := st.SessionObservations(ctx, "c2")
+	if len(o) != len(writes) || len(writes) == 0 {
+		t.Fatalf("%d observations for %d successful writes", len(o), len(writes))
+	}
+}
+
+func seedSearch(t *testing.T, st store.Store) {
+	s := &seq{}
+	add := func(sid, project, typ, title, narrative string, files ...string) {
+		mustApply(t, st, toolUnit(s, sid, 1, obs(sid, project, typ, title, narrative, files...)))
+	}
+	add("s1", "acme", store.TypeBugfix, "Token refresh race fixed", "The OAuth token refresh raced with logout; refresh now holds the session mutex.", "/src/acme/auth/token.go")
+	add("s1", "acme", store.TypeDiscovery, "Database pool settings", "The pool allows 20 connections; token cache lives in Redis.", "/src/acme/db/pool.go")
+	add("s2", "acme", store.TypeFeature, "Webhook retries", "Webhooks retry with exponential backoff.", "/src/acme/hooks/retry.go")
+	add("s3", "other", store.TypeBugfix, "Token parsing bug", "Token parsing failed on padded base64.", "/src/other/token.go")
+	add("s2", "acme", store.TypeDecision, "Keep token refresh in middleware", "Decided that token refresh stays in the auth middleware; token token token.", "/src/acme/auth/middleware.go")
+}
+
+func testSearch(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	seedSearch(t, st)
+	hits, err := st.Search(ctx, store.SearchQuery{Text: "token refresh", Project: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) != 2 {
+		t.Fatalf("'token refresh' in acme: %d hits, want 2: %+v", len(hits), titles(hits))
+	}
+	for i := 1; i < len(hits); i++ {
+		if hits[i].Rank > hits[i-1].Rank {
+			t.Fatalf("hits not ranked best first: %v", titles(hits))
+		}
+	}
+	for _, h := range hits {
+		if h.Observation.Project != "acme" {
+			t.Fatalf("project filter leaked %q", h.Observation.Project)
+		}
+	}
+	if h, _ := st.Search(ctx, store.SearchQuery{Text: "token", Types: []string{store.TypeBugfix}}); len(h) != 2 {
+		t.Fatalf("type filter: %v, want the two bugfixes", titles(h))
+	}
+	if h, _ := st.Search(ctx, store.SearchQuery{File: "/src/acme/db/pool.go"}); len(h) != 1 || h[0].Observation.Title != "Database pool settings" {
+		t.Fatalf("file filter: %v", titles(h))
+	}
+	all, _ := st.Search(ctx, store.SearchQuery{Project: "acme", Limit: 100})
+	if len(all) != 4 {
+		t.Fatalf("filters only: %d, want 4", len(all))
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].Observation.AcceptedAt.After(all[i-1].Observation.AcceptedAt) {
+			t.Fatal("filter-only search not newest first")
+		}
+	}
+	page1, _ := st.Search(ctx, store.SearchQuery{Project: "acme", Limit: 2})
+	page2, _ := st.Search(ctx, store.SearchQuery{Project: "acme", Limit: 2, Offset: 2})
+	if len(page1) != 2 || len(page2) != 2 || page1[0].Observation.ID == page2[0].Observation.ID {
+		t.Fatalf("paging: %v / %v", titles(page1), titles(page2))
+	}
+	// Since is inclusive, Until exclusive: events 3 and 4.
+	ranged, _ := st.Search(ctx, store.SearchQuery{Since: base.Add(3 * time.Second), Until: base.Add(5 * time.Second), Limit: 100})
+	if len(ranged) != 2 {
+		t.Fatalf("date range: %v, want 2", titles(ranged))
+	}
+	for _, q := range []string{`"unclosed`, `token AND (`, `*`, `-`, `NEAR(`, `'; DROP TABLE observations; --`} {
+		if _, err := st.Search(ctx, store.SearchQuery{Text: q}); err != nil {
+			t.Fatalf("search %q: %v (user text must never break the query)", q, err)
+		}
+	}
+	if h, _ := st.Search(ctx, store.SearchQuery{Text: "zzzqqq"}); len(h) != 0 {
+		t.Fatalf("nonsense matched %v", titles(h))
+	}
+}
+
+func titles(hits []store.SearchHit) []string {
+	var out []string
+	for _, h := range hits {
+		out = append(out, h.Observation.Title)
+	}
+	return out
+}
+
+func testContextBudget(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	s := &seq{}
+	for i := 0; i < 40; i++ {
+		mustApply(t, st, toolUnit(s, fmt.Sprintf("ctx-%d", i%4), 1,
+			obs(fmt.Sprintf("ctx-%d", i%4), "acme", store.TypeChange, fmt.Sprintf("change %02d", i), strings.Repeat("narrative ", 40))))
+	}
+	for _, budget := range []int{200, 1000, 5000} {
+		c, err := st.RecentContext(ctx, store.ContextQuery{Project: "acme", Budget: budget})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Tokens > budget {
+			t.Fatalf("budget %d: selected %d tokens", budget, c.Tokens)
+		}
+		sum := 0
+		for i := range c.Observations {
+			sum += store.ObservationTokens(&c.Observations[i])
+			if i > 0 && c.Observations[i].AcceptedAt.After(c.Observations[i-1].AcceptedAt) {
+				t.Fatalf("budget %d: context not newest first", budget)
+			}
+		}
+		if sum > budget {
+			t.Fatalf("budget %d: observations alone are %d tokens", budget, sum)
+		}
+		if budget >= 1000 && (len(c.Observations) == 0 || c.Observations[0].Title != "change 39") {
+			t.Fatalf("budget %d: newest observation missing: %d selected", budget, len(c.Observations))
+		}
+	}
+	if c, _ := st.RecentContext(ctx, store.ContextQuery{Project: "nobody", Budget: 1000}); len(c.Observations) != 0 {
+		t.Fatal("context leaked across projects")
+	}
+}
+
+func testTimeline(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	s := &seq{}
+	var ids []int64
+	for i := 0; i < 9; i++ {
+		project := "acme"
+		if i%3 == 2 {
+			project = "other"
+		}
+		res := mustApply(t, st, toolUnit(s, "t-"+project, 1, obs("t-"+project, project, store.TypeChange, fmt.Sprintf("%s %d", project, i), "n")))
+		if project == "acme" {
+			ids = append(ids, res.ObservationIDs[0])
+		}
+	}
+	mid := ids[2]
+	tl, err := st.Timeline(ctx, mid, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tl) != 5 {
+		t.Fatalf("timeline: %d, want 5", len(tl))
+	}
+	for i, o := range tl {
+		if o.Project != "acme" || o.ID != ids[i] {
+			t.Fatalf("timeline[%d] = %d (%s), want %d of acme", i, o.ID, o.Project, ids[i])
+		}
+	}
+	if _, err := st.Timeline(ctx, 999999, 2, 2); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("timeline around a missing ID: %v, want ErrNotFound", err)
+	}
+	got, err := st.Observations(ctx, []int64{ids[3], ids[0], 999999})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("get by IDs: %d, %v", len(got), err)
+	}
+}
+
+func testSessionsAndCounts(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	s := &seq{}
+	for i := 0; i < 3; i++ {
+		sid := fmt.Sprintf("sess-%d", i)
+		e := ev(s, "user_prompt")
+		mustApply(t, st, store.Unit{SessionID: sid, Fence: 1, Events: []store.AppliedEvent{e},
+			Session: &store.SessionUpdate{Project: "acme", Agent: "claude-code"},
+			Prompts: []store.Prompt{{SessionID: sid, Number: 1, Text: "prompt", At: e.AcceptedAt}}})
+		mustApply(t, st, toolUnit(s, sid, 1, obs(sid, "acme", store.TypeChange, "x", "n")))
+	}
+	list, err := st.Sessions(ctx, store.SessionFilter{Project: "acme", Limit: 2})
+	if err != nil || len(list) != 2 {
+		t.Fatalf("sessions page: %d %v", len(list), err)
+	}
+	ps, err := st.Prompts(ctx, "sess-1")
+	if err != nil || len(ps) != 1 || ps[0].Number != 1 {
+		t.Fatalf("prompts %+v %v", ps, err)
+	}
+	c, err := st.Counts(ctx, "acme", time.Time{})
+	if err != nil || c.Sessions != 3 || c.Observations != 3 || c.Prompts != 3 {
+		t.Fatalf("counts %+v %v", c, err)
+	}
+	if _, err := st.Session(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing session: %v, want ErrNotFound", err)
+	}
+}
+
+func testDeadLetters(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	d := store.DeadLetter{EventID: "dead-1", SessionID: "d1", Seq: 4, Reason: "max deliveries", Deliveries: 5, Payload: []byte(`{"x":1}`), At: base}
+	id, err := st.AddDeadLetter(ctx, d)
+	if err != nil || id == 0 {
+		t.Fatal(err)
+	}
+	again, err := st.AddDeadLetter(ctx, d)
+	if err != nil || again != id {
+		t.Fatalf("re-adding the same dead letter: id %d (%v), want %d", again, err, id)
+	}
+	dl, err := st.DeadLettered(ctx, []string{"dead-1", "alive"})
+	if err != nil || len(dl) != 1 || dl["dead-1"] != id {
+		t.Fatalf("DeadLettered %v %v", dl, err)
+	}
+	if err := st.MarkReplayed(ctx, id, "new-1"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.DeadLetter(ctx, id)
+	if err != nil || got.ReplayedAs != "new-1" || got.Reason != "max deliveries" || string(got.Payload) != `{"x":1}` {
+		t.Fatalf("dead letter %+v %v", got, err)
+	}
+	list, err := st.DeadLetters(ctx, 10, 0)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("list %d %v", len(list), err)
+	}
+	if _, err := st.DeadLetter(ctx, 424242); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing dead letter: %v", err)
+	}
+}
+
+func testReplace(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	s := &seq{}
+	mustApply(t, st, toolUnit(s, "rc", 1, obs("rc", "acme", store.TypeChange, "old one", "n")))
+	mustApply(t, st, toolUnit(s, "rc", 1, obs("rc", "acme", store.TypeChange, "old two", "n")))
+	u := toolUnit(s, "rc", 1, obs("rc", "acme", store.TypeRefactor, "recompressed", "n"))
+	u.ReplaceObservations = true
+	mustApply(t, st, u)
+	o, _ := st.SessionObservations(ctx, "rc")
+	if len(o) != 1 || o[0].Title != "recompressed" {
+		t.Fatalf("after replace: %d observations", len(o))
+	}
+}
+
+func testDeleteSession(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	s := &seq{}
+	u := toolUnit(s, "del", 1, obs("del", "acme", store.TypeChange, "to purge", "n"))
+	mustApply(t, st, u)
+	if err := st.DeleteSession(ctx, "del", true); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := st.SessionObservations(ctx, "del"); len(o) != 0 {
+		t.Fatal("purge kept observations")
+	}
+	// A redelivered event must not bring the memory back.
+	if res := mustApply(t, st, u); !res.Duplicate {
+		t.Fatal("re-apply after purge wrote again")
+	}
+	if sess, err := st.Session(ctx, "del"); err == nil && sess.Status != store.StatusAborted {
+		t.Fatalf("status %q after delete, want aborted", sess.Status)
+	}
+}
+
+func testBadInput(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	s := &seq{}
+	good := func() store.Unit {
+		return toolUnit(s, "bad", 1, obs("bad", "acme", store.TypeChange, "ok", "n"))
+	}
+	cases := map[string]func(u *store.Unit){
+		"empty session":     func(u *store.Unit) { u.SessionID = "" },
+		"long session":      func(u *store.Unit) { u.SessionID = strings.Repeat("s", store.MaxIDLen+1) },
+		"no events":         func(u *store.Unit) { u.Events = nil },
+		"empty event id":    func(u *store.Unit) { u.Events[0].EventID = "" },
+		"zero seq":          func(u *store.Unit) { u.Events[0].Seq = 0 },
+		"invalid type":      func(u *store.Unit) { u.Observations[0].Type = "rant" },
+		"long title":        func(u *store.Unit) { u.Observations[0].Title = strings.Repeat("t", store.MaxShortLen+1) },
+		"long narrative":    func(u *store.Unit) { u.Observations[0].Narrative = strings.Repeat("n", store.MaxTextLen+1) },
+		"too many facts":    func(u *store.Unit) { u.Observations[0].Facts = make([]string, store.MaxListLen+1) },
+		"negative fence":    func(u *store.Unit) { u.Fence = -1 },
+		"descending events": func(u *store.Unit) { u.Events = append(u.Events, store.AppliedEvent{EventID: "x2", Seq: 1}) },
+	}
+	for name, mutate := range cases {
+		u := good()
+		mutate(&u)
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("%s: panic %v", name, r)
+				}
+			}()
+			_, err := st.Apply(ctx, u)
+			var ie *store.InvalidError
+			if !errors.Is(err, store.ErrInvalid) || !errors.As(err, &ie) || ie.Field == "" {
+				t.Errorf("%s: %v, want an *InvalidError naming the field", name, err)
+			}
+		}()
+	}
+	if o, _ := st.SessionObservations(ctx, "bad"); len(o) != 0 {
+		t.Fatalf("bad input wrote %d observations", len(o))
+	}
+	// Text that cannot be stored as is (NUL, invalid UTF-8, as an LLM may
+	// produce) is cleaned, not refused: the memory is kept.
+	u := good()
+	u.Observations[0].Title = "a\x00b\xffc"
+	res := mustApply(t, st, u)
+	got, err := st.Observations(ctx, res.ObservationIDs)
+	if err != nil || len(got) != 1 || strings.ContainsRune(got[0].Title, 0) || !utf8.ValidString(got[0].Title) || !strings.HasPrefix(got[0].Title, "a") {
+		t.Errorf("uncleaned title stored: %q (%v)", titleOf(got), err)
+	}
+	if _, err := st.AddMemory(ctx, store.Observation{Project: "", Type: store.TypeChange, Title: "x"}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("memory without project: %v, want ErrInvalid", err)
+	}
+}
+
+func titleOf(o []store.Observation) string {
+	if len(o) == 0 {
+		return ""
+	}
+	return o[0].Title
+}
