@@ -81,6 +81,18 @@ func (s *Set) Bool(p *bool, name, env string, def bool, usage string) {
 	s.fs.BoolVar(p, name, def, envUsage(env, usage))
 }
 
+// Func binds a value parsed by set: from the environment now (or def), and
+// from the flag when given.
+func (s *Set) Func(name, env, def, usage string, set func(string) error) {
+	if v, ok := os.LookupEnv(env); ok && env != "" {
+		def = v
+	}
+	if err := set(def); err != nil {
+		s.errs = append(s.errs, err)
+	}
+	s.fs.Func(name, envUsage(env, usage), set)
+}
+
 // Parse parses args and returns the environment errors met while binding.
 func (s *Set) Parse(args []string) error {
 	if err := s.fs.Parse(args); err != nil {

@@ -216,6 +216,9 @@ func (a *actor) buildObservations(ctx context.Context, u store.Unit, evs []strea
 		if a.private || e.env.Private || e.env.Tool == nil {
 			continue // a private turn's tool uses are recorded, never remembered
 		}
+		if a.w.cfg.skipTool(e.env.Tool.Name) {
+			continue // bookkeeping tools: acknowledged without a compressor call
+		}
 		req.ToolUses = append(req.ToolUses, llm.ToolUse{
 			EventID: e.id, AcceptedAt: e.at, Tool: e.env.Tool.Name,
 			Input: e.env.Tool.Input, Response: e.env.Tool.Response, Error: e.env.Tool.Error, Cwd: e.env.Cwd,

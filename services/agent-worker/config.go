@@ -3,11 +3,15 @@ package worker
 import (
 	"fmt"
 	"os"
+	"path"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/hook"
 )
 
 // Config is the agent worker's configuration.
@@ -37,6 +41,9 @@ type Config struct {
 	// keeps failing is dead-lettered with its last error, and the session
 	// goes on (claude-mem marked such messages failed after 3 retries).
 	MaxAttempts int
+	// SkipTools are tool names (or path.Match globs) whose uses carry no
+	// memory value: recorded and acknowledged, never sent to the compressor.
+	SkipTools []string
 }
 
 // DefaultConfig returns the defaults of DESIGN.md §4–§6.
@@ -54,7 +61,18 @@ func DefaultConfig() Config {
 		RetryMax:  5 * time.Second,
 		// With backoff doubling to RetryMax, about a minute of retries.
 		MaxAttempts: 16,
+		SkipTools:   slices.Clone(hook.DefaultSkipTools),
 	}
+}
+
+// skipTool reports whether a tool's uses are not compressed.
+func (c Config) skipTool(name string) bool {
+	for _, p := range c.SkipTools {
+		if ok, _ := path.Match(p, name); ok || p == name {
+			return true
+		}
+	}
+	return false
 }
 
 func defaultWorkerID() string {
@@ -80,6 +98,19 @@ func (c *Config) Bind(s *config.Set) {
 	s.Int(&c.MaxBatch, "max-batch", "MNEMO_MAX_BATCH", c.MaxBatch, "tool uses of one session per compressor call")
 	s.Int(&c.MaxAttempts, "max-attempts", "MNEMO_MAX_ATTEMPTS", c.MaxAttempts, "attempts at one event before it is dead-lettered")
 	s.Duration(&c.RetryMax, "retry-max", "MNEMO_RETRY_MAX", c.RetryMax, "longest wait between in-place retries")
+	s.Func("skip-tools", "MNEMO_SKIP_TOOLS", strings.Join(c.SkipTools, ","),
+		"tools whose uses are never compressed, comma-separated names or globs (\"none\" = none)", func(v string) error {
+			c.SkipTools = nil
+			for _, t := range strings.Split(v, ",") {
+				if t = strings.TrimSpace(t); t != "" && t != "none" {
+					if _, err := path.Match(t, ""); err != nil {
+						return fmt.Errorf("MNEMO_SKIP_TOOLS: bad pattern %q: %w", t, err)
+					}
+					c.SkipTools = append(c.SkipTools, t)
+				}
+			}
+			return nil
+		})
 	s.Duration(&c.Grace, "shutdown-grace", "MNEMO_SHUTDOWN_GRACE", c.Grace, "time in-flight work gets at shutdown")
 }
 

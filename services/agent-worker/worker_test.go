@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
 	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // startWorker runs an in-process worker until the test ends.
@@ -134,5 +136,39 @@ func TestReaperDeadLetteredEventIsSkipped(t *testing.T) {
 	}
 	if len(dls) != 1 {
 		t.Fatalf("%d dead letters, want the reaper's one (no second row from the worker)", len(dls))
+	}
+}
+
+// Bookkeeping tools (the skip list) are recorded and acknowledged but never
+// reach the compressor: no observation, no LLM call.
+func TestSkippedToolsAreNotCompressed(t *testing.T) {
+	p := newPipeline(t, "")
+	ctx := context.Background()
+	sid := "skip-1"
+	var last *jetstream.PubAck
+	var kept []string
+	for i, name := range []string{"TodoWrite", "Read", "TaskUpdate", "Bash"} {
+		e := &event.Envelope{EventID: event.NewID(), SessionID: sid, Project: "p", Kind: event.KindToolUse, At: time.Now(),
+			Tool: &event.Tool{Name: name, Input: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}}
+		last = p.mustPublish(ctx, e)
+		if name == "Read" || name == "Bash" {
+			kept = append(kept, e.EventID)
+		}
+	}
+	p.mu.Lock()
+	p.sessions[sid] = &sessionLog{tools: kept, lastSeq: last.Sequence}
+	p.mu.Unlock()
+	startWorker(t, p, "w1", llm.Offline{})
+	p.waitApplied(30 * time.Second)
+	obs, err := p.store.SessionObservations(ctx, sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range obs {
+		got = append(got, o.SourceEventIDs...)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(kept) {
+		t.Fatalf("observations from %v, want only the Read and Bash uses %v", got, kept)
 	}
 }
