@@ -1,0 +1,284 @@
+package event_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/event"
+)
+
+func valid() *event.Envelope {
+	return &event.Envelope{EventID: event.NewID(), SessionID: "abc-123_X", Kind: event.KindToolUse, At: time.Now(),
+		Tool: &event.Tool{Name: "Bash", Input: json.RawMessage(`{"command":"ls"}`), Response: json.RawMessage(`{"stdout":"a"}`)}}
+}
+
+func TestValidSessionID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"abc":                        true,
+		"0b7e1f9c-3a5d-4c1e-9f00-aa": true,
+		"A_b-C":                      true,
+		strings.Repeat("a", 128):     true,
+		"":                           false,
+		strings.Repeat("a", 129):     false,
+		"a.b":                        false, // two subject tokens
+		"a b":                        false,
+		"a*":                         false,
+		"a>":                         false,
+		"ä":                          false,
+		"a/b":                        false,
+		"a\x00":                      false,
+	} {
+		if got := event.ValidSessionID(id); got != want {
+			t.Errorf("ValidSessionID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	l := event.Limits{Body: 1 << 20, ToolResponse: 100, ToolInput: 100, Prompt: 50, Field: 20}
+	cases := []struct {
+		name    string
+		mutate  func(e *event.Envelope)
+		field   string
+		kind    error
+		missing bool
+	}{
+		{"valid", func(e *event.Envelope) {}, "", nil, false},
+		{"no event id", func(e *event.Envelope) { e.EventID = "" }, "event_id", event.ErrInvalid, true},
+		{"event id with a dot", func(e *event.Envelope) { e.EventID = "a.b" }, "event_id", event.ErrInvalid, false},
+		{"event id too long", func(e *event.Envelope) { e.EventID = strings.Repeat("e", 65) }, "event_id", event.ErrInvalid, false},
+		{"no session", func(e *event.Envelope) { e.SessionID = "" }, "session_id", event.ErrInvalid, true},
+		{"session not a token", func(e *event.Envelope) { e.SessionID = "x.y" }, "session_id", event.ErrInvalid, false},
+		{"no kind", func(e *event.Envelope) { e.Kind = "" }, "kind", event.ErrInvalid, true},
+		{"unknown kind", func(e *event.Envelope) { e.Kind = "compile" }, "kind", event.ErrInvalid, false},
+		{"no time", func(e *event.Envelope) { e.At = time.Time{} }, "at", event.ErrInvalid, true},
+		{"negative prompt number", func(e *event.Envelope) { e.PromptNumber = -1 }, "prompt_number", event.ErrInvalid, false},
+		{"tool_use without tool", func(e *event.Envelope) { e.Tool = nil }, "tool", event.ErrInvalid, true},
+		{"tool without name", func(e *event.Envelope) { e.Tool.Name = "" }, "tool.name", event.ErrInvalid, true},
+		{"project too long", func(e *event.Envelope) { e.Project = strings.Repeat("p", 21) }, "project", event.ErrTooLarge, false},
+		{"cwd too long", func(e *event.Envelope) { e.Cwd = strings.Repeat("c", 21) }, "cwd", event.ErrTooLarge, false},
+		{"prompt too long", func(e *event.Envelope) { e.Prompt = strings.Repeat("x", 51) }, "prompt", event.ErrTooLarge, false},
+		{"last message too long", func(e *event.Envelope) { e.LastAssistantMessage = strings.Repeat("x", 51) }, "last_assistant_message", event.ErrTooLarge, false},
+		{"response too large", func(e *event.Envelope) {
+			e.Tool.Response = json.RawMessage(`"` + strings.Repeat("r", 100) + `"`)
+		}, "tool.response", event.ErrTooLarge, false},
+		{"input too large", func(e *event.Envelope) {
+			e.Tool.Input = json.RawMessage(`"` + strings.Repeat("i", 100) + `"`)
+		}, "tool.input", event.ErrTooLarge, false},
+		{"input not JSON", func(e *event.Envelope) { e.Tool.Input = json.RawMessage(`{nope`) }, "tool.input", event.ErrInvalid, false},
+		{"response not JSON", func(e *event.Envelope) { e.Tool.Response = json.RawMessage(`nope`) }, "tool.response", event.ErrInvalid, false},
+		{"prompt at the limit", func(e *event.Envelope) { e.Prompt = strings.Repeat("x", 50) }, "", nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := valid()
+			tc.mutate(e)
+			err := e.Validate(l)
+			if tc.kind == nil {
+				if err != nil {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
+			var fe *event.FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error %v is not a *FieldError", err)
+			}
+			if fe.Field != tc.field || !errors.Is(err, tc.kind) || fe.Missing != tc.missing {
+				t.Fatalf("got field %q kind %v missing %v (%v), want field %q kind %v missing %v",
+					fe.Field, fe.Kind, fe.Missing, err, tc.field, tc.kind, tc.missing)
+			}
+		})
+	}
+}
+
+func TestDecode(t *testing.T) {
+	b, _ := json.Marshal(valid())
+	if _, err := event.Decode(b); err != nil {
+		t.Fatalf("valid envelope: %v", err)
+	}
+	for name, body := range map[string]string{
+		"truncated":     `{"event_id":"x"`,
+		"trailing data": string(b) + `{}`,
+		"empty":         ``,
+	} {
+		if _, err := event.Decode([]byte(body)); !errors.Is(err, event.ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+		}
+	}
+	var fe *event.FieldError
+	if _, err := event.Decode([]byte(`{"prompt_number":"3"}`)); !errors.As(err, &fe) || fe.Field != "prompt_number" {
+		t.Errorf("wrong type: %v, want a FieldError on prompt_number", err)
+	}
+	raws, err := event.DecodeBatch([]byte(`{"events":[{"a":1},{"b":2}]}`))
+	if err != nil || len(raws) != 2 {
+		t.Fatalf("wrapped batch: %d %v", len(raws), err)
+	}
+	raws, err = event.DecodeBatch([]byte(` [{"a":1}] `))
+	if err != nil || len(raws) != 1 {
+		t.Fatalf("array batch: %d %v", len(raws), err)
+	}
+	if _, err := event.DecodeBatch([]byte(`[{"a":1}`)); !errors.Is(err, event.ErrMalformed) {
+		t.Fatalf("broken batch: %v", err)
+	}
+}
+
+func TestULID(t *testing.T) {
+	at := time.Date(2026, 11, 25, 10, 0, 0, 123e6, time.UTC)
+	a, b := event.NewIDAt(at), event.NewIDAt(at.Add(time.Millisecond))
+	if len(a) != 26 || !event.ValidEventID(a) {
+		t.Fatalf("ULID %q is not a 26-character event ID", a)
+	}
+	if a >= b {
+		t.Fatalf("ULIDs do not sort by time: %s >= %s", a, b)
+	}
+	got, ok := event.IDTime(a)
+	if !ok || !got.Equal(at) {
+		t.Fatalf("IDTime(%s) = %v %v, want %v", a, got, ok, at)
+	}
+	if _, ok := event.IDTime("not-a-ulid"); ok {
+		t.Fatal("IDTime accepted a non-ULID")
+	}
+	seen := map[string]bool{}
+	for i := 0; i < 10000; i++ {
+		id := event.NewID()
+		if seen[id] {
+			t.Fatalf("duplicate ULID %s", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestStripTags(t *testing.T) {
+	cases := []struct {
+		in, want string
+		removed  bool
+	}{
+		{"no tags", "no tags", false},
+		{"a <b>bold</b> c", "a <b>bold</b> c", false},
+		{"key <private>sk-123</private> end", "key  end", true},
+		{"<PRIVATE>x</PRIVATE>y", "y", true},
+		{"<Private>x</pRiVaTe>y", "y", true},
+		{"a <private>outer <private>inner</private> still</private> b", "a  b", true},
+		{"a <private>never closed\nsecret line", "a ", true},
+		{"multi <private>line\none\ntwo</private>\nafter", "multi \nafter", true},
+		{"stray </private> closing", "stray  closing", true},
+		{`attrs <private reason="key">x</private>!`, "attrs !", true},
+		{"self <private/> closing", "self  closing", true},
+		{"<system-reminder>injected</system-reminder>user", "user", true},
+		{"<system-instruction>a</system-instruction><system_instruction>b</system_instruction>c", "c", true},
+		{"<mnemo-context>past memory</mnemo-context>now", "now", true},
+		{"<privateer>not a tag</privateer>", "<privateer>not a tag</privateer>", false},
+		{"x < y and <private", "x < y and ", true},
+		{"héllo <private>ü</private> wörld", "héllo  wörld", true},
+	}
+	for _, tc := range cases {
+		got, removed := event.StripTags(tc.in)
+		if got != tc.want || removed != tc.removed {
+			t.Errorf("StripTags(%q) = %q, %v; want %q, %v", tc.in, got, removed, tc.want, tc.removed)
+		}
+	}
+}
+
+func TestIsEntirelyPrivate(t *testing.T) {
+	for in, want := range map[string]bool{
+		"<private>all of it</private>":                  true,
+		"  <private>a</private>\n<private>b</private> ": true,
+		"<private>a</private> but this":                 false,
+		"plain":                                         false,
+		"":                                              false,
+		"<system-reminder>x</system-reminder>":          true,
+	} {
+		if got := event.IsEntirelyPrivate(in); got != want {
+			t.Errorf("IsEntirelyPrivate(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestStripJSON(t *testing.T) {
+	cases := []struct {
+		name, in string
+		secret   string
+	}{
+		{"value", `{"command":"echo <private>hunter2</private>"}`, "hunter2"},
+		{"nested", `{"a":[{"b":"x <private>deep</private>"}],"n":1.50}`, "deep"},
+		{"key", `{"<private>k</private>":"v"}`, "<private"},
+		{"escaped tag", `{"c":"\u003cprivate\u003esecret\u003c/private\u003e"}`, "secret"},
+		{"unclosed", `{"c":"<private>rest of it","d":"kept"}`, "rest of it"},
+		{"not JSON", `text <private>pw</private>`, "pw"},
+	}
+	for _, tc := range cases {
+		out, removed := event.StripJSON(json.RawMessage(tc.in))
+		if !removed {
+			t.Errorf("%s: nothing removed from %s", tc.name, tc.in)
+		}
+		if strings.Contains(string(out), tc.secret) {
+			t.Errorf("%s: %s still holds %q", tc.name, out, tc.secret)
+		}
+		if !json.Valid(out) {
+			t.Errorf("%s: result %s is not JSON", tc.name, out)
+		}
+	}
+	in := json.RawMessage(`{"n":1.50,"s":"plain"}`)
+	if out, removed := event.StripJSON(in); removed || string(out) != string(in) {
+		t.Errorf("untagged JSON changed: %s %v", out, removed)
+	}
+	if out, _ := event.StripJSON(json.RawMessage(`{"c":"<private>x</private>","n":1.50}`)); !strings.Contains(string(out), "1.50") {
+		t.Errorf("numbers must keep their text: %s", out)
+	}
+	if out, _ := event.StripJSON(json.RawMessage(`{"d":"kept","c":"<private>x"}`)); !strings.Contains(string(out), "kept") {
+		t.Errorf("an unclosed tag in one string must not eat the others: %s", out)
+	}
+}
+
+func TestSanitize(t *testing.T) {
+	e := valid()
+	e.Kind = event.KindUserPrompt
+	e.Tool = nil
+	e.Prompt = "<private>whole prompt</private>"
+	if !e.Sanitize() || !e.Private || e.Prompt != "" {
+		t.Fatalf("entirely private prompt: private %v prompt %q", e.Private, e.Prompt)
+	}
+	e = valid()
+	e.Tool.Input = json.RawMessage(`{"command":"curl -H 'Authorization: <private>tok</private>'"}`)
+	e.Tool.Response = json.RawMessage(`{"stdout":"<private>pw</private>ok"}`)
+	e.Tool.Error = "failed: <private>why</private>"
+	e.LastUserMessage = "<system-reminder>r</system-reminder>hi"
+	if !e.Sanitize() {
+		t.Fatal("nothing reported removed")
+	}
+	b, _ := json.Marshal(e)
+	for _, s := range []string{"tok", "pw", "why", "system-reminder"} {
+		if strings.Contains(string(b), s) {
+			t.Errorf("sanitized envelope still holds %q: %s", s, b)
+		}
+	}
+	if e.Private {
+		t.Error("a tool use with some private text is not a private turn")
+	}
+	if e.Sanitize() {
+		t.Error("Sanitize is not idempotent")
+	}
+}
+
+func TestTruncateResponse(t *testing.T) {
+	big := json.RawMessage(`{"stdout":"` + strings.Repeat("é", 5000) + `"}`)
+	tool := &event.Tool{Name: "Bash", Response: big}
+	if !tool.TruncateResponse(1024) {
+		t.Fatal("not truncated")
+	}
+	if len(tool.Response) > 1024 || !json.Valid(tool.Response) || !tool.Truncated {
+		t.Fatalf("truncated response is %d bytes, valid %v", len(tool.Response), json.Valid(tool.Response))
+	}
+	var m event.TruncationMarker
+	if err := json.Unmarshal(tool.Response, &m); err != nil || !m.Truncated || m.OriginalBytes != len(big) || m.Head == "" {
+		t.Fatalf("marker %+v %v", m, err)
+	}
+	small := &event.Tool{Response: json.RawMessage(`{"a":1}`)}
+	if small.TruncateResponse(1024) || small.Truncated {
+		t.Fatal("a small response was truncated")
+	}
+}
