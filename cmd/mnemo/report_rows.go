@@ -8,6 +8,7 @@ var benchSuites = []suite{
 	{Dir: "services/ingest", Pattern: "^(BenchmarkIngest|BenchmarkIngestPaced2k|BenchmarkRawPublish|BenchmarkRawPublishSync64)$", Benchtime: "20000x"},
 	{Dir: "services/agent-worker", Pattern: "^(BenchmarkPipelineInstant|BenchmarkPipelinePaced|BenchmarkPipelineSlowLLM)$", Benchtime: "1x"},
 	{Dir: "cmd/mnemo", Pattern: "^BenchmarkRunRSS$", Benchtime: "1x"},
+	{Dir: "pkg/store", Pattern: "^(BenchmarkRecentContext|BenchmarkSearch|BenchmarkApply)$", Benchtime: "2000x"},
 }
 
 // figures are the report's rows, computed from the suites' metrics.
@@ -72,10 +73,7 @@ var figures = []figure{
 		row.Met = metOf(eps >= 250)
 		return row
 	},
-}
-
-func init() {
-	figures = append(figures, func(r benchResults) reportRow {
+	func(r benchResults) reportRow {
 		row := reportRow{Figure: "RSS of `mnemo run`, idle and with 500 live sessions", Target: "≤ 120 MB idle, ≤ 250 MB under load"}
 		idle, ok1 := r.get("BenchmarkRunRSS", "idle-MB")
 		load, ok2 := r.get("BenchmarkRunRSS", "load-MB")
@@ -87,7 +85,41 @@ func init() {
 		row.Baseline = "—"
 		row.Met = metOf(idle <= 120 && load <= 250)
 		return row
-	})
+	},
+	storeFigure("context", "BenchmarkRecentContext", 15),
+	storeFigure("search", "BenchmarkSearch", 30),
+	func(r benchResults) reportRow {
+		row := reportRow{Figure: "store Apply, batched units of 25 observations", Target: "SQLite ≥ 5k observations/s"}
+		sq, ok1 := r.get("BenchmarkApply/sqlite", "obs/s")
+		pg, ok2 := r.get("BenchmarkApply/postgres", "obs/s")
+		if !ok1 || !ok2 {
+			row.Note = "not measured"
+			return row
+		}
+		row.Mnemo = fmt.Sprintf("SQLite %.0f obs/s; PostgreSQL %.0f obs/s", sq, pg)
+		row.Baseline = "—"
+		row.Met = metOf(sq >= 5000)
+		return row
+	},
+}
+
+// storeFigure is the p99 of a store query at 100k observations, per store.
+func storeFigure(what, bench string, target float64) figure {
+	return func(r benchResults) reportRow {
+		row := reportRow{Figure: what + " query p99 at 100k observations (store alone)", Target: fmt.Sprintf("≤ %.0f ms", target)}
+		sq, ok1 := r.get(bench+"/sqlite", "p99-ms")
+		pg, ok2 := r.get(bench+"/postgres", "p99-ms")
+		if !ok1 || !ok2 {
+			row.Note = "not measured"
+			return row
+		}
+		s50, _ := r.get(bench+"/sqlite", "p50-ms")
+		p50, _ := r.get(bench+"/postgres", "p50-ms")
+		row.Mnemo = fmt.Sprintf("SQLite p50 %s / p99 %s ms; PostgreSQL p50 %s / p99 %s ms", f2(s50), f2(sq), f2(p50), f2(pg))
+		row.Baseline = "—"
+		row.Met = metOf(sq <= target && pg <= target)
+		return row
+	}
 }
 
 func f2(v float64) string { return fmt.Sprintf("%.2f", v) }
