@@ -8,6 +8,7 @@ var benchSuites = []suite{
 	{Dir: "services/ingest", Pattern: "^(BenchmarkIngest|BenchmarkIngestPaced2k|BenchmarkRawPublish|BenchmarkRawPublishSync64)$", Benchtime: "20000x"},
 	{Dir: "services/agent-worker", Pattern: "^(BenchmarkPipelineInstant|BenchmarkPipelinePaced|BenchmarkPipelineSlowLLM)$", Benchtime: "1x"},
 	{Dir: "cmd/mnemo", Pattern: "^BenchmarkRunRSS$", Benchtime: "1x"},
+	{Dir: "services/reaper", Pattern: "^BenchmarkRecoveryAfterKill$", Benchtime: "1x"},
 	{Dir: "pkg/store", Pattern: "^(BenchmarkRecentContext|BenchmarkSearch|BenchmarkApply)$", Benchtime: "2000x"},
 }
 
@@ -84,6 +85,21 @@ var figures = []figure{
 		row.Mnemo = fmt.Sprintf("idle %.0f MB, peak %.0f MB", idle, load)
 		row.Baseline = "—"
 		row.Met = metOf(idle <= 120 && load <= 250)
+		return row
+	},
+	func(r benchResults) reportRow {
+		row := reportRow{Figure: "recovery after kill -9 of a worker holding work (AckWait 1 min)", Target: "≤ 15 s, 0 lost, 0 duplicated"}
+		sec, ok1 := r.get("BenchmarkRecoveryAfterKill", "recovery-s")
+		lost, ok2 := r.get("BenchmarkRecoveryAfterKill", "lost")
+		dup, ok3 := r.get("BenchmarkRecoveryAfterKill", "duplicated")
+		held, _ := r.get("BenchmarkRecoveryAfterKill", "held")
+		if !ok1 || !ok2 || !ok3 {
+			row.Note = "not measured"
+			return row
+		}
+		row.Mnemo = fmt.Sprintf("%.1f s for %.0f held events; %.0f lost, %.0f duplicated", sec, held, lost, dup)
+		row.Baseline = "without the reaper: AckWait (60 s)"
+		row.Met = metOf(sec <= 15 && lost == 0 && dup == 0)
 		return row
 	},
 	storeFigure("context", "BenchmarkRecentContext", 15),

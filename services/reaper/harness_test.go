@@ -55,7 +55,7 @@ func TestMain(m *testing.M) {
 // rig is a real broker, a real redis-server and a real SQLite store file that
 // child workers and reapers share.
 type rig struct {
-	t      *testing.T
+	t      testing.TB
 	nats   *testkit.NATS
 	redis  *testkit.Redis
 	nc     *nats.Conn
@@ -67,7 +67,7 @@ type rig struct {
 	events jetstream.Stream
 }
 
-func newRig(t *testing.T, ackWait time.Duration) *rig {
+func newRig(t testing.TB, ackWait time.Duration) *rig {
 	t.Helper()
 	r := &rig{t: t, nats: testkit.StartNATS(t), redis: testkit.StartRedis(t)}
 	r.layout = testkit.TestLayout()
@@ -254,7 +254,7 @@ func toolUse(sid string, i int) *event.Envelope {
 }
 
 // waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for !cond() {
@@ -292,7 +292,7 @@ func (r *rig) subjectMsgs(subject string) []*jetstream.RawStreamMsg {
 	return subjectMsgs(r.t, r.events, subject)
 }
 
-func subjectMsgs(t *testing.T, s jetstream.Stream, subject string) []*jetstream.RawStreamMsg {
+func subjectMsgs(t testing.TB, s jetstream.Stream, subject string) []*jetstream.RawStreamMsg {
 	t.Helper()
 	ctx := context.Background()
 	var out []*jetstream.RawStreamMsg

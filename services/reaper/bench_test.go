@@ -1,0 +1,87 @@
+package reaper_test
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/session"
+)
+
+// BenchmarkRecoveryAfterKill measures how long work held by a worker that is
+// killed with -9 takes to be applied by another, with AckWait at one minute
+// so only the reaper's NAK can make it fast; and counts lost and duplicated
+// observations (both must be 0).
+func BenchmarkRecoveryAfterKill(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		r := newRig(b, time.Minute)
+		cfg := r.reaperConfig("r1")
+		cfg.IdleSummary = time.Hour
+		r.startReaper(cfg)
+		w1 := r.spawnWorker("w1", "MNEMO_LLM_SIMULATED_LATENCY=60s")
+		const sessions, perSession = 20, 3
+		tools := map[string][]string{}
+		last := map[string]uint64{}
+		var held []uint64
+		for s := 0; s < sessions; s++ {
+			sid := fmt.Sprintf("rec-%02d", s)
+			r.publish(&event.Envelope{SessionID: sid, Kind: event.KindSessionStart, Source: "startup"})
+			for j := 0; j < perSession; j++ {
+				e := toolUse(sid, j)
+				last[sid] = r.publish(e)
+				tools[sid] = append(tools[sid], e.EventID)
+				held = append(held, last[sid])
+			}
+		}
+		ctx := context.Background()
+		waitFor(b, 30*time.Second, "w1 to hold every tool use", func() bool {
+			h, err := session.Inflight(ctx, r.rdb, "w1")
+			if err != nil {
+				return false
+			}
+			for _, s := range held {
+				if _, ok := h[fmt.Sprint(s)]; !ok {
+					return false
+				}
+			}
+			return true
+		})
+		r.spawnWorker("w2")
+		waitFor(b, 30*time.Second, "w2 to lease partitions", func() bool {
+			for p := 0; p < r.layout.Partitions; p++ {
+				if h, _ := session.LeaseHolder(ctx, r.rdb, p); h == "w2" {
+					return true
+				}
+			}
+			return false
+		})
+		killed := time.Now()
+		w1.signal(syscall.SIGKILL)
+		for sid := range tools {
+			waitFor(b, 2*time.Minute, "session "+sid+" applied", func() bool { return r.applied(sid, last[sid]) })
+		}
+		took := time.Since(killed)
+		lost, dup := 0, 0
+		for sid, want := range tools {
+			seen := map[string]int{}
+			for _, id := range r.observedFrom(sid) {
+				seen[id]++
+			}
+			for _, id := range want {
+				switch n := seen[id]; {
+				case n == 0:
+					lost++
+				case n > 1:
+					dup += n - 1
+				}
+			}
+		}
+		b.ReportMetric(took.Seconds(), "recovery-s")
+		b.ReportMetric(float64(lost), "lost")
+		b.ReportMetric(float64(dup), "duplicated")
+		b.ReportMetric(float64(len(held)), "held")
+	}
+}
