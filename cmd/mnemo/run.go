@@ -200,7 +200,8 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	closeServices, err := mountServices(mux, services{log: log, nc: nc, js: js, rdb: rdb, store: st, reg: reg, token: cfg.Token})
+	closeServices, err := mountServices(mux, services{log: log, nc: nc, js: js, rdb: rdb, store: st, reg: reg, token: cfg.Token,
+		layout: cfg.Worker.Layout, memberTTL: cfg.Worker.MemberTTL})
 	if err != nil {
 		return err
 	}

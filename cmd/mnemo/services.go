@@ -6,11 +6,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/api"
+	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/mnemo-dev/mnemo/services/ingest"
+	"github.com/mnemo-dev/mnemo/services/query"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +30,9 @@ type services struct {
 	store store.Store
 	reg   prometheus.Registerer
 	token string
+	// layout and memberTTL are the worker's, for the stats of /v1/stats.
+	layout    bus.Layout
+	memberTTL time.Duration
 }
 
 // readiness is one service's readiness check.
@@ -42,7 +48,15 @@ func mountServices(mux *http.ServeMux, s services) (closeAll func(), err error) 
 		return nil, err
 	}
 	in.Register(mux)
-	checks := []readiness{in.Ready}
+	q, err := query.New(query.Config{Token: s.token, MemberTTL: s.memberTTL}, query.Deps{
+		Store: s.store, NC: s.nc, JS: s.js, Layout: s.layout, Redis: s.rdb, Logger: s.log, Registry: s.reg,
+	})
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	q.Register(mux)
+	checks := []readiness{in.Ready, q.Ready}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -57,7 +71,7 @@ func mountServices(mux *http.ServeMux, s services) (closeAll func(), err error) 
 		}
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	return in.Close, nil
+	return func() { in.Close(); q.Close() }, nil
 }
 
 func urlParse(s string) (*url.URL, error) { return url.Parse(s) }

@@ -1,0 +1,414 @@
+package query
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/api"
+	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/store"
+)
+
+// paramError is a bad query parameter: always a 400 naming it.
+type paramError struct{ field, reason string }
+
+func (e *paramError) Error() string { return e.field + ": " + e.reason }
+
+// params reads and checks query parameters, keeping the first problem.
+type params struct {
+	v   url.Values
+	err *paramError
+}
+
+func (p *params) fail(field, format string, args ...any) {
+	if p.err == nil {
+		p.err = &paramError{field, fmt.Sprintf(format, args...)}
+	}
+}
+
+func (p *params) str(name string, max int) string {
+	v := strings.TrimSpace(p.v.Get(name))
+	if len(v) > max {
+		p.fail(name, "is %d bytes, limit is %d", len(v), max)
+		return ""
+	}
+	return v
+}
+
+func (p *params) integer(name string, def, min, max int) int {
+	raw := p.v.Get(name)
+	if raw == "" {
+		return def
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil {
+		p.fail(name, "%q is not a whole number", raw)
+		return def
+	}
+	if n < min || n > max {
+		p.fail(name, "must be %d..%d (is %d)", min, max, n)
+		return def
+	}
+	return n
+}
+
+func (p *params) time(name string) time.Time {
+	raw := p.v.Get(name)
+	if raw == "" {
+		return time.Time{}
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02"} {
+		if t, err := time.Parse(layout, raw); err == nil {
+			return t
+		}
+	}
+	if ms, err := strconv.ParseInt(raw, 10, 64); err == nil && ms > 0 {
+		return time.UnixMilli(ms)
+	}
+	p.fail(name, "%q is not a time (RFC 3339, YYYY-MM-DD or epoch milliseconds)", raw)
+	return time.Time{}
+}
+
+func (p *params) ids(name string, max int) []int64 {
+	raw := p.v.Get(name)
+	var out []int64
+	for _, f := range strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || r == ' ' }) {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || n <= 0 {
+			p.fail(name, "%q is not an observation ID", f)
+			return nil
+		}
+		out = append(out, n)
+	}
+	if len(out) > max {
+		p.fail(name, "%d IDs, limit is %d", len(out), max)
+		return nil
+	}
+	return out
+}
+
+func (p *params) project(name string, required bool) string {
+	v := p.str(name, store.MaxShortLen)
+	if v == "" && required {
+		p.fail(name, "is required")
+	}
+	return v
+}
+
+// answer writes the error of a store call: ErrNotFound → 404, ErrInvalid →
+// 400 with the field, anything else → 500 with a reason and a log line.
+func (s *Server) answer(w http.ResponseWriter, err error) {
+	var ie *store.InvalidError
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		api.WriteError(w, http.StatusNotFound, "not found", "")
+	case errors.As(err, &ie):
+		api.WriteError(w, http.StatusBadRequest, ie.Error(), ie.Field)
+	case errors.Is(err, store.ErrInvalid):
+		api.WriteError(w, http.StatusBadRequest, err.Error(), "")
+	default:
+		s.log.Error("store read failed", "err", err)
+		api.WriteError(w, http.StatusInternalServerError, "the memory store failed: "+err.Error(), "")
+	}
+}
+
+func badParam(w http.ResponseWriter, e *paramError) {
+	api.WriteError(w, http.StatusBadRequest, e.Error(), e.field)
+}
+
+// IndexEntry is one compact search result (~50 tokens): enough to choose
+// what to fetch with get_observations.
+type IndexEntry struct {
+	ID         int64     `json:"id"`
+	Type       string    `json:"type"`
+	Title      string    `json:"title"`
+	Subtitle   string    `json:"subtitle,omitempty"`
+	Project    string    `json:"project"`
+	SessionID  string    `json:"session_id"`
+	AcceptedAt time.Time `json:"accepted_at"`
+	Rank       float64   `json:"rank,omitempty"`
+}
+
+func index(o store.Observation, rank float64) IndexEntry {
+	return IndexEntry{ID: o.ID, Type: o.Type, Title: o.Title, Subtitle: o.Subtitle, Project: o.Project,
+		SessionID: o.SessionID, AcceptedAt: o.AcceptedAt, Rank: rank}
+}
+
+func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
+	p := params{v: r.URL.Query()}
+	q := store.SearchQuery{
+		Text: p.str("q", store.MaxShortLen), Project: p.project("project", false), File: p.str("file", store.MaxShortLen),
+		Since: p.time("since"), Until: p.time("until"),
+		Limit: p.integer("limit", 20, 1, s.cfg.MaxPage), Offset: p.integer("offset", 0, 0, 100000),
+	}
+	for _, t := range strings.FieldsFunc(p.v.Get("type"), func(r rune) bool { return r == ',' }) {
+		if !store.ValidType(t) {
+			p.fail("type", "%q is not one of %s", t, strings.Join(store.ObservationTypes, ", "))
+		}
+		q.Types = append(q.Types, t)
+	}
+	if p.err != nil {
+		badParam(w, p.err)
+		return
+	}
+	hits, err := s.d.Store.Search(r.Context(), q)
+	if err != nil {
+		s.answer(w, err)
+		return
+	}
+	out := make([]IndexEntry, len(hits))
+	for i, h := range hits {
+		out[i] = index(h.Observation, h.Rank)
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{"results": out, "count": len(out), "limit": q.Limit, "offset": q.Offset})
+}
+
+func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request) {
+	p := params{v: r.URL.Query()}
+	around := p.ids("around", 1)
+	before := p.integer("before", 3, 0, s.cfg.MaxPage)
+	after := p.integer("after", 3, 0, s.cfg.MaxPage)
+	if p.err == nil && len(around) != 1 {
+		p.fail("around", "is required: the observation ID to center on")
+	}
+	if p.err != nil {
+		badParam(w, p.err)
+		return
+	}
+	obs, err := s.d.Store.Timeline(r.Context(), around[0], before, after)
+	if err != nil {
+		s.answer(w, err)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{"observations": obs, "around": around[0]})
+}
+
+func (s *Server) handleObservations(w http.ResponseWriter, r *http.Request) {
+	p := params{v: r.URL.Query()}
+	ids := p.ids("ids", s.cfg.MaxPage)
+	file := p.str("file", store.MaxShortLen)
+	project := p.project("project", false)
+	since := p.time("since")
+	limit := p.integer("limit", 20, 1, s.cfg.MaxPage)
+	if p.err == nil && len(ids) == 0 && file == "" {
+		p.fail("ids", "give ids=1,2,3 or file=<path> (with project=)")
+	}
+	if p.err == nil && file != "" && project == "" {
+		p.fail("project", "is required with file=")
+	}
+	if p.err != nil {
+		badParam(w, p.err)
+		return
+	}
+	var (
+		obs []store.Observation
+		err error
+	)
+	if len(ids) > 0 {
+		obs, err = s.d.Store.Observations(r.Context(), ids)
+	} else {
+		obs, err = s.d.Store.ObservationsByFile(r.Context(), project, file, since, limit)
+	}
+	if err != nil {
+		s.answer(w, err)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{"observations": obs})
+}
+
+func (s *Server) handleDeleteObservation(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		api.WriteError(w, http.StatusBadRequest, "not an observation ID", "id")
+		return
+	}
+	if err := s.d.Store.DeleteObservation(r.Context(), id); err != nil {
+		s.answer(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
+	p := params{v: r.URL.Query()}
+	f := store.SessionFilter{Project: p.project("project", false), Status: p.str("status", 32),
+		Limit: p.integer("limit", 20, 1, s.cfg.MaxPage), Offset: p.integer("offset", 0, 0, 100000)}
+	switch f.Status {
+	case "", store.StatusActive, store.StatusCompleted, store.StatusAborted:
+	default:
+		p.fail("status", "%q is not active, completed or aborted", f.Status)
+	}
+	if p.err != nil {
+		badParam(w, p.err)
+		return
+	}
+	list, err := s.d.Store.Sessions(r.Context(), f)
+	if err != nil {
+		s.answer(w, err)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{"sessions": list, "limit": f.Limit, "offset": f.Offset})
+}
+
+// SessionDetail is GET /v1/sessions/{id}: the session with its prompts,
+// observations and summaries, each in order.
+type SessionDetail struct {
+	Session      store.Session       `json:"session"`
+	Prompts      []PromptEntry       `json:"prompts"`
+	Observations []store.Observation `json:"observations"`
+	Summaries    []store.Summary     `json:"summaries"`
+}
+
+// PromptEntry is one prompt of a session.
+type PromptEntry struct {
+	Number  int       `json:"number"`
+	Text    string    `json:"text"`
+	At      time.Time `json:"at"`
+	Private bool      `json:"private,omitempty"`
+}
+
+func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !event.ValidSessionID(id) {
+		api.WriteError(w, http.StatusBadRequest, "not a session ID: 1-128 characters of [A-Za-z0-9_-]", "id")
+		return
+	}
+	ctx := r.Context()
+	sess, err := s.d.Store.Session(ctx, id)
+	if err != nil {
+		s.answer(w, err)
+		return
+	}
+	d := SessionDetail{Session: sess, Prompts: []PromptEntry{}}
+	prompts, err := s.d.Store.Prompts(ctx, id)
+	if err == nil {
+		for _, p := range prompts {
+			d.Prompts = append(d.Prompts, PromptEntry{Number: p.Number, Text: p.Text, At: p.At, Private: p.Private})
+		}
+		d.Observations, err = s.d.Store.SessionObservations(ctx, id)
+	}
+	if err == nil {
+		d.Summaries, err = s.d.Store.SessionSummaries(ctx, id)
+	}
+	if err != nil {
+		s.answer(w, err)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, d)
+}
+
+// handleDeleteSession aborts a session's processing on every worker (NATS)
+// and marks it aborted; ?purge=true also deletes its memory.
+func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !event.ValidSessionID(id) {
+		api.WriteError(w, http.StatusBadRequest, "not a session ID: 1-128 characters of [A-Za-z0-9_-]", "id")
+		return
+	}
+	purge := false
+	if v := r.URL.Query().Get("purge"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			api.WriteError(w, http.StatusBadRequest, "purge must be true or false", "purge")
+			return
+		}
+		purge = b
+	}
+	if err := s.d.NC.Publish(AbortPrefix+"."+id, nil); err != nil {
+		api.WriteError(w, http.StatusServiceUnavailable, "could not tell the workers: "+err.Error(), "")
+		return
+	}
+	if err := s.d.Store.DeleteSession(r.Context(), id, purge); err != nil {
+		s.answer(w, err)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{"session_id": id, "aborted": true, "purged": purge})
+}
+
+// MemoryRequest is POST /v1/memories: a memory saved by hand (MCP save_memory).
+type MemoryRequest struct {
+	Text    string `json:"text"`
+	Title   string `json:"title"`
+	Project string `json:"project"`
+	Type    string `json:"type"`
+}
+
+func (s *Server) handleMemory(w http.ResponseWriter, r *http.Request) {
+	if !api.JSONContent(r) {
+		api.WriteError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json", "Content-Type")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 512<<10))
+	if err != nil {
+		api.WriteError(w, http.StatusRequestEntityTooLarge, "body is larger than 512 KiB", "body")
+		return
+	}
+	var m MemoryRequest
+	if err := json.Unmarshal(body, &m); err != nil {
+		api.WriteError(w, http.StatusBadRequest, "malformed JSON: "+err.Error(), "body")
+		return
+	}
+	m.Text, _ = event.StripTags(m.Text)
+	m.Title, _ = event.StripTags(m.Title)
+	switch {
+	case strings.TrimSpace(m.Text) == "":
+		api.WriteError(w, http.StatusUnprocessableEntity, "text is required", "text")
+		return
+	case strings.TrimSpace(m.Project) == "":
+		api.WriteError(w, http.StatusUnprocessableEntity, "project is required", "project")
+		return
+	}
+	if m.Type == "" {
+		m.Type = store.TypeDiscovery
+	}
+	if m.Title == "" {
+		m.Title = firstLine(m.Text, 80)
+	}
+	id, err := s.d.Store.AddMemory(r.Context(), store.Observation{
+		Project: m.Project, Type: m.Type, Title: m.Title, Narrative: m.Text, Concepts: []string{"manual"},
+	})
+	if err != nil {
+		s.answer(w, err)
+		return
+	}
+	api.WriteJSON(w, http.StatusCreated, map[string]any{"id": id})
+}
+
+func firstLine(s string, max int) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > max {
+		cut := max
+		for cut > 0 && (s[cut]&0xC0) == 0x80 {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
+func (s *Server) handleContext(w http.ResponseWriter, r *http.Request) {
+	p := params{v: r.URL.Query()}
+	project := p.project("project", true)
+	budget := p.integer("budget", s.cfg.DefaultBudget, 100, s.cfg.MaxBudget)
+	if p.err != nil {
+		badParam(w, p.err)
+		return
+	}
+	c, err := s.d.Store.RecentContext(r.Context(), store.ContextQuery{Project: project, Budget: budget})
+	if err != nil {
+		s.answer(w, err)
+		return
+	}
+	text := FormatContext(project, c, time.Now())
+	api.WriteJSON(w, http.StatusOK, map[string]any{"context": text, "observations": len(c.Observations), "tokens": c.Tokens})
+}

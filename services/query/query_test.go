@@ -1,0 +1,427 @@
+package query_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
+	"github.com/mnemo-dev/mnemo/services/query"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+)
+
+// rig is a query server over a real SQLite store, embedded NATS and Redis.
+type rig struct {
+	t      *testing.T
+	nats   *testkit.NATS
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	rdb    *redis.Client
+	redis  *testkit.Redis
+	dsn    string
+	store  store.Store
+	srv    *query.Server
+	http   *httptest.Server
+	layout bus.Layout
+	seq    uint64
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	r := &rig{t: t, nats: testkit.StartNATS(t), redis: testkit.StartRedis(t), layout: testkit.TestLayout()}
+	r.nc, r.js = r.nats.Connect(t)
+	testkit.Ensure(t, r.js, r.layout)
+	r.rdb = r.redis.Client(t)
+	r.dsn = filepath.Join(t.TempDir(), "mnemo.db")
+	st, err := store.Open(context.Background(), r.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	r.store = st
+	srv, err := query.New(query.Config{Heartbeat: 200 * time.Millisecond}, query.Deps{
+		Store: st, NC: r.nc, JS: r.js, Layout: r.layout, Redis: r.rdb,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.srv = srv
+	r.http = httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { r.http.Close(); srv.Close() })
+	return r
+}
+
+var t0 = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+
+// observe stores one tool use's observation for a session.
+func (r *rig) observe(sid, project, typ, title, narrative string, files ...string) int64 {
+	r.t.Helper()
+	r.seq++
+	id := fmt.Sprintf("ev-%d", r.seq)
+	at := t0.Add(time.Duration(r.seq) * time.Minute)
+	res, err := r.store.Apply(context.Background(), store.Unit{SessionID: sid, Fence: 1,
+		Events:  []store.AppliedEvent{{EventID: id, Seq: r.seq, Kind: "tool_use", AcceptedAt: at}},
+		Session: &store.SessionUpdate{Project: project, Agent: "claude-code"},
+		Observations: []store.Observation{{SessionID: sid, Project: project, Type: typ, Title: title, Narrative: narrative,
+			FilesRead: files, AcceptedAt: at, SourceEventIDs: []string{id}}}})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return res.ObservationIDs[0]
+}
+
+func (r *rig) summarize(sid, project, request, completed string) {
+	r.t.Helper()
+	r.seq++
+	id := fmt.Sprintf("ev-%d", r.seq)
+	at := t0.Add(time.Duration(r.seq) * time.Minute)
+	if _, err := r.store.Apply(context.Background(), store.Unit{SessionID: sid, Fence: 1,
+		Events:  []store.AppliedEvent{{EventID: id, Seq: r.seq, Kind: "stop", AcceptedAt: at}},
+		Summary: &store.Summary{SessionID: sid, Project: project, Request: request, Completed: completed, AcceptedAt: at, SourceEventIDs: []string{id}}}); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *rig) get(path string, into any) int {
+	r.t.Helper()
+	return r.do(http.MethodGet, path, "", into)
+}
+
+func (r *rig) do(method, path, body string, into any) int {
+	r.t.Helper()
+	req, _ := http.NewRequest(method, r.http.URL+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if into != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, into); err != nil {
+			r.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func TestSearchTimelineObservationsTrio(t *testing.T) {
+	r := newRig(t)
+	a := r.observe("s1", "acme", store.TypeBugfix, "Token refresh race fixed", "refresh raced with logout", "/src/acme/auth.go")
+	r.observe("s1", "acme", store.TypeDiscovery, "Pool size is 20", "database pool", "/src/acme/db.go")
+	c := r.observe("s2", "acme", store.TypeDecision, "Keep token refresh in middleware", "decided token refresh stays", "/src/acme/mw.go")
+	r.observe("s3", "other", store.TypeBugfix, "Token parsing", "token base64", "/src/other/t.go")
+
+	var sr struct {
+		Results []query.IndexEntry `json:"results"`
+		Count   int                `json:"count"`
+	}
+	if code := r.get("/v1/search?q=token+refresh&project=acme", &sr); code != 200 || sr.Count != 2 {
+		t.Fatalf("search: %d %+v", code, sr)
+	}
+	for _, e := range sr.Results {
+		if e.Project != "acme" || (e.ID != a && e.ID != c) {
+			t.Fatalf("unexpected hit %+v", e)
+		}
+	}
+	if code := r.get("/v1/search?q=token&type=bugfix", &sr); code != 200 || sr.Count != 2 {
+		t.Fatalf("type filter: %d %+v", code, sr)
+	}
+	var tl struct {
+		Observations []store.Observation `json:"observations"`
+	}
+	if code := r.get(fmt.Sprintf("/v1/timeline?around=%d&before=1&after=1", a+1), &tl); code != 200 || len(tl.Observations) != 3 {
+		t.Fatalf("timeline: %d %d", code, len(tl.Observations))
+	}
+	var obs struct {
+		Observations []store.Observation `json:"observations"`
+	}
+	if code := r.get(fmt.Sprintf("/v1/observations?ids=%d,%d", a, c), &obs); code != 200 || len(obs.Observations) != 2 || obs.Observations[0].Narrative == "" {
+		t.Fatalf("get observations: %d %+v", code, obs)
+	}
+	q := url.Values{"file": {"/src/acme/auth.go"}, "project": {"acme"}}
+	if code := r.get("/v1/observations?"+q.Encode(), &obs); code != 200 || len(obs.Observations) != 1 || obs.Observations[0].ID != a {
+		t.Fatalf("by file: %d %+v", code, obs)
+	}
+}
+
+func TestBadParametersAre4xx(t *testing.T) {
+	r := newRig(t)
+	r.observe("s1", "acme", store.TypeChange, "x", "y")
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		field              string
+	}{
+		{"GET", "/v1/search?limit=0", "", 400, "limit"},
+		{"GET", "/v1/search?limit=1000", "", 400, "limit"},
+		{"GET", "/v1/search?limit=ten", "", 400, "limit"},
+		{"GET", "/v1/search?offset=-1", "", 400, "offset"},
+		{"GET", "/v1/search?type=rant", "", 400, "type"},
+		{"GET", "/v1/search?since=yesterday", "", 400, "since"},
+		{"GET", "/v1/search?q=" + strings.Repeat("a", 5000), "", 400, "q"},
+		{"GET", "/v1/timeline", "", 400, "around"},
+		{"GET", "/v1/timeline?around=abc", "", 400, "around"},
+		{"GET", "/v1/timeline?around=999999", "", 404, ""},
+		{"GET", "/v1/observations", "", 400, "ids"},
+		{"GET", "/v1/observations?ids=1,x", "", 400, "ids"},
+		{"GET", "/v1/observations?file=/a.go", "", 400, "project"},
+		{"GET", "/v1/context", "", 400, "project"},
+		{"GET", "/v1/context?project=acme&budget=5", "", 400, "budget"},
+		{"GET", "/v1/sessions?status=sleeping", "", 400, "status"},
+		{"GET", "/v1/sessions/a.b", "", 400, "id"},
+		{"GET", "/v1/sessions/nope", "", 404, ""},
+		{"DELETE", "/v1/sessions/s1?purge=maybe", "", 400, "purge"},
+		{"DELETE", "/v1/observations/xyz", "", 400, "id"},
+		{"DELETE", "/v1/observations/424242", "", 404, ""},
+		{"POST", "/v1/memories", `{"text":""}`, 422, "text"},
+		{"POST", "/v1/memories", `{"text":"x"}`, 422, "project"},
+		{"POST", "/v1/memories", `{"text":`, 400, "body"},
+		{"POST", "/v1/memories", `{"text":"x","project":"p","type":"rant"}`, 400, ""},
+	} {
+		var e struct {
+			Error string `json:"error"`
+			Field string `json:"field"`
+		}
+		code := r.do(tc.method, tc.path, tc.body, &e)
+		if code != tc.status || e.Error == "" || (tc.field != "" && e.Field != tc.field) {
+			t.Errorf("%s %s: %d %+v, want %d naming %q", tc.method, tc.path, code, e, tc.status, tc.field)
+		}
+	}
+}
+
+func TestContextSessionsAndMemories(t *testing.T) {
+	r := newRig(t)
+	var empty struct {
+		Context      string `json:"context"`
+		Observations int    `json:"observations"`
+	}
+	if code := r.get("/v1/context?project=acme", &empty); code != 200 || empty.Observations != 0 || !strings.Contains(empty.Context, "no memory yet") {
+		t.Fatalf("empty context: %d %+v", code, empty)
+	}
+	id := r.observe("s1", "acme", store.TypeBugfix, "Fixed the flaky login test", "n")
+	r.summarize("s1", "acme", "make login reliable", "fixed the race")
+	var ctxAns struct {
+		Context      string `json:"context"`
+		Observations int    `json:"observations"`
+		Tokens       int    `json:"tokens"`
+	}
+	if code := r.get("/v1/context?project=acme&budget=2000", &ctxAns); code != 200 || ctxAns.Observations != 1 {
+		t.Fatalf("context: %d %+v", code, ctxAns)
+	}
+	for _, want := range []string{"<" + event.ContextTag + ">", "[acme] recent context", fmt.Sprintf("%d ", id), "🔴 Fixed the flaky login test",
+		"Request: make login reliable", "get_observations"} {
+		if !strings.Contains(ctxAns.Context, want) {
+			t.Errorf("context lacks %q:\n%s", want, ctxAns.Context)
+		}
+	}
+	if stripped, _ := event.StripTags(ctxAns.Context); strings.TrimSpace(stripped) != "" {
+		t.Errorf("context is not wholly inside the context tag, so it would be re-ingested: %q", stripped)
+	}
+	_, _ = r.store.Apply(context.Background(), store.Unit{SessionID: "s1", Fence: 1,
+		Events:  []store.AppliedEvent{{EventID: "p1", Seq: 100, Kind: "user_prompt", AcceptedAt: t0.Add(time.Hour)}},
+		Prompts: []store.Prompt{{SessionID: "s1", Number: 1, Text: "make login reliable", At: t0.Add(time.Hour)}}})
+	var d query.SessionDetail
+	if code := r.get("/v1/sessions/s1", &d); code != 200 || d.Session.ID != "s1" || len(d.Prompts) != 1 || d.Prompts[0].Number != 1 ||
+		d.Prompts[0].Text != "make login reliable" || len(d.Observations) != 1 || len(d.Summaries) != 1 {
+		t.Fatalf("session detail: %d %+v", code, d)
+	}
+	var list struct {
+		Sessions []store.Session `json:"sessions"`
+	}
+	if code := r.get("/v1/sessions?project=acme", &list); code != 200 || len(list.Sessions) != 1 {
+		t.Fatalf("sessions: %d %+v", code, list)
+	}
+	var created struct {
+		ID int64 `json:"id"`
+	}
+	if code := r.do("POST", "/v1/memories", `{"text":"Deploys go through the blue/green script <private>pw</private>","project":"acme"}`, &created); code != 201 || created.ID == 0 {
+		t.Fatalf("save memory: %d", code)
+	}
+	got, _ := r.store.Observations(context.Background(), []int64{created.ID})
+	if len(got) != 1 || strings.Contains(got[0].Narrative, "pw") || got[0].Project != "acme" {
+		t.Fatalf("stored memory %+v", got)
+	}
+	if code := r.do("DELETE", fmt.Sprintf("/v1/observations/%d", created.ID), "", nil); code != 204 {
+		t.Fatalf("delete observation: %d", code)
+	}
+	// Abort reaches the workers' subject, and purge deletes the memory.
+	sub, err := r.nc.SubscribeSync(query.AbortPrefix + ".s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = r.nc.Flush()
+	var del map[string]any
+	if code := r.do("DELETE", "/v1/sessions/s1?purge=true", "", &del); code != 200 || del["purged"] != true {
+		t.Fatalf("delete session: %d %v", code, del)
+	}
+	if _, err := sub.NextMsg(2 * time.Second); err != nil {
+		t.Fatalf("no abort published to the workers: %v", err)
+	}
+	if obs, _ := r.store.SessionObservations(context.Background(), "s1"); len(obs) != 0 {
+		t.Fatal("purge kept the session's observations")
+	}
+}
+
+func TestStreamDeliversStatusWithinASecondAndResumes(t *testing.T) {
+	r := newRig(t)
+	resp, err := http.Get(r.http.URL + "/v1/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		t.Fatalf("content type %q", ct)
+	}
+	events := make(chan [3]string, 16)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		var id, name, data string
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "id: "):
+				id = line[4:]
+			case strings.HasPrefix(line, "event: "):
+				name = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				data = line[6:]
+			case line == ": heartbeat" || strings.HasPrefix(line, ": heartbeat"):
+				events <- [3]string{"", "heartbeat", ""}
+			case line == "" && data != "":
+				events <- [3]string{id, name, data}
+				id, name, data = "", "", ""
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	sent := time.Now()
+	if err := r.nc.Publish(bus.StatusSubject("observation", "s9"), []byte(`{"kind":"observation","session":"s9","ids":[7]}`)); err != nil {
+		t.Fatal(err)
+	}
+	var first [3]string
+	deadline := time.After(time.Second)
+	for first[1] != "observation" {
+		select {
+		case first = <-events:
+		case <-deadline:
+			t.Fatal("no observation event within 1 s of its status message")
+		}
+	}
+	t.Logf("observation streamed %s after publish", time.Since(sent).Round(time.Millisecond))
+	if !strings.Contains(first[2], `"session":"s9"`) || first[0] == "" {
+		t.Fatalf("event %+v", first)
+	}
+	sawBeat := false
+	for !sawBeat {
+		select {
+		case e := <-events:
+			sawBeat = e[1] == "heartbeat"
+		case <-time.After(2 * time.Second):
+			t.Fatal("no heartbeat")
+		}
+	}
+	// A client reconnecting with Last-Event-ID gets what it missed.
+	_ = r.nc.Publish(bus.StatusSubject("summary", "s9"), []byte(`{"kind":"summary","session":"s9"}`))
+	_ = r.nc.Flush()
+	time.Sleep(100 * time.Millisecond)
+	req, _ := http.NewRequest(http.MethodGet, r.http.URL+"/v1/stream", nil)
+	req.Header.Set("Last-Event-ID", first[0])
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp2, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	sc := bufio.NewScanner(resp2.Body)
+	for sc.Scan() {
+		if sc.Text() == "event: summary" {
+			return
+		}
+	}
+	t.Fatal("resumed stream did not replay the missed summary")
+}
+
+// workerBin builds the real worker for the stats test.
+func workerBin(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mnemo-worker")
+	cmd := exec.Command("go", "build", "-o", bin, "../agent-worker/cmd/mnemo-worker")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build worker: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// /v1/stats moves with real work: queue depth while no worker runs, work in
+// flight while a slow compressor holds it, back to 0 once processed.
+func TestStatsFollowARealPipeline(t *testing.T) {
+	r := newRig(t)
+	bin := workerBin(t)
+	ctx := context.Background()
+	const n = 12
+	for i := 0; i < n; i++ {
+		e := &event.Envelope{EventID: event.NewID(), SessionID: fmt.Sprintf("st-%d", i%4), Project: "acme", Kind: event.KindToolUse,
+			At: time.Now(), Tool: &event.Tool{Name: "Bash", Input: json.RawMessage(`{"command":"make"}`)}}
+		if _, err := bus.Publish(ctx, r.js, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var st query.Stats
+	if code := r.get("/v1/stats", &st); code != 200 || st.QueueDepth != n || !st.Processing || len(st.Errors) != 0 {
+		t.Fatalf("before any worker: %d %+v", code, st)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "MNEMO_NATS_URL="+r.nats.URL(), "MNEMO_REDIS_URL="+r.redis.URL(), "MNEMO_STORE="+r.dsn,
+		"MNEMO_WORKER_ID=w1", fmt.Sprintf("MNEMO_PARTITIONS=%d", r.layout.Partitions), "MNEMO_BACKOFF=none",
+		"MNEMO_ACK_WAIT="+r.layout.AckWait.String(), "MNEMO_LLM_SIMULATED_LATENCY=700ms", "MNEMO_LINGER=300ms", "MNEMO_LOG_LEVEL=warn")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sawInFlight, sawWorker := false, false
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r.get("/v1/stats", &st)
+		sawInFlight = sawInFlight || st.InFlight > 0
+		sawWorker = sawWorker || len(st.LiveWorkers) == 1
+		if !st.Processing && st.ActiveWork == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still processing after 60 s: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !sawInFlight || !sawWorker {
+		t.Fatalf("never saw work in flight (%v) or the live worker (%v)", sawInFlight, sawWorker)
+	}
+	var count int
+	for i := 0; i < 4; i++ {
+		obs, _ := r.store.SessionObservations(ctx, fmt.Sprintf("st-%d", i))
+		count += len(obs)
+	}
+	if count != n {
+		t.Fatalf("%d observations after the queue drained, want %d", count, n)
+	}
+}

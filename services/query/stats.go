@@ -1,0 +1,130 @@
+package query
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/api"
+	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/session"
+)
+
+// PartitionDepth is one partition consumer's backlog.
+type PartitionDepth struct {
+	Partition  int    `json:"partition"`
+	Pending    uint64 `json:"pending"`     // stored, not yet delivered
+	AckPending int    `json:"ack_pending"` // delivered, not yet acknowledged
+}
+
+// Stats are SessionManager's figures, cluster-wide: from JetStream consumer
+// info, Redis and the store.
+type Stats struct {
+	ActiveSessions int64            `json:"active_sessions"`
+	QueueDepth     uint64           `json:"queue_depth"` // stored events not yet delivered
+	InFlight       int              `json:"in_flight"`   // delivered, not yet acknowledged
+	ActiveWork     uint64           `json:"active_work"` // queued + in flight
+	Processing     bool             `json:"processing"`
+	LiveWorkers    []string         `json:"live_workers"`
+	DLQSize        uint64           `json:"dlq_size"`
+	LLMTokensToday int64            `json:"llm_tokens_today"`
+	Partitions     []PartitionDepth `json:"partitions"`
+	Errors         []string         `json:"errors,omitempty"` // sources that could not be read
+}
+
+// Stats gathers the figures; a source that fails is named in Errors and the
+// others are still reported.
+func (s *Server) Stats(ctx context.Context) Stats {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	st := Stats{LiveWorkers: []string{}, Partitions: make([]PartitionDepth, s.d.Layout.Partitions)}
+	var mu sync.Mutex
+	fail := func(what string, err error) {
+		mu.Lock()
+		st.Errors = append(st.Errors, what+": "+err.Error())
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for p := 0; p < s.d.Layout.Partitions; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			st.Partitions[p].Partition = p
+			c, err := s.d.JS.Consumer(ctx, bus.EventsStream, bus.ConsumerName(p))
+			if err != nil {
+				fail(bus.ConsumerName(p), err)
+				return
+			}
+			info, err := c.Info(ctx)
+			if err != nil {
+				fail(bus.ConsumerName(p), err)
+				return
+			}
+			st.Partitions[p].Pending, st.Partitions[p].AckPending = info.NumPending, info.NumAckPending
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		dlq, err := s.d.JS.Stream(ctx, bus.DLQStream)
+		if err == nil {
+			var info, ierr = dlq.Info(ctx)
+			if ierr == nil {
+				mu.Lock()
+				st.DLQSize = info.State.Msgs
+				mu.Unlock()
+				return
+			}
+			err = ierr
+		}
+		fail("dlq", err)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		day := time.Now().UTC().Truncate(24 * time.Hour)
+		c, err := s.d.Store.Counts(ctx, "", day)
+		if err != nil {
+			fail("store", err)
+			return
+		}
+		mu.Lock()
+		st.LLMTokensToday = c.InputTokens + c.OutputTokens
+		mu.Unlock()
+	}()
+	if s.d.Redis != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			live, err := session.LiveWorkers(ctx, s.d.Redis, s.cfg.MemberTTL)
+			if err != nil {
+				fail("redis", err)
+				return
+			}
+			active, err := session.NewMetaStore(s.d.Redis).Active(ctx, time.Now().Add(-s.cfg.IdleAfter))
+			if err != nil {
+				fail("redis", err)
+				return
+			}
+			mu.Lock()
+			st.LiveWorkers, st.ActiveSessions = live, active
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, p := range st.Partitions {
+		st.QueueDepth += p.Pending
+		st.InFlight += p.AckPending
+	}
+	st.ActiveWork = st.QueueDepth + uint64(st.InFlight)
+	st.Processing = st.ActiveWork > 0
+	return st
+}
+
+func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	api.WriteJSON(w, http.StatusOK, s.Stats(r.Context()))
+}
