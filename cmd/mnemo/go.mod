@@ -1,6 +1,6 @@
 module github.com/mnemo-dev/mnemo/cmd/mnemo
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/mnemo-dev/mnemo/pkg v0.0.0
@@ -9,6 +9,8 @@ require (
 	github.com/mnemo-dev/mnemo/services/query v0.0.0
 	github.com/mnemo-dev/mnemo/services/reaper v0.0.0
 )
+
+require github.com/modelcontextprotocol/go-sdk v1.8.0 // indirect
 
 replace github.com/mnemo-dev/mnemo/services/ingest => ../../services/ingest
 
