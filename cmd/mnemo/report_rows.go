@@ -9,6 +9,7 @@ var benchSuites = []suite{
 	{Dir: "services/agent-worker", Pattern: "^(BenchmarkPipelineInstant|BenchmarkPipelinePaced|BenchmarkPipelineSlowLLM)$", Benchtime: "1x"},
 	{Dir: "cmd/mnemo", Pattern: "^BenchmarkRunRSS$", Benchtime: "1x"},
 	{Dir: "services/reaper", Pattern: "^BenchmarkRecoveryAfterKill$", Benchtime: "1x"},
+	{Dir: "services/query", Pattern: "^(BenchmarkHTTPContext|BenchmarkHTTPSearch)$", Benchtime: "1000x"},
 	{Dir: "pkg/store", Pattern: "^(BenchmarkRecentContext|BenchmarkSearch|BenchmarkApply)$", Benchtime: "2000x"},
 }
 
@@ -104,6 +105,8 @@ var figures = []figure{
 	},
 	storeFigure("context", "BenchmarkRecentContext", 15),
 	storeFigure("search", "BenchmarkSearch", 30),
+	httpFigure("GET /v1/context", "BenchmarkHTTPContext", "BenchmarkRecentContext", 15),
+	httpFigure("GET /v1/search", "BenchmarkHTTPSearch", "BenchmarkSearch", 30),
 	func(r benchResults) reportRow {
 		row := reportRow{Figure: "store Apply, batched units of 25 observations", Target: "SQLite ≥ 5k observations/s"}
 		sq, ok1 := r.get("BenchmarkApply/sqlite", "obs/s")
@@ -117,6 +120,27 @@ var figures = []figure{
 		row.Met = metOf(sq >= 5000)
 		return row
 	},
+}
+
+// httpFigure is the p99 of a query endpoint over loopback HTTP at 100k
+// observations, per store, against the store query alone as the baseline.
+func httpFigure(what, bench, storeBench string, target float64) figure {
+	return func(r benchResults) reportRow {
+		row := reportRow{Figure: what + " p99 over loopback HTTP at 100k observations", Target: fmt.Sprintf("≤ %.0f ms", target)}
+		sq, ok1 := r.get(bench+"/sqlite", "p99-ms")
+		pg, ok2 := r.get(bench+"/postgres", "p99-ms")
+		if !ok1 || !ok2 {
+			row.Note = "not measured"
+			return row
+		}
+		row.Mnemo = fmt.Sprintf("SQLite %s ms; PostgreSQL %s ms", f2(sq), f2(pg))
+		if bs, ok := r.get(storeBench+"/sqlite", "p99-ms"); ok {
+			bp, _ := r.get(storeBench+"/postgres", "p99-ms")
+			row.Baseline = fmt.Sprintf("store query alone: SQLite %s ms; PostgreSQL %s ms", f2(bs), f2(bp))
+		}
+		row.Met = metOf(sq <= target && pg <= target)
+		return row
+	}
 }
 
 // storeFigure is the p99 of a store query at 100k observations, per store.

@@ -12,71 +12,15 @@ import (
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 )
 
 const (
-	benchProjects     = 20
-	benchSessions     = 1000
-	benchPerSession   = 100 // 100k observations in all
-	benchUnitsPerSess = 4   // applied in units of 25 observations
+	benchProjects   = 20
+	benchSessions   = 1000
+	benchPerSession = 100 // 100k observations in all
 )
-
-// vocabulary is 4000 synthetic words; observations draw them Zipf-distributed
-// as natural text does, so common words match many rows and rare ones few.
-var vocabulary = func() []string {
-	syl := []string{"ka", "to", "ren", "mi", "sol", "ba", "qui", "der", "lo", "fen", "ar", "tu", "vex", "no", "pel", "si"}
-	var out []string
-	for i := 0; len(out) < 4000; i++ {
-		out = append(out, syl[i%16]+syl[(i/16)%16]+syl[(i/256)%16])
-	}
-	return out
-}()
-
-type wordSource struct{ z *rand.Zipf }
-
-func newWords(r *rand.Rand) wordSource {
-	return wordSource{z: rand.NewZipf(r, 1.1, 2, uint64(len(vocabulary)-1))}
-}
-
-func (w wordSource) next() string { return vocabulary[w.z.Uint64()] }
-
-func benchObservation(r *rand.Rand, ws wordSource, sid, project string, i int) store.Observation {
-	w := ws.next
-	return store.Observation{
-		SessionID: sid, Project: project, Type: store.ObservationTypes[r.IntN(len(store.ObservationTypes))],
-		Title:     fmt.Sprintf("%s %s in %s", w(), w(), w()),
-		Subtitle:  fmt.Sprintf("%s and %s", w(), w()),
-		Narrative: fmt.Sprintf("The %s %s was %s because the %s %s; now the %s %s.", w(), w(), w(), w(), w(), w(), w()),
-		Facts:     []string{fmt.Sprintf("%s uses %s", w(), w()), fmt.Sprintf("%s needs %s", w(), w())},
-		Concepts:  []string{"how-it-works"}, FilesRead: []string{fmt.Sprintf("/src/%s/%s/%s.go", project, w(), w())},
-		FilesModified: []string{fmt.Sprintf("/src/%s/%s.go", project, w())}, PromptNumber: 1 + i/10,
-	}
-}
-
-// seedUnits builds the units of one session: per unit 25 events and 25
-// observations, sequences continuing from *seq.
-func seedUnits(r *rand.Rand, s int, seq *uint64, start time.Time) []store.Unit {
-	ws := newWords(r)
-	sid := fmt.Sprintf("bench-%04d", s)
-	project := fmt.Sprintf("project-%02d", s%benchProjects)
-	per := benchPerSession / benchUnitsPerSess
-	var units []store.Unit
-	for u := 0; u < benchUnitsPerSess; u++ {
-		unit := store.Unit{SessionID: sid, Fence: 1, Session: &store.SessionUpdate{Project: project, Agent: "claude-code"}}
-		for i := 0; i < per; i++ {
-			*seq++
-			at := start.Add(time.Duration(*seq) * time.Millisecond)
-			id := fmt.Sprintf("%s-%d", sid, *seq)
-			unit.Events = append(unit.Events, store.AppliedEvent{EventID: id, Seq: *seq, Kind: "tool_use", AcceptedAt: at})
-			o := benchObservation(r, ws, sid, project, u*per+i)
-			o.AcceptedAt, o.SourceEventIDs = at, []string{id}
-			unit.Observations = append(unit.Observations, o)
-		}
-		units = append(units, unit)
-	}
-	return units
-}
 
 var (
 	seedOnce sync.Map // kind → *seeded
@@ -133,19 +77,11 @@ func seededStore(b *testing.B, kind string) store.Store {
 			return
 		}
 		defer st.Close()
-		r := rand.New(rand.NewPCG(1, 2))
-		start := time.Now().Add(-30 * 24 * time.Hour)
-		var seq uint64
 		t0 := time.Now()
-		for s := 0; s < benchSessions; s++ {
-			for _, u := range seedUnits(r, s, &seq, start) {
-				if _, err := st.Apply(ctx, u); err != nil {
-					sd.err = fmt.Errorf("seed: %w", err)
-					return
-				}
-			}
+		if sd.err = storetest.NewCorpus(1, benchProjects, benchSessions, benchPerSession).Seed(ctx, st); sd.err != nil {
+			return
 		}
-		fmt.Fprintf(os.Stderr, "seeded %s with %d observations in %s\n", kind, seq, time.Since(t0).Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "seeded %s with %d observations in %s\n", kind, benchSessions*benchPerSession, time.Since(t0).Round(time.Millisecond))
 	})
 	if sd.err != nil {
 		b.Fatal(sd.err)
@@ -184,11 +120,10 @@ func BenchmarkApply(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer st.Close()
-		r := rand.New(rand.NewPCG(3, 4))
+		c := storetest.NewCorpus(3, benchProjects, b.N/benchPerSession+1, benchPerSession)
 		var units []store.Unit
-		var seq uint64
-		for s := 0; len(units)*benchPerSession/benchUnitsPerSess < b.N; s++ {
-			units = append(units, seedUnits(r, s, &seq, time.Now())...)
+		for s := 0; s < c.Sessions; s++ {
+			units = append(units, c.Units(s, 25)...)
 		}
 		b.ResetTimer()
 		start := time.Now()
@@ -210,11 +145,12 @@ func BenchmarkRecentContext(b *testing.B) {
 	kinds(b, func(b *testing.B, kind string) {
 		st := seededStore(b, kind)
 		r := rand.New(rand.NewPCG(5, 6))
+		c := storetest.NewCorpus(5, benchProjects, 0, 0)
 		lat := make([]time.Duration, 0, b.N)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			t0 := time.Now()
-			c, err := st.RecentContext(context.Background(), store.ContextQuery{Project: fmt.Sprintf("project-%02d", r.IntN(benchProjects)), Budget: 8000})
+			c, err := st.RecentContext(context.Background(), store.ContextQuery{Project: c.Project(r.IntN(benchProjects)), Budget: 8000})
 			if err != nil || len(c.Observations) == 0 {
 				b.Fatalf("context: %v (%d observations)", err, len(c.Observations))
 			}
@@ -231,13 +167,13 @@ func BenchmarkSearch(b *testing.B) {
 	kinds(b, func(b *testing.B, kind string) {
 		st := seededStore(b, kind)
 		r := rand.New(rand.NewPCG(7, 8))
-		ws := newWords(r)
+		c := storetest.NewCorpus(7, benchProjects, 0, 0)
 		lat := make([]time.Duration, 0, b.N)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			q := store.SearchQuery{Text: ws.next() + " " + ws.next(), Limit: 20}
+			q := store.SearchQuery{Text: c.Word() + " " + c.Word(), Limit: 20}
 			if i%2 == 0 {
-				q.Project = fmt.Sprintf("project-%02d", r.IntN(benchProjects))
+				q.Project = c.Project(r.IntN(benchProjects))
 			}
 			t0 := time.Now()
 			if _, err := st.Search(context.Background(), q); err != nil {
