@@ -49,11 +49,7 @@ func TestMCPOverStdio(t *testing.T) {
 	srv := httptest.NewServer(q.Handler())
 	defer srv.Close()
 
-	bin := filepath.Join(t.TempDir(), "mnemo")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, "mcp")
+	cmd := exec.Command(mnemoBin, "mcp")
 	cmd.Env = append(os.Environ(), "MNEMO_URL="+srv.URL, "MNEMO_TOKEN=mcp-secret")
 	client := mcp.NewClient(&mcp.Implementation{Name: "mnemo-test", Version: "1"}, nil)
 	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)

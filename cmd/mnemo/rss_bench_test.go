@@ -42,11 +42,7 @@ func BenchmarkRunRSS(b *testing.B) {
 		b.Skip("needs /proc to read RSS")
 	}
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "mnemo")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build mnemo: %v\n%s", err, out)
-	}
+	bin := mnemoBin
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

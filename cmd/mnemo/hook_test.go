@@ -1,0 +1,372 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/hook"
+	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
+	"github.com/mnemo-dev/mnemo/services/ingest"
+	"github.com/mnemo-dev/mnemo/services/query"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// mnemoBin is the real binary the tests run as a child process, as Claude
+// Code runs it; built once by TestMain.
+var mnemoBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mnemo-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	mnemoBin = filepath.Join(dir, "mnemo")
+	if out, err := exec.Command("go", "build", "-o", mnemoBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build mnemo: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func fixtureDir() string {
+	dir := filepath.Join("..", "..", "..", "shared", "fixtures", "claude-code")
+	if _, err := os.Stat(dir); err != nil {
+		dir = "/work/shared/fixtures/claude-code"
+	}
+	return dir
+}
+
+// mnemoServer is ingest (and query) on one address over a real embedded NATS
+// and store, as `mnemo run` serves them.
+type mnemoServer struct {
+	js    jetstream.JetStream
+	store store.Store
+	url   string
+	addr  string
+	srv   *http.Server
+	mux   *http.ServeMux
+}
+
+func startMnemo(t *testing.T, addr string) *mnemoServer {
+	t.Helper()
+	n := testkit.StartNATS(t)
+	nc, js := n.Connect(t)
+	testkit.Ensure(t, js, testkit.TestLayout())
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	in, err := ingest.New(ingest.Config{}, ingest.Deps{NC: nc, JS: js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(in.Close)
+	q, err := query.New(query.Config{}, query.Deps{Store: st, NC: nc, JS: js, Layout: testkit.TestLayout()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(q.Close)
+	mux := http.NewServeMux()
+	in.Register(mux)
+	q.Register(mux)
+	m := &mnemoServer{js: js, store: st, mux: mux}
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.addr = ln.Addr().String()
+	m.url = "http://" + m.addr
+	m.srv = &http.Server{Handler: mux}
+	go func() { _ = m.srv.Serve(ln) }()
+	t.Cleanup(func() { _ = m.srv.Close() })
+	return m
+}
+
+// stored returns every event in the stream.
+func (m *mnemoServer) stored(t *testing.T) []*event.Envelope {
+	t.Helper()
+	ctx := context.Background()
+	s, err := m.js.Stream(ctx, bus.EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*event.Envelope
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		raw, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := bus.DecodeEvent(raw.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+type hookResult struct {
+	code   int
+	stdout string
+	stderr string
+}
+
+// runHookProc runs `mnemo hook claude-code <event>` with payload on stdin.
+func runHookProc(t *testing.T, home, url, name string, payload []byte, env ...string) hookResult {
+	t.Helper()
+	cmd := exec.Command(mnemoBin, "hook", "claude-code", name)
+	cmd.Env = append(os.Environ(), "MNEMO_HOME="+home, "MNEMO_URL="+url, "MNEMO_HOOK_FLUSH_BACKOFF=50ms")
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdin = bytes.NewReader(payload)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return hookResult{code, out.String(), errb.String()}
+}
+
+// Every fixture goes through the real binary: exit 0, nothing on stdout but
+// SessionStart's context, and the stream holds exactly what the shared
+// mapper says should be recorded.
+func TestHookFixturesThroughTheBinary(t *testing.T) {
+	m := startMnemo(t, "")
+	home := t.TempDir()
+	files, _ := filepath.Glob(filepath.Join(fixtureDir(), "*.json"))
+	want := map[event.Kind]int{}
+	ran := 0
+	for _, f := range files {
+		payload, _ := os.ReadFile(f)
+		var head struct {
+			Name string `json:"hook_event_name"`
+		}
+		if json.Unmarshal(payload, &head) != nil || head.Name == "" {
+			continue
+		}
+		ran++
+		// Each fixture in its own session, so the prompt dedupe and private
+		// turns of one do not touch another.
+		var obj map[string]any
+		_ = json.Unmarshal(payload, &obj)
+		obj["session_id"] = fmt.Sprintf("fx-%d", ran)
+		payload, _ = json.Marshal(obj)
+		r := runHookProc(t, home, m.url, head.Name, payload)
+		if r.code != 0 {
+			t.Errorf("%s: exit %d (%s)", filepath.Base(f), r.code, r.stderr)
+		}
+		if head.Name != "SessionStart" && head.Name != "PreToolUse" && r.stdout != "" {
+			t.Errorf("%s: stdout %q, want nothing", filepath.Base(f), r.stdout)
+		}
+		if e, err := hook.ClaudeCode(head.Name, payload, hook.Options{}); err == nil {
+			want[e.Kind]++
+		}
+	}
+	if ran < 40 {
+		t.Fatalf("only %d fixtures found under %s", ran, fixtureDir())
+	}
+	got := map[event.Kind]int{}
+	for _, e := range m.stored(t) {
+		got[e.Kind]++
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("stream holds %v, the mapper says %v", got, want)
+	}
+	if st, _ := os.ReadDir(filepath.Join(home, "spool")); len(st) > 0 {
+		var names []string
+		for _, e := range st {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("events spooled although Mnemo was up: %v", names)
+	}
+}
+
+// <private> content never leaves the hook, and a wholly private prompt makes
+// its turn's tool uses private too.
+func TestHookPrivateNeverArrives(t *testing.T) {
+	m := startMnemo(t, "")
+	home := t.TempDir()
+	base := map[string]any{"session_id": "priv-1", "transcript_path": "/tmp/t.jsonl", "cwd": "/home/dev/acme", "permission_mode": "default"}
+	with := func(kv ...any) []byte {
+		o := map[string]any{}
+		for k, v := range base {
+			o[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			o[kv[i].(string)] = kv[i+1]
+		}
+		b, _ := json.Marshal(o)
+		return b
+	}
+	runHookProc(t, home, m.url, "UserPromptSubmit", with("hook_event_name", "UserPromptSubmit", "prompt", "deploy with key <private>sk-live-AAA</private> now"))
+	runHookProc(t, home, m.url, "PostToolUse", with("hook_event_name", "PostToolUse", "tool_name", "Bash", "tool_use_id", "t1",
+		"tool_input", map[string]any{"command": "echo <PRIVATE>pw-BBB</PRIVATE>"}, "tool_response", map[string]any{"stdout": "<private>out-CCC"}))
+	runHookProc(t, home, m.url, "UserPromptSubmit", with("hook_event_name", "UserPromptSubmit", "prompt", "<private>all of it DDD</private>", "prompt_id", "p2"))
+	runHookProc(t, home, m.url, "PostToolUse", with("hook_event_name", "PostToolUse", "tool_name", "Read", "tool_use_id", "t2", "prompt_id", "p2",
+		"tool_input", map[string]any{"file_path": "/home/dev/acme/EEE.go"}, "tool_response", map[string]any{"content": "FFF"}))
+	got := m.stored(t)
+	if len(got) != 4 {
+		t.Fatalf("%d events stored, want 4", len(got))
+	}
+	for _, e := range got {
+		b, _ := json.Marshal(e)
+		for _, secret := range []string{"AAA", "BBB", "CCC", "DDD"} {
+			if strings.Contains(string(b), secret) {
+				t.Fatalf("private %s arrived: %s", secret, b)
+			}
+		}
+	}
+	if !got[2].Private {
+		t.Fatal("a wholly private prompt must be marked private")
+	}
+	if b, _ := json.Marshal(got[3]); !got[3].Private || strings.Contains(string(b), "FFF") || strings.Contains(string(b), "EEE") {
+		t.Fatalf("the private turn's tool use arrived with content: %s", b)
+	}
+}
+
+// SessionStart prints the project's context in Claude Code's format; with
+// Mnemo down it prints nothing and still exits 0.
+func TestHookSessionStartContext(t *testing.T) {
+	m := startMnemo(t, "")
+	payload, err := os.ReadFile(filepath.Join(fixtureDir(), "SessionStart-startup.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Cwd string `json:"cwd"`
+	}
+	_ = json.Unmarshal(payload, &p)
+	project := hook.ProjectNamer("")(p.Cwd)
+	at := time.Now().Add(-time.Hour)
+	if _, err := m.store.Apply(context.Background(), store.Unit{SessionID: "earlier", Fence: 1,
+		Events:  []store.AppliedEvent{{EventID: "e1", Seq: 1, Kind: "tool_use", AcceptedAt: at}},
+		Session: &store.SessionUpdate{Project: project},
+		Observations: []store.Observation{{SessionID: "earlier", Project: project, Type: store.TypeDecision,
+			Title: "Retries use exponential backoff", AcceptedAt: at, SourceEventIDs: []string{"e1"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	r := runHookProc(t, t.TempDir(), m.url, "SessionStart", payload)
+	var out struct {
+		HookSpecificOutput struct {
+			HookEventName     string `json:"hookEventName"`
+			AdditionalContext string `json:"additionalContext"`
+		} `json:"hookSpecificOutput"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil {
+		t.Fatalf("exit %d stdout %q", r.code, r.stdout)
+	}
+	if out.HookSpecificOutput.HookEventName != "SessionStart" || !strings.Contains(out.HookSpecificOutput.AdditionalContext, "Retries use exponential backoff") {
+		t.Fatalf("context output %+v", out)
+	}
+	down := runHookProc(t, t.TempDir(), "http://127.0.0.1:1", "SessionStart", payload)
+	if down.code != 0 || down.stdout != "" {
+		t.Fatalf("Mnemo down: exit %d stdout %q, want 0 and nothing", down.code, down.stdout)
+	}
+}
+
+// Mnemo down: 20 hook processes at once spool 20 events; Mnemo up again: one
+// more hook call and all 21 arrive, exactly once.
+func TestHookSpoolsWhileDownAndReplaysOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: Mnemo is down
+	home := t.TempDir()
+	payload := func(i int) []byte {
+		b, _ := json.Marshal(map[string]any{"session_id": fmt.Sprintf("spool-%d", i%3), "hook_event_name": "PostToolUse", "cwd": "/home/dev/acme",
+			"tool_name": "Bash", "tool_use_id": fmt.Sprintf("t%d", i), "tool_input": map[string]any{"command": fmt.Sprintf("make step-%d", i)},
+			"tool_response": map[string]any{"stdout": "ok"}})
+		return b
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := runHookProc(t, home, "http://"+addr, "PostToolUse", payload(i)); r.code != 0 || r.stdout != "" {
+				t.Errorf("hook %d with Mnemo down: exit %d stdout %q", i, r.code, r.stdout)
+			}
+		}()
+	}
+	wg.Wait()
+	var status bytes.Buffer
+	cmd := exec.Command(mnemoBin, "spool", "status")
+	cmd.Env = append(os.Environ(), "MNEMO_HOME="+home)
+	cmd.Stdout = &status
+	_ = cmd.Run()
+	if !strings.Contains(status.String(), "20 event") {
+		t.Fatalf("spool status %q, want 20 events", status.String())
+	}
+
+	m := startMnemo(t, addr)
+	if r := runHookProc(t, home, m.url, "PostToolUse", payload(20)); r.code != 0 {
+		t.Fatalf("hook with Mnemo up: exit %d", r.code)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := m.stored(t)
+		ids := map[string]bool{}
+		for _, e := range got {
+			ids[e.EventID] = true
+		}
+		if len(got) >= 21 {
+			if len(got) != 21 || len(ids) != 21 {
+				t.Fatalf("%d stored (%d distinct), want 21 exactly once", len(got), len(ids))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of 21 events arrived after Mnemo came back", len(got))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The replay keeps each session's order: step numbers ascend per session.
+	last := map[string]int{}
+	for _, e := range m.stored(t) {
+		var in struct {
+			Command string `json:"command"`
+		}
+		_ = json.Unmarshal(e.Tool.Input, &in)
+		var n int
+		fmt.Sscanf(in.Command, "make step-%d", &n)
+		if prev, ok := last[e.SessionID]; ok && n < prev {
+			// Spooled concurrently, events of one session have no accept
+			// order among themselves; only the last (sent live) must follow.
+			if n == 20 {
+				t.Fatalf("the live event overtook spooled ones in session %s", e.SessionID)
+			}
+		}
+		last[e.SessionID] = n
+	}
+}
+
