@@ -369,4 +369,3 @@ func TestHookSpoolsWhileDownAndReplaysOnce(t *testing.T) {
 		last[e.SessionID] = n
 	}
 }
-
