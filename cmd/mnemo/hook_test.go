@@ -20,8 +20,6 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/hook"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
-	"github.com/mnemo-dev/mnemo/services/ingest"
-	"github.com/mnemo-dev/mnemo/services/query"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -74,19 +72,12 @@ func startMnemo(t *testing.T, addr string) *mnemoServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	in, err := ingest.New(ingest.Config{}, ingest.Deps{NC: nc, JS: js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(in.Close)
-	q, err := query.New(query.Config{}, query.Deps{Store: st, NC: nc, JS: js, Layout: testkit.TestLayout()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(q.Close)
 	mux := http.NewServeMux()
-	in.Register(mux)
-	q.Register(mux)
+	closeAll, err := mountServices(mux, services{nc: nc, js: js, store: st, layout: testkit.TestLayout(), memberTTL: 15 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeAll)
 	m := &mnemoServer{js: js, store: st, mux: mux}
 	if addr == "" {
 		addr = "127.0.0.1:0"

@@ -41,9 +41,11 @@ type readiness func(ctx context.Context) error
 // mountServices mounts ingest (and the other HTTP services) on mux with
 // /healthz and /readyz, and returns what closes them, in order.
 func mountServices(mux *http.ServeMux, s services) (closeAll func(), err error) {
-	in, err := ingest.New(ingest.Config{Token: s.token}, ingest.Deps{
-		NC: s.nc, JS: s.js, Meta: session.NewMetaStore(s.rdb), Logger: s.log, Registry: s.reg, Instance: "local",
-	})
+	deps := ingest.Deps{NC: s.nc, JS: s.js, Logger: s.log, Registry: s.reg, Instance: "local"}
+	if s.rdb != nil {
+		deps.Meta = session.NewMetaStore(s.rdb)
+	}
+	in, err := ingest.New(ingest.Config{Token: s.token}, deps)
 	if err != nil {
 		return nil, err
 	}
