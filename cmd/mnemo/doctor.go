@@ -1,141 +1,352 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/hook"
 )
 
 func init() {
 	register("doctor", command{
-		summary: "check the hook path end to end (hooks installed, Mnemo reachable and ready, spool) and say what is wrong",
+		summary: "check the hook path end to end (hooks installed, Mnemo reachable and ready, an event accepted) and say what is wrong",
 		run:     runDoctor,
 	})
 }
 
-// check is one line of the doctor's report.
-type check struct {
-	ok   bool
-	what string
-	fix  string
+// doctorCheck is one line of the doctor's report.
+type doctorCheck struct {
+	Name string `json:"name"`
+	OK   bool   `json:"ok"`
+	// Warn marks a finding that does not break the hook path.
+	Warn   bool   `json:"warn,omitempty"`
+	Detail string `json:"detail"`
+	// Fix says what to do when the check failed.
+	Fix string `json:"fix,omitempty"`
 }
 
-// runDoctor checks what the hook needs, in the order the hook needs it, and
-// exits 1 when something is wrong.
-func runDoctor(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	home, _ := os.UserHomeDir()
-	settings := fs.String("settings", filepath.Join(home, ".claude", "settings.json"), "the Claude Code settings file holding the hooks")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	cfg := loadHookConfig()
-	var checks []check
-	add := func(ok bool, what, fix string) { checks = append(checks, check{ok, what, fix}) }
+// doctor runs the checks of `mnemo doctor`.
+type doctor struct {
+	cfg      hookConfig
+	settings []string // Claude Code settings files to look for hooks in
+	publish  bool
+	checks   []doctorCheck
+}
 
-	// 1. Hooks installed.
-	b, err := os.ReadFile(*settings)
-	switch {
-	case err != nil:
-		add(false, "hooks: cannot read "+*settings+": "+err.Error(), "run `mnemo install claude-code` (or pass --settings)")
-	default:
-		var missing []string
-		for _, h := range claudeCodeHooks {
-			if !strings.Contains(string(b), "hook claude-code "+h.Event) {
-				missing = append(missing, h.Event)
+func (d *doctor) add(c doctorCheck) { d.checks = append(d.checks, c) }
+
+func (d *doctor) failed() bool {
+	for _, c := range d.checks {
+		if !c.OK && !c.Warn {
+			return true
+		}
+	}
+	return false
+}
+
+// claudeSettingsFiles lists the settings files Claude Code merges hooks from
+// for the working directory: the user's and the project's (shared and local).
+func claudeSettingsFiles() []string {
+	var files []string
+	if home, err := os.UserHomeDir(); err == nil {
+		files = append(files, filepath.Join(home, ".claude", "settings.json"))
+	}
+	if cwd, err := os.Getwd(); err == nil {
+		root := cwd
+		if r, _, ok := hook.GitRoot(cwd); ok {
+			root = r
+		}
+		files = append(files, filepath.Join(root, ".claude", "settings.json"), filepath.Join(root, ".claude", "settings.local.json"))
+	}
+	return files
+}
+
+// checkHooks looks for Mnemo's hooks in the settings files: every event of
+// claudeCodeHooks must run an existing mnemo executable, once.
+func (d *doctor) checkHooks() {
+	found := map[string][]string{} // event → commands
+	var read []string
+	for _, f := range d.settings {
+		b, err := os.ReadFile(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			d.add(doctorCheck{Name: "settings", Detail: fmt.Sprintf("%s: %v", f, err), Fix: "make the file readable"})
+			continue
+		}
+		var s struct {
+			Hooks map[string][]hookEntry `json:"hooks"`
+		}
+		if err := json.Unmarshal(b, &s); err != nil {
+			d.add(doctorCheck{Name: "settings", Detail: fmt.Sprintf("%s is not valid settings JSON: %v", f, err),
+				Fix: "fix the file (Claude Code ignores it as it is); the backup of the last install is " + f + ".mnemo.bak"})
+			continue
+		}
+		read = append(read, f)
+		for ev, entries := range s.Hooks {
+			for _, e := range entries {
+				for _, h := range e.Hooks {
+					if h.Type == "command" && isMnemoHookCommand(h.Command) {
+						found[ev] = append(found[ev], h.Command)
+					}
+				}
 			}
 		}
-		if len(missing) > 0 {
-			add(false, "hooks: missing in "+*settings+": "+strings.Join(missing, ", "), "run `mnemo install claude-code`")
-		} else {
-			add(true, "hooks: all installed in "+*settings, "")
-		}
 	}
-
-	// 2. Mnemo reachable and ready, 3. the hook endpoint answers.
-	client := &http.Client{Timeout: 3 * time.Second}
-	get := func(path string) (int, string, error) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, cfg.URL+path, nil)
-		if cfg.Token != "" {
-			req.Header.Set("Authorization", "Bearer "+cfg.Token)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, "", err
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return resp.StatusCode, string(body), nil
-	}
-	if code, _, err := get("/healthz"); err != nil || code != http.StatusOK {
-		add(false, fmt.Sprintf("mnemo: %s is not reachable (%v, HTTP %d)", cfg.URL, err, code),
-			"start it with `mnemo run`, or set MNEMO_URL to your deployment")
-	} else {
-		add(true, "mnemo: "+cfg.URL+" is up", "")
-		if code, body, err := get("/readyz"); err != nil || code != http.StatusOK {
-			var e struct{ Error string }
-			_ = json.Unmarshal([]byte(body), &e)
-			add(false, fmt.Sprintf("mnemo: not ready (HTTP %d): %s %v", code, e.Error, err), "check the mnemo logs: the broker or the store is not available")
-		} else {
-			add(true, "mnemo: ready (broker and store reachable)", "")
-		}
-		probe := `{"session_id":"mnemo-doctor","hook_event_name":"Notification","cwd":"/","message":"doctor"}`
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL+"/v1/hooks/claude-code/Notification", strings.NewReader(probe))
-		req.Header.Set("Content-Type", "application/json")
-		if cfg.Token != "" {
-			req.Header.Set("Authorization", "Bearer "+cfg.Token)
-		}
-		resp, err := client.Do(req)
+	var missing, dup, broken []string
+	for _, spec := range claudeCodeHooks {
+		cmds := found[spec.Event]
 		switch {
-		case err != nil:
-			add(false, "hook endpoint: "+err.Error(), "check MNEMO_URL")
-		case resp.StatusCode == http.StatusUnauthorized:
-			add(false, "hook endpoint: 401, the token is missing or wrong", "set MNEMO_TOKEN to the server's token")
-		case resp.StatusCode/100 != 2:
-			add(false, fmt.Sprintf("hook endpoint: HTTP %d", resp.StatusCode), "check the mnemo logs")
-		default:
-			add(true, "hook endpoint: answers (test payload, not recorded)", "")
+		case len(cmds) == 0:
+			missing = append(missing, spec.Event)
+		case len(cmds) > 1:
+			dup = append(dup, spec.Event)
 		}
-		if resp != nil {
-			resp.Body.Close()
+		for _, c := range cmds {
+			exe := shellWords(c)[0]
+			if fi, err := os.Stat(exe); err != nil || fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+				broken = append(broken, fmt.Sprintf("%s runs %s, which is not an executable file", spec.Event, exe))
+			}
 		}
 	}
+	switch {
+	case len(read) == 0:
+		d.add(doctorCheck{Name: "hooks", Detail: "no Claude Code settings file found (looked at " + strings.Join(d.settings, ", ") + ")",
+			Fix: "run `mnemo install claude-code`"})
+	case len(missing) == len(claudeCodeHooks):
+		d.add(doctorCheck{Name: "hooks", Detail: "Mnemo's hooks are not installed in " + strings.Join(read, ", "),
+			Fix: "run `mnemo install claude-code`"})
+	case len(missing) > 0:
+		d.add(doctorCheck{Name: "hooks", Detail: "hooks missing for " + strings.Join(missing, ", "),
+			Fix: "run `mnemo install claude-code` again"})
+	case len(broken) > 0:
+		d.add(doctorCheck{Name: "hooks", Detail: strings.Join(broken, "; "),
+			Fix: "run `mnemo install claude-code` with the mnemo you mean to use"})
+	default:
+		d.add(doctorCheck{Name: "hooks", OK: true, Detail: fmt.Sprintf("%d hooks installed in %s", len(claudeCodeHooks), strings.Join(read, ", "))})
+	}
+	if len(dup) > 0 {
+		d.add(doctorCheck{Name: "hooks", OK: false, Warn: true, Detail: "installed more than once (user and project settings?) for " + strings.Join(dup, ", "),
+			Fix: "run `mnemo uninstall claude-code --scope project` (or user) so that only one copy runs; repeats of a prompt are dropped, other events cost twice"})
+	}
+}
 
-	// 4. Spool.
-	st, err := openSpool(cfg.Home).status()
+// get does one GET against Mnemo and returns the status and body head.
+func (d *doctor) get(ctx context.Context, h *hookRun, path string) (int, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.cfg.URL+path, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	h.auth(req)
+	resp, err := h.httpClient().Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, strings.TrimSpace(string(b)), nil
+}
+
+func (d *doctor) post(ctx context.Context, h *hookRun, path string, body []byte) (int, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.URL+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	h.auth(req)
+	resp, err := h.httpClient().Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, strings.TrimSpace(string(b)), nil
+}
+
+// checkServer checks that MNEMO_URL answers, is ready and accepts events.
+func (d *doctor) checkServer(ctx context.Context) {
+	h := &hookRun{cfg: d.cfg, stderr: io.Discard}
+	h.client = hookHTTPClient(2 * time.Second)
+	status, body, err := d.get(ctx, h, "/healthz")
+	if err != nil {
+		d.add(doctorCheck{Name: "reachable", Detail: fmt.Sprintf("Mnemo at %s is not reachable: %v", d.cfg.URL, err),
+			Fix: "start Mnemo (`mnemo run`), or set MNEMO_URL to where it runs; until then hooks spool events in " + openSpool(d.cfg.Home).dir})
+		return
+	}
+	if status != http.StatusOK {
+		d.add(doctorCheck{Name: "reachable", Detail: fmt.Sprintf("%s/healthz answered HTTP %d: %s", d.cfg.URL, status, body),
+			Fix: "MNEMO_URL may point at something that is not Mnemo"})
+		return
+	}
+	d.add(doctorCheck{Name: "reachable", OK: true, Detail: d.cfg.URL + " answers"})
+
+	status, body, err = d.get(ctx, h, "/readyz")
 	switch {
 	case err != nil:
-		add(false, "spool: "+err.Error(), "check that "+filepath.Join(cfg.Home, "spool")+" is writable")
-	case st.Count > 0:
-		add(false, fmt.Sprintf("spool: %d event(s) waiting since %s", st.Count, st.Oldest.Format(time.RFC3339)),
-			"once Mnemo is up they are replayed by the next hook, or now with `mnemo spool flush`")
+		d.add(doctorCheck{Name: "ready", Detail: fmt.Sprintf("/readyz: %v", err), Fix: "see Mnemo's log"})
+	case status != http.StatusOK:
+		d.add(doctorCheck{Name: "ready", Detail: fmt.Sprintf("/readyz answered HTTP %d: %s", status, body),
+			Fix: "Mnemo runs but is not ready (NATS/JetStream, Redis or the store): see its log; hooks spool meanwhile"})
 	default:
-		add(true, "spool: empty ("+st.Dir+")", "")
+		d.add(doctorCheck{Name: "ready", OK: true, Detail: "/readyz ok"})
 	}
 
-	failed := 0
-	for _, c := range checks {
-		mark := "ok  "
-		if !c.ok {
-			mark = "FAIL"
-			failed++
-		}
-		fmt.Fprintf(stdout, "%s %s\n", mark, c.what)
-		if !c.ok && c.fix != "" {
-			fmt.Fprintf(stdout, "     → %s\n", c.fix)
+	// The hook path: the raw hook endpoint maps a real Claude Code payload
+	// with the same code as the hook CLI. A Notification is mapped, checked
+	// and deliberately not recorded, so the check leaves no trace in memory.
+	probe := fmt.Sprintf(`{"session_id":"mnemo-doctor","transcript_path":"","cwd":%q,"hook_event_name":"Notification","message":"mnemo doctor","notification_type":"doctor"}`, mustGetwd())
+	status, body, err = d.post(ctx, h, "/v1/hooks/claude-code/Notification", []byte(probe))
+	switch {
+	case err != nil:
+		d.add(doctorCheck{Name: "hook endpoint", Detail: fmt.Sprintf("POST /v1/hooks/claude-code/Notification: %v", err), Fix: "see Mnemo's log"})
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		d.add(doctorCheck{Name: "hook endpoint", Detail: fmt.Sprintf("HTTP %d: %s", status, body),
+			Fix: "set MNEMO_TOKEN to Mnemo's token where Claude Code runs the hooks"})
+	case status/100 != 2:
+		d.add(doctorCheck{Name: "hook endpoint", Detail: fmt.Sprintf("HTTP %d: %s", status, body), Fix: "see Mnemo's log"})
+	default:
+		d.add(doctorCheck{Name: "hook endpoint", OK: true, Detail: "a Claude Code payload is accepted"})
+	}
+	if !d.publish {
+		return
+	}
+	// --publish: one real event through JetStream.
+	e := event.Envelope{EventID: event.NewID(), SessionID: "mnemo-doctor", Project: "mnemo-doctor", Agent: "mnemo-doctor",
+		Kind: event.KindSessionEnd, At: time.Now().UTC(), Source: "doctor"}
+	b, _ := json.Marshal(e)
+	status, body, err = d.post(ctx, h, "/v1/events", b)
+	switch {
+	case err != nil:
+		d.add(doctorCheck{Name: "test event", Detail: fmt.Sprintf("POST /v1/events: %v", err), Fix: "see Mnemo's log"})
+	case status/100 != 2:
+		d.add(doctorCheck{Name: "test event", Detail: fmt.Sprintf("POST /v1/events answered HTTP %d: %s", status, body),
+			Fix: "a 503 means JetStream did not store it in time: see Mnemo's log"})
+	default:
+		d.add(doctorCheck{Name: "test event", OK: true, Detail: "event " + e.EventID + " stored (session mnemo-doctor)"})
+	}
+}
+
+func mustGetwd() string {
+	if wd, err := os.Getwd(); err == nil {
+		return wd
+	}
+	return "/"
+}
+
+// checkSpool reports events waiting in the spool and events ingest refused.
+func (d *doctor) checkSpool() {
+	st, err := openSpool(d.cfg.Home).status()
+	if err != nil {
+		d.add(doctorCheck{Name: "spool", Detail: err.Error(), Fix: "check the permissions of " + openSpool(d.cfg.Home).dir})
+		return
+	}
+	c := doctorCheck{Name: "spool", OK: st.Count == 0, Warn: true, Detail: "empty"}
+	if st.Count > 0 {
+		c.Detail = fmt.Sprintf("%d event(s) waiting since %s", st.Count, st.Oldest.Local().Format(time.RFC3339))
+		c.Fix = "they are sent by the next hook once Mnemo is reachable, or now with `mnemo spool flush`"
+		if b, err := os.ReadFile(filepath.Join(st.Dir, spoolLogName)); err == nil {
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			if last := lines[len(lines)-1]; last != "" {
+				c.Detail += "; last flush: " + last
+			}
 		}
 	}
-	if failed > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%d problem(s) found", failed)}
+	d.add(c)
+	if st.Rejected > 0 {
+		d.add(doctorCheck{Name: "rejected", Warn: true, Detail: fmt.Sprintf("%d event(s) refused by ingest", st.Rejected),
+			Fix: "see " + filepath.Join(st.Dir, spoolRejected) + " for the reasons"})
 	}
-	fmt.Fprintln(stdout, "all good: Claude Code's hooks reach Mnemo")
+}
+
+// checkExcluded says whether the current project is excluded.
+func (d *doctor) checkExcluded() {
+	if len(d.cfg.Exclude) == 0 {
+		return
+	}
+	cwd := mustGetwd()
+	project := hook.ProjectNamer(d.cfg.ProjectDir)(cwd)
+	if g := hook.Excluded(d.cfg.Exclude, project, cwd); g != "" {
+		d.add(doctorCheck{Name: "excluded", Warn: true, Detail: fmt.Sprintf("project %q (%s) is excluded by MNEMO_EXCLUDED_PROJECTS glob %q", project, cwd, g),
+			Fix: "nothing of this project is recorded; change MNEMO_EXCLUDED_PROJECTS if that is not what you want"})
+	}
+}
+
+// runDoctor is `mnemo doctor`. It exits 1 when a check failed.
+func runDoctor(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	var settings multiFlag
+	fset.Var(&settings, "settings", "a Claude Code settings file to look for the hooks in (repeatable; default: the user's and the project's)")
+	publish := fset.Bool("publish", false, "also publish one real event (session mnemo-doctor) through JetStream")
+	asJSON := fset.Bool("json", false, "print the checks as JSON")
+	if err := fset.Parse(args); err != nil {
+		return &exitError{code: 2}
+	}
+	d := &doctor{cfg: loadHookConfig(), settings: settings, publish: *publish}
+	if len(d.settings) == 0 {
+		d.settings = claudeSettingsFiles()
+	}
+	d.checkHooks()
+	d.checkServer(ctx)
+	d.checkSpool()
+	d.checkExcluded()
+	if *asJSON {
+		if err := json.NewEncoder(stdout).Encode(d.checks); err != nil {
+			return err
+		}
+	} else {
+		for _, c := range d.checks {
+			mark := "ok  "
+			switch {
+			case !c.OK && c.Warn:
+				mark = "warn"
+			case !c.OK:
+				mark = "FAIL"
+			}
+			fmt.Fprintf(stdout, "[%s] %-13s %s\n", mark, c.Name, c.Detail)
+			if !c.OK && c.Fix != "" {
+				fmt.Fprintf(stdout, "       %-13s → %s\n", "", c.Fix)
+			}
+		}
+	}
+	if d.failed() {
+		if !*asJSON {
+			fmt.Fprintln(stdout, "the hook path is broken: fix the FAIL lines above (hooks never block Claude Code; events wait in the spool)")
+		}
+		return &exitError{code: 1}
+	}
+	if !*asJSON {
+		fmt.Fprintln(stdout, "all good: Claude Code's hooks reach Mnemo")
+	}
+	return nil
+}
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string { return strings.Join(*m, ",") }
+
+func (m *multiFlag) Set(v string) error {
+	if !slices.Contains(*m, v) {
+		*m = append(*m, v)
+	}
 	return nil
 }

@@ -62,7 +62,7 @@ type mnemoServer struct {
 	mux   *http.ServeMux
 }
 
-func startMnemo(t *testing.T, addr string) *mnemoServer {
+func startMnemo(t testing.TB, addr string) *mnemoServer {
 	t.Helper()
 	n := testkit.StartNATS(t)
 	nc, js := n.Connect(t)
@@ -95,7 +95,7 @@ func startMnemo(t *testing.T, addr string) *mnemoServer {
 }
 
 // stored returns every event in the stream.
-func (m *mnemoServer) stored(t *testing.T) []*event.Envelope {
+func (m *mnemoServer) stored(t testing.TB) []*event.Envelope {
 	t.Helper()
 	ctx := context.Background()
 	s, err := m.js.Stream(ctx, bus.EventsStream)
@@ -128,7 +128,7 @@ type hookResult struct {
 }
 
 // runHookProc runs `mnemo hook claude-code <event>` with payload on stdin.
-func runHookProc(t *testing.T, home, url, name string, payload []byte, env ...string) hookResult {
+func runHookProc(t testing.TB, home, url, name string, payload []byte, env ...string) hookResult {
 	t.Helper()
 	cmd := exec.Command(mnemoBin, "hook", "claude-code", name)
 	cmd.Env = append(os.Environ(), "MNEMO_HOME="+home, "MNEMO_URL="+url, "MNEMO_HOOK_FLUSH_BACKOFF=50ms")

@@ -8,6 +8,7 @@ var benchSuites = []suite{
 	{Dir: "services/ingest", Pattern: "^(BenchmarkIngest|BenchmarkIngestPaced2k|BenchmarkRawPublish|BenchmarkRawPublishSync64)$", Benchtime: "20000x"},
 	{Dir: "services/agent-worker", Pattern: "^(BenchmarkPipelineInstant|BenchmarkPipelinePaced|BenchmarkPipelineSlowLLM)$", Benchtime: "1x"},
 	{Dir: "cmd/mnemo", Pattern: "^BenchmarkRunRSS$", Benchtime: "1x"},
+	{Dir: "cmd/mnemo", Pattern: "^(BenchmarkHookProcess|BenchmarkSessionStartHook)$", Benchtime: "300x"},
 	{Dir: "services/reaper", Pattern: "^BenchmarkRecoveryAfterKill$", Benchtime: "1x"},
 	{Dir: "services/query", Pattern: "^(BenchmarkHTTPContext|BenchmarkHTTPSearch)$", Benchtime: "1000x"},
 	{Dir: "pkg/store", Pattern: "^(BenchmarkRecentContext|BenchmarkSearch|BenchmarkApply)$", Benchtime: "2000x"},
@@ -101,6 +102,39 @@ var figures = []figure{
 		row.Mnemo = fmt.Sprintf("%.1f s for %.0f held events; %.0f lost, %.0f duplicated", sec, held, lost, dup)
 		row.Baseline = "without the reaper: AckWait (60 s)"
 		row.Met = metOf(sec <= 15 && lost == 0 && dup == 0)
+		return row
+	},
+	func(r benchResults) reportRow {
+		row := reportRow{Figure: "hook process wall time, `mnemo hook claude-code PostToolUse` (300 runs)", Target: "p99 ≤ 10 ms, up and down"}
+		up, ok1 := r.get("BenchmarkHookProcess/up", "p99-ms")
+		down, ok2 := r.get("BenchmarkHookProcess/down", "p99-ms")
+		if !ok1 || !ok2 {
+			row.Note = "not measured"
+			return row
+		}
+		u50, _ := r.get("BenchmarkHookProcess/up", "p50-ms")
+		d50, _ := r.get("BenchmarkHookProcess/down", "p50-ms")
+		row.Mnemo = fmt.Sprintf("up: p50 %s / p99 %s ms; down (spooled): p50 %s / p99 %s ms", f2(u50), f2(up), f2(d50), f2(down))
+		if t50, ok := r.get("BenchmarkHookProcess/true", "p50-ms"); ok {
+			t99, _ := r.get("BenchmarkHookProcess/true", "p99-ms")
+			row.Baseline = fmt.Sprintf("`true` exec'd the same way: p50 %s / p99 %s ms", f2(t50), f2(t99))
+		}
+		row.Met = metOf(up <= 10 && down <= 10)
+		return row
+	},
+	func(r benchResults) reportRow {
+		row := reportRow{Figure: "SessionStart hook with its context at 100k observations", Target: "p99 ≤ 25 ms"}
+		up, ok := r.get("BenchmarkSessionStartHook/up-100k", "p99-ms")
+		if !ok {
+			row.Note = "not measured"
+			return row
+		}
+		u50, _ := r.get("BenchmarkSessionStartHook/up-100k", "p50-ms")
+		row.Mnemo = fmt.Sprintf("p50 %s / p99 %s ms", f2(u50), f2(up))
+		if d99, ok := r.get("BenchmarkSessionStartHook/down", "p99-ms"); ok {
+			row.Baseline = fmt.Sprintf("the same hook with Mnemo down: p99 %s ms", f2(d99))
+		}
+		row.Met = metOf(up <= 25)
 		return row
 	},
 	storeFigure("context", "BenchmarkRecentContext", 15),

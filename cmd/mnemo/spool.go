@@ -537,6 +537,22 @@ func runSpool(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			defer cancel()
 		}
 		res, err := sp.flush(ctx, c, !*background, logf)
+		// A hook that found the flusher lock held left its event for this
+		// flusher; it may have landed after the last listing. Such a hook
+		// added its event before it tried the lock, so one look after the
+		// unlock sees it: go round again while events wait.
+		for i := 0; i < 8 && err == nil && sp.pending(); i++ {
+			var more flushResult
+			more, err = sp.flush(ctx, c, false, logf)
+			if errors.Is(err, errFlushBusy) {
+				err = nil // the other flusher takes them
+				break
+			}
+			res.Sent += more.Sent
+			res.Duplicates += more.Duplicates
+			res.Rejected += more.Rejected
+			res.Kept = more.Kept
+		}
 		if errors.Is(err, errFlushBusy) {
 			return nil
 		}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
+)
+
+func reportLatency(b *testing.B, lat []time.Duration) {
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+	b.ReportMetric(ms(lat[min(len(lat)-1, len(lat)*99/100)]), "p99-ms")
+}
+
+// timeProcs runs the command b.N times and reports whole-process wall time.
+func timeProcs(b *testing.B, payload []byte, env []string, name string, args ...string) {
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cmd := exec.Command(name, args...)
+		cmd.Env = env
+		if payload != nil {
+			cmd.Stdin = newReader(payload)
+		}
+		t0 := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+// BenchmarkHookProcess is the whole-process wall time of `mnemo hook
+// claude-code PostToolUse`, as Claude Code pays it at every tool call, with
+// Mnemo up and down, and `true` exec'd the same way as the floor.
+func BenchmarkHookProcess(b *testing.B) {
+	payload, err := os.ReadFile(fixtureDir() + "/PostToolUse-Bash.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("true", func(b *testing.B) {
+		timeProcs(b, payload, os.Environ(), "true")
+	})
+	b.Run("up", func(b *testing.B) {
+		m := startMnemo(b, "")
+		env := append(os.Environ(), "MNEMO_HOME="+b.TempDir(), "MNEMO_URL="+m.url)
+		timeProcs(b, payload, env, mnemoBin, "hook", "claude-code", "PostToolUse")
+	})
+	b.Run("down", func(b *testing.B) {
+		env := append(os.Environ(), "MNEMO_HOME="+b.TempDir(), "MNEMO_URL=http://127.0.0.1:1")
+		timeProcs(b, payload, env, mnemoBin, "hook", "claude-code", "PostToolUse")
+	})
+}
+
+// BenchmarkSessionStartHook is the SessionStart hook with its context query
+// against a store of 100k observations, and with Mnemo down as the baseline.
+func BenchmarkSessionStartHook(b *testing.B) {
+	payload, _ := json.Marshal(map[string]any{"session_id": "bench-start", "hook_event_name": "SessionStart",
+		"source": "startup", "cwd": "/home/dev/project-03", "transcript_path": "/tmp/t.jsonl"})
+	b.Run("up-100k", func(b *testing.B) {
+		m := startMnemo(b, "")
+		if err := storetest.NewCorpus(13, 20, 1000, 100).Seed(context.Background(), m.store); err != nil {
+			b.Fatal(err)
+		}
+		env := append(os.Environ(), "MNEMO_HOME="+b.TempDir(), "MNEMO_URL="+m.url)
+		timeProcs(b, payload, env, mnemoBin, "hook", "claude-code", "SessionStart")
+	})
+	b.Run("down", func(b *testing.B) {
+		env := append(os.Environ(), "MNEMO_HOME="+b.TempDir(), "MNEMO_URL=http://127.0.0.1:1")
+		timeProcs(b, payload, env, mnemoBin, "hook", "claude-code", "SessionStart")
+	})
+}
+
+func newReader(b []byte) *bytesReader { return &bytesReader{b: b} }
+
+// bytesReader is a fresh reader per process over a shared payload.
+type bytesReader struct {
+	b []byte
+	i int
+}
+
+func (r *bytesReader) Read(p []byte) (int, error) {
+	if r.i >= len(r.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.i:])
+	r.i += n
+	return n, nil
+}
