@@ -183,6 +183,11 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	if err != nil {
 		return err
 	}
+	daily, err := llm.DailyTokensFromEnv()
+	if err != nil {
+		return err
+	}
+	comp = llm.WithBudget(comp, rdb, daily, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 

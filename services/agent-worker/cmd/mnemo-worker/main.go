@@ -80,6 +80,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	daily, err := llm.DailyTokensFromEnv()
+	if err != nil {
+		return err
+	}
+	comp = llm.WithBudget(comp, rdb, daily, log)
 	w, err := worker.New(cfg, worker.Deps{NC: nc, JS: js, Redis: rdb, Store: st, Compressor: comp, Logger: log})
 	if err != nil {
 		return err
