@@ -97,4 +97,3 @@ func WithBudget(c Compressor, rdb redis.UniversalClient, daily int64, log *slog.
 	log.Info("LLM token budget per project per day", "tokens", daily)
 	return &Budgeted{Inner: c, Fallback: Offline{}, Redis: rdb, Daily: daily, Log: log}
 }
-
