@@ -11,6 +11,7 @@ var benchSuites = []suite{
 	{Dir: "cmd/mnemo", Pattern: "^(BenchmarkHookProcess|BenchmarkSessionStartHook)$", Benchtime: "300x"},
 	{Dir: "services/reaper", Pattern: "^BenchmarkRecoveryAfterKill$", Benchtime: "1x"},
 	{Dir: "services/query", Pattern: "^(BenchmarkHTTPContext|BenchmarkHTTPSearch)$", Benchtime: "1000x"},
+	{Dir: "pkg/llm", Pattern: "^BenchmarkBatchedInputTokens$", Benchtime: "1x"},
 	{Dir: "pkg/store", Pattern: "^(BenchmarkRecentContext|BenchmarkSearch|BenchmarkApply)$", Benchtime: "2000x"},
 }
 
@@ -135,6 +136,20 @@ var figures = []figure{
 			row.Baseline = fmt.Sprintf("the same hook with Mnemo down: p99 %s ms", f2(d99))
 		}
 		row.Met = metOf(up <= 25)
+		return row
+	},
+	func(r benchResults) reportRow {
+		row := reportRow{Figure: "LLM input tokens per observation, batches of 16 vs one call per event (200-event session, fake LLM counting)", Target: "≤ 0.5×"}
+		ratio, ok := r.get("BenchmarkBatchedInputTokens", "ratio")
+		if !ok {
+			row.Note = "not measured"
+			return row
+		}
+		bt, _ := r.get("BenchmarkBatchedInputTokens", "batched-tokens/obs")
+		st, _ := r.get("BenchmarkBatchedInputTokens", "single-tokens/obs")
+		row.Mnemo = fmt.Sprintf("%.0f tokens/observation batched (%.2f×)", bt, ratio)
+		row.Baseline = fmt.Sprintf("one call per event: %.0f tokens/observation", st)
+		row.Met = metOf(ratio <= 0.5)
 		return row
 	},
 	storeFigure("context", "BenchmarkRecentContext", 15),
