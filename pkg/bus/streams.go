@@ -18,14 +18,17 @@ func EventsConfig(l Layout) jetstream.StreamConfig {
 			Source:      EventsPrefix + ".*",
 			Destination: transformDest(l.Partitions),
 		},
-		Retention:   jetstream.LimitsPolicy,
-		Storage:     jetstream.FileStorage,
-		Replicas:    l.Replicas,
-		MaxAge:      l.MaxAge,
-		MaxBytes:    orUnlimited(l.MaxBytes),
-		Duplicates:  l.Duplicates,
-		Discard:     jetstream.DiscardOld,
-		AllowDirect: true,
+		Retention:  jetstream.LimitsPolicy,
+		Storage:    jetstream.FileStorage,
+		Replicas:   l.Replicas,
+		MaxAge:     l.MaxAge,
+		MaxBytes:   orUnlimited(l.MaxBytes),
+		Duplicates: l.Duplicates,
+		Discard:    jetstream.DiscardOld,
+		// No direct gets: they may be answered by a replica that lags, and
+		// the worker's gap walk must see every message the stream acked.
+		// Reads go through the stream leader instead.
+		AllowDirect: false,
 	}
 }
 

@@ -28,6 +28,9 @@ type delivery struct {
 // claude-mem's per-session message iterator: it lives while events arrive,
 // lingers for more, and exits after the linger timeout or after a summary.
 type actor struct {
+	// inHand are the delivered messages being processed, by ascending seq:
+	// the walk uses their own data when the stream read does not show them.
+	inHand    []delivery
 	w         *Worker
 	sid       string
 	partition int
@@ -190,6 +193,8 @@ func (a *actor) next() ([]delivery, bool) {
 func (a *actor) process(batch []delivery) {
 	sort.Slice(batch, func(i, j int) bool { return batch[i].seq < batch[j].seq })
 	target := batch[len(batch)-1].seq
+	a.inHand = batch
+	defer func() { a.inHand = nil }()
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithCancel(a.w.runCtx)
@@ -437,6 +442,16 @@ type streamEvent struct {
 	data      []byte
 }
 
+// heldAfter returns the first delivered message in hand after seq.
+func (a *actor) heldAfter(seq uint64) (delivery, bool) {
+	for _, d := range a.inHand {
+		if d.seq > seq {
+			return d, true
+		}
+	}
+	return delivery{}, false
+}
+
 func (e streamEvent) groupable() bool {
 	return e.decodeErr == nil && e.env.Kind == event.KindToolUse
 }
@@ -458,17 +473,30 @@ func (a *actor) walk(ctx context.Context, target uint64) error {
 	pos := a.cursor.LastSeq
 	for pos < target {
 		raw, err := a.w.stream.GetMsg(ctx, pos+1, jetstream.WithGetMsgSubject(a.subject))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
-		}
-		if err != nil {
+		notFound := errors.Is(err, jetstream.ErrMsgNotFound)
+		if err != nil && !notFound {
 			return fmt.Errorf("read stream after %d: %w", pos, err)
 		}
-		if raw.Sequence > target {
+		// A read served by a replica that lags (or a message not yet visible
+		// to it) must not skip a message this actor holds: a delivered one
+		// below what the read returned is taken from its delivery.
+		var ev streamEvent
+		if d, ok := a.heldAfter(pos); ok && (notFound || raw.Sequence > d.seq) {
+			meta, _ := d.msg.Metadata()
+			ev = streamEvent{seq: d.seq, data: d.msg.Data(), id: d.msg.Headers().Get(jetstream.MsgIDHeader)}
+			if meta != nil {
+				ev.at = meta.Timestamp.UTC()
+			}
+		} else {
+			if notFound || raw.Sequence > target {
+				break
+			}
+			ev = streamEvent{seq: raw.Sequence, at: raw.Time.UTC(), data: raw.Data, id: raw.Header.Get(jetstream.MsgIDHeader)}
+		}
+		if ev.seq > target {
 			break
 		}
-		pos = raw.Sequence
-		ev := streamEvent{seq: raw.Sequence, at: raw.Time.UTC(), data: raw.Data, id: raw.Header.Get(jetstream.MsgIDHeader)}
+		pos = ev.seq
 		ev.env, ev.decodeErr = bus.DecodeEvent(raw.Data)
 		if ev.decodeErr == nil {
 			if ev.env.SessionID != a.sid {
