@@ -18,6 +18,7 @@ import (
 
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
+	"github.com/mnemo-dev/mnemo/pkg/hook/hookcli"
 )
 
 func init() {
@@ -40,7 +41,7 @@ type doctorCheck struct {
 
 // doctor runs the checks of `mnemo doctor`.
 type doctor struct {
-	cfg      hookConfig
+	cfg      hookcli.Config
 	settings []string // Claude Code settings files to look for hooks in
 	publish  bool
 	checks   []doctorCheck
@@ -146,15 +147,15 @@ func (d *doctor) checkHooks() {
 }
 
 // get does one GET against Mnemo and returns the status and body head.
-func (d *doctor) get(ctx context.Context, h *hookRun, path string) (int, string, error) {
+func (d *doctor) get(ctx context.Context, client *http.Client, path string) (int, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.cfg.URL+path, nil)
 	if err != nil {
 		return 0, "", err
 	}
-	h.auth(req)
-	resp, err := h.httpClient().Do(req)
+	d.cfg.Authorize(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
@@ -163,7 +164,7 @@ func (d *doctor) get(ctx context.Context, h *hookRun, path string) (int, string,
 	return resp.StatusCode, strings.TrimSpace(string(b)), nil
 }
 
-func (d *doctor) post(ctx context.Context, h *hookRun, path string, body []byte) (int, string, error) {
+func (d *doctor) post(ctx context.Context, client *http.Client, path string, body []byte) (int, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.URL+path, bytes.NewReader(body))
@@ -171,8 +172,8 @@ func (d *doctor) post(ctx context.Context, h *hookRun, path string, body []byte)
 		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	h.auth(req)
-	resp, err := h.httpClient().Do(req)
+	d.cfg.Authorize(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
@@ -183,12 +184,11 @@ func (d *doctor) post(ctx context.Context, h *hookRun, path string, body []byte)
 
 // checkServer checks that MNEMO_URL answers, is ready and accepts events.
 func (d *doctor) checkServer(ctx context.Context) {
-	h := &hookRun{cfg: d.cfg, stderr: io.Discard}
-	h.client = hookHTTPClient(2 * time.Second)
+	h := hookcli.HTTPClient(2 * time.Second)
 	status, body, err := d.get(ctx, h, "/healthz")
 	if err != nil {
 		d.add(doctorCheck{Name: "reachable", Detail: fmt.Sprintf("Mnemo at %s is not reachable: %v", d.cfg.URL, err),
-			Fix: "start Mnemo (`mnemo run`), or set MNEMO_URL to where it runs; until then hooks spool events in " + openSpool(d.cfg.Home).dir})
+			Fix: "start Mnemo (`mnemo run`), or set MNEMO_URL to where it runs; until then hooks spool events in " + hookcli.OpenSpool(d.cfg.Home).Dir()})
 		return
 	}
 	if status != http.StatusOK {
@@ -253,16 +253,16 @@ func mustGetwd() string {
 
 // checkSpool reports events waiting in the spool and events ingest refused.
 func (d *doctor) checkSpool() {
-	st, err := openSpool(d.cfg.Home).status()
+	st, err := hookcli.OpenSpool(d.cfg.Home).Status()
 	if err != nil {
-		d.add(doctorCheck{Name: "spool", Detail: err.Error(), Fix: "check the permissions of " + openSpool(d.cfg.Home).dir})
+		d.add(doctorCheck{Name: "spool", Detail: err.Error(), Fix: "check the permissions of " + hookcli.OpenSpool(d.cfg.Home).Dir()})
 		return
 	}
 	c := doctorCheck{Name: "spool", OK: st.Count == 0, Warn: true, Detail: "empty"}
 	if st.Count > 0 {
 		c.Detail = fmt.Sprintf("%d event(s) waiting since %s", st.Count, st.Oldest.Local().Format(time.RFC3339))
 		c.Fix = "they are sent by the next hook once Mnemo is reachable, or now with `mnemo spool flush`"
-		if b, err := os.ReadFile(filepath.Join(st.Dir, spoolLogName)); err == nil {
+		if b, err := os.ReadFile(filepath.Join(st.Dir, hookcli.SpoolLogName)); err == nil {
 			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 			if last := lines[len(lines)-1]; last != "" {
 				c.Detail += "; last flush: " + last
@@ -272,7 +272,7 @@ func (d *doctor) checkSpool() {
 	d.add(c)
 	if st.Rejected > 0 {
 		d.add(doctorCheck{Name: "rejected", Warn: true, Detail: fmt.Sprintf("%d event(s) refused by ingest", st.Rejected),
-			Fix: "see " + filepath.Join(st.Dir, spoolRejected) + " for the reasons"})
+			Fix: "see " + filepath.Join(st.Dir, hookcli.SpoolRejected) + " for the reasons"})
 	}
 }
 
@@ -300,7 +300,7 @@ func runDoctor(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err := fset.Parse(args); err != nil {
 		return &exitError{code: 2}
 	}
-	d := &doctor{cfg: loadHookConfig(), settings: settings, publish: *publish}
+	d := &doctor{cfg: hookcli.LoadConfig(), settings: settings, publish: *publish}
 	if len(d.settings) == 0 {
 		d.settings = claudeSettingsFiles()
 	}

@@ -10,7 +10,10 @@ require (
 	github.com/mnemo-dev/mnemo/services/reaper v0.0.0
 )
 
-require github.com/modelcontextprotocol/go-sdk v1.8.0 // indirect
+require (
+	github.com/modelcontextprotocol/go-sdk v1.8.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+)
 
 replace github.com/mnemo-dev/mnemo/services/ingest => ../../services/ingest
 

@@ -60,6 +60,19 @@ func BenchmarkHookProcess(b *testing.B) {
 		env := append(os.Environ(), "MNEMO_HOME="+b.TempDir(), "MNEMO_URL=http://127.0.0.1:1")
 		timeProcs(b, payload, env, mnemoBin, "hook", "claude-code", "PostToolUse")
 	})
+	// mnemo-hook: the small executable `mnemo install` puts in the hooks
+	// when it sits next to mnemo (the same code, without the full binary's
+	// package initialisation).
+	small := smallHookBin(b)
+	b.Run("small-up", func(b *testing.B) {
+		m := startMnemo(b, "")
+		env := append(os.Environ(), "MNEMO_HOME="+b.TempDir(), "MNEMO_URL="+m.url)
+		timeProcs(b, payload, env, small, "hook", "claude-code", "PostToolUse")
+	})
+	b.Run("small-down", func(b *testing.B) {
+		env := append(os.Environ(), "MNEMO_HOME="+b.TempDir(), "MNEMO_URL=http://127.0.0.1:1")
+		timeProcs(b, payload, env, small, "hook", "claude-code", "PostToolUse")
+	})
 }
 
 // BenchmarkSessionStartHook is the SessionStart hook with its context query

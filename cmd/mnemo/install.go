@@ -80,8 +80,11 @@ type mcpServer struct {
 type installTarget struct {
 	Settings string // Claude Code settings file (hooks)
 	MCP      string // MCP server file; "" = leave MCP alone
-	Exe      string // absolute path of the mnemo executable
-	Home     string // Mnemo's home: the install record lives there
+	Exe      string // absolute path of the mnemo executable (the MCP server runs it)
+	// HookExe is what the hooks run: mnemo-hook when it sits next to mnemo
+	// (it starts several milliseconds faster), else mnemo itself.
+	HookExe string
+	Home    string // Mnemo's home: the install record lives there
 }
 
 func parseInstallFlags(name string, args []string, stderr io.Writer) (installTarget, bool, error) {
@@ -91,7 +94,8 @@ func parseInstallFlags(name string, args []string, stderr io.Writer) (installTar
 	settings := fs.String("settings", "", "the Claude Code settings file to change (overrides --scope for hooks)")
 	mcpFile := fs.String("mcp-config", "", "the file holding mcpServers (overrides --scope for the MCP server)")
 	noMCP := fs.Bool("no-mcp", false, "leave the MCP server configuration alone")
-	exe := fs.String("exe", "", "the mnemo executable the hooks run (default: this one)")
+	exe := fs.String("exe", "", "the mnemo executable the MCP server (and, without mnemo-hook, the hooks) run (default: this one)")
+	hookExe := fs.String("hook-exe", "", "the executable the hooks run (default: mnemo-hook next to mnemo when there is one, else mnemo)")
 	dryRun := fs.Bool("dry-run", false, "say what would change, change nothing")
 	if len(args) == 0 || args[0] != "claude-code" {
 		return installTarget{}, false, fmt.Errorf("usage: mnemo %s claude-code [--scope user|project] [--settings PATH] [--mcp-config PATH] [--no-mcp]", name)
@@ -100,6 +104,10 @@ func parseInstallFlags(name string, args []string, stderr io.Writer) (installTar
 		return installTarget{}, false, err
 	}
 	t, err := resolveInstallTarget(*scope, *settings, *mcpFile, *noMCP, *exe)
+	if err != nil {
+		return t, *dryRun, err
+	}
+	t.HookExe, err = hookExecutable(t.Exe, *hookExe)
 	return t, *dryRun, err
 }
 
@@ -178,6 +186,26 @@ func mnemoExecutable() (string, error) {
 				return p, nil
 			}
 		}
+	}
+	return exe, nil
+}
+
+// hookExecutable picks what the hooks run: the flag's value, else
+// mnemo-hook next to the mnemo executable, else mnemo itself.
+func hookExecutable(exe, flagValue string) (string, error) {
+	if flagValue != "" {
+		p, err := filepath.Abs(flagValue)
+		if err != nil {
+			return "", err
+		}
+		if !isMnemoExe(p) {
+			return "", fmt.Errorf("--hook-exe %s: the hook executable must be named mnemo or mnemo-<something>", p)
+		}
+		return p, nil
+	}
+	small := filepath.Join(filepath.Dir(exe), "mnemo-hook")
+	if fi, err := os.Stat(small); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+		return small, nil
 	}
 	return exe, nil
 }
@@ -590,7 +618,11 @@ func installClaudeCode(t installTarget, dryRun bool) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, created, err := installHooks(old, t.Exe)
+	hookExe := t.HookExe
+	if hookExe == "" {
+		hookExe = t.Exe
+	}
+	b, created, err := installHooks(old, hookExe)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Settings, err)
 	}
@@ -709,7 +741,7 @@ func runInstall(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	for _, p := range changed {
 		fmt.Fprintf(stdout, "%s %s (backup: %s.mnemo.bak)\n", verb, p, p)
 	}
-	fmt.Fprintf(stdout, "hooks run %s; check the whole path with `mnemo doctor`.\n", hookCommandLine(t.Exe, "<event>"))
+	fmt.Fprintf(stdout, "hooks run %s; check the whole path with `mnemo doctor`.\n", hookCommandLine(t.HookExe, "<event>"))
 	return nil
 }
 

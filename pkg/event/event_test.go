@@ -71,6 +71,17 @@ func TestValidate(t *testing.T) {
 		{"input not JSON", func(e *event.Envelope) { e.Tool.Input = json.RawMessage(`{nope`) }, "tool.input", event.ErrInvalid, false},
 		{"response not JSON", func(e *event.Envelope) { e.Tool.Response = json.RawMessage(`nope`) }, "tool.response", event.ErrInvalid, false},
 		{"prompt at the limit", func(e *event.Envelope) { e.Prompt = strings.Repeat("x", 50) }, "", nil, false},
+		{"session at 128", func(e *event.Envelope) { e.SessionID = strings.Repeat("s", 128) }, "", nil, false},
+		{"session at 129", func(e *event.Envelope) { e.SessionID = strings.Repeat("s", 129) }, "session_id", event.ErrInvalid, false},
+		{"session with a wildcard", func(e *event.Envelope) { e.SessionID = "a*" }, "session_id", event.ErrInvalid, false},
+		{"session with a space", func(e *event.Envelope) { e.SessionID = "a b" }, "session_id", event.ErrInvalid, false},
+		{"agent id too long", func(e *event.Envelope) { e.AgentID = strings.Repeat("a", 21) }, "agent_id", event.ErrTooLarge, false},
+		{"replay_of too long", func(e *event.Envelope) { e.ReplayOf = strings.Repeat("a", 21) }, "replay_of", event.ErrTooLarge, false},
+		{"tool name too long", func(e *event.Envelope) { e.Tool.Name = strings.Repeat("t", 21) }, "tool.name", event.ErrTooLarge, false},
+		{"tool use id too long", func(e *event.Envelope) { e.Tool.UseID = strings.Repeat("u", 21) }, "tool.use_id", event.ErrTooLarge, false},
+		{"tool error too long", func(e *event.Envelope) { e.Tool.Error = strings.Repeat("e", 51) }, "tool.error", event.ErrTooLarge, false},
+		{"prompt without tool", func(e *event.Envelope) { e.Kind = event.KindUserPrompt; e.Tool = nil; e.Prompt = "hi" }, "", nil, false},
+		{"every kind is known", func(e *event.Envelope) { e.Kind = event.KindSessionEnd; e.Tool = nil }, "", nil, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,6 +185,14 @@ func TestStripTags(t *testing.T) {
 		{"<privateer>not a tag</privateer>", "<privateer>not a tag</privateer>", false},
 		{"x < y and <private", "x < y and ", true},
 		{"héllo <private>ü</private> wörld", "héllo  wörld", true},
+		{"a <private>1</private> b <private>2</private> c", "a  b  c", true},
+		{"<private\nreason=\"x\">multi\nline\n</private >end", "end", true},
+		{"<SYSTEM-REMINDER>x</System-Reminder>y", "y", true},
+		{"<System_Instruction>x</SYSTEM_INSTRUCTION>y", "y", true},
+		{"<MNEMO-CONTEXT>\n# memory\n</mnemo-context>\nnew", "\nnew", true},
+		{"<private>a</private>", "", true},
+		{"keep <p>html</p> and <privat>typo</privat>", "keep <p>html</p> and <privat>typo</privat>", false},
+		{"outer <system-reminder>x <private>y</private> z</system-reminder> done", "outer  done", true},
 	}
 	for _, tc := range cases {
 		got, removed := event.StripTags(tc.in)
@@ -209,6 +228,11 @@ func TestStripJSON(t *testing.T) {
 		{"escaped tag", `{"c":"\u003cprivate\u003esecret\u003c/private\u003e"}`, "secret"},
 		{"unclosed", `{"c":"<private>rest of it","d":"kept"}`, "rest of it"},
 		{"not JSON", `text <private>pw</private>`, "pw"},
+		{"case variant", `{"c":"<Private>upper</PRIVATE>"}`, "upper"},
+		{"escaped upper-case tag", `{"c":"\u003CPRIVATE\u003Eshout\u003C/PRIVATE\u003E"}`, "shout"},
+		{"multi-line string", `{"content":"line 1\n<private>\nkey=abc\n</private>\nline 3"}`, "key=abc"},
+		{"array of content blocks", `[{"type":"text","text":"<system-reminder>inj</system-reminder>ok"}]`, "inj"},
+		{"nested private", `{"a":{"b":"<private>x<private>y</private>leak?</private>"}}`, "leak?"},
 	}
 	for _, tc := range cases {
 		out, removed := event.StripJSON(json.RawMessage(tc.in))
@@ -241,6 +265,18 @@ func TestSanitize(t *testing.T) {
 	e.Prompt = "<private>whole prompt</private>"
 	if !e.Sanitize() || !e.Private || e.Prompt != "" {
 		t.Fatalf("entirely private prompt: private %v prompt %q", e.Private, e.Prompt)
+	}
+	e = valid()
+	e.Kind, e.Tool = event.KindUserPrompt, nil
+	e.Prompt = "  <private>a</private>\n <PRIVATE>b</PRIVATE>\n"
+	if !e.Sanitize() || !e.Private || e.Prompt != "" {
+		t.Fatalf("private prompt with white space: private %v prompt %q", e.Private, e.Prompt)
+	}
+	e = valid()
+	e.Kind, e.Tool = event.KindUserPrompt, nil
+	e.Prompt = "<private>a</private> visible"
+	if !e.Sanitize() || e.Private || e.Prompt != " visible" {
+		t.Fatalf("partly private prompt: private %v prompt %q", e.Private, e.Prompt)
 	}
 	e = valid()
 	e.Tool.Input = json.RawMessage(`{"command":"curl -H 'Authorization: <private>tok</private>'"}`)
@@ -280,5 +316,33 @@ func TestTruncateResponse(t *testing.T) {
 	small := &event.Tool{Response: json.RawMessage(`{"a":1}`)}
 	if small.TruncateResponse(1024) || small.Truncated {
 		t.Fatal("a small response was truncated")
+	}
+}
+
+func TestKinds(t *testing.T) {
+	for _, k := range []event.Kind{event.KindSessionStart, event.KindUserPrompt, event.KindToolUse, event.KindStop, event.KindSessionEnd} {
+		if !k.Valid() {
+			t.Errorf("%s is not valid", k)
+		}
+	}
+	for _, k := range []event.Kind{"", "tool", "Stop", "session-start", "observation"} {
+		if k.Valid() {
+			t.Errorf("%q is valid", k)
+		}
+	}
+	if len(event.Kinds) != 5 {
+		t.Errorf("%d kinds", len(event.Kinds))
+	}
+}
+
+func TestIDTimeRejects(t *testing.T) {
+	good := event.NewIDAt(time.UnixMilli(1_700_000_000_123))
+	if got, ok := event.IDTime(good); !ok || got.UnixMilli() != 1_700_000_000_123 {
+		t.Fatalf("IDTime(%s) = %v %v", good, got, ok)
+	}
+	for _, id := range []string{"", good[:25], good + "0", "U" + good[1:], good[:5] + "L" + good[6:], good[:9] + "o" + good[10:]} {
+		if _, ok := event.IDTime(id); ok {
+			t.Errorf("IDTime accepted %q", id)
+		}
 	}
 }

@@ -182,6 +182,9 @@ func (e *Envelope) Sanitize() bool {
 		e.Private = true
 	}
 	strip(&e.Prompt)
+	if e.Private && e.Kind == KindUserPrompt && strings.TrimSpace(e.Prompt) == "" {
+		e.Prompt = "" // nothing but the white space around the private parts
+	}
 	strip(&e.LastUserMessage)
 	strip(&e.LastAssistantMessage)
 	if e.Tool != nil {

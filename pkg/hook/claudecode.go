@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -391,8 +392,11 @@ func matchAny(patterns []string, name string) string {
 	return ""
 }
 
-// Excluded returns the first glob (path.Match) that matches the project name
-// or the cwd, or "" when the project is tracked.
+// Excluded returns the first glob (path.Match) that matches the project name,
+// the cwd or, for a glob holding a '/', a directory above the cwd (so that
+// "/home/dev/secret" or "/home/dev/clients/*" also excludes their
+// subdirectories).
+// It returns "" when the project is tracked.
 func Excluded(globs []string, project, cwd string) string {
 	for _, g := range globs {
 		if g == "" {
@@ -401,19 +405,40 @@ func Excluded(globs []string, project, cwd string) string {
 		if matchAny([]string{g}, project) != "" {
 			return g
 		}
-		if cwd != "" && matchAny([]string{g}, filepath.ToSlash(cwd)) != "" {
-			return g
+		if cwd == "" {
+			continue
+		}
+		dir := filepath.ToSlash(filepath.Clean(cwd))
+		for {
+			if matchAny([]string{g}, dir) != "" {
+				return g
+			}
+			if !strings.Contains(g, "/") {
+				break
+			}
+			parent := path.Dir(dir)
+			if parent == dir || parent == "." {
+				break
+			}
+			dir = parent
 		}
 	}
 	return ""
 }
 
 // ParseExcluded splits a MNEMO_EXCLUDED_PROJECTS value (comma-separated
-// globs) into its globs, dropping blanks.
+// globs) into its globs, dropping blanks. A leading "~/" stands for the
+// user's home directory.
 func ParseExcluded(v string) []string {
 	var out []string
 	for _, g := range strings.Split(v, ",") {
-		if g = strings.TrimSpace(g); g != "" {
+		g = strings.TrimSpace(g)
+		if rest, ok := strings.CutPrefix(g, "~/"); ok {
+			if home, err := os.UserHomeDir(); err == nil {
+				g = filepath.ToSlash(filepath.Join(home, rest))
+			}
+		}
+		if g != "" {
 			out = append(out, g)
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package hookcli
 
 import (
 	"bytes"
@@ -21,13 +21,6 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/event"
 )
 
-func init() {
-	register("spool", command{
-		summary: "the hook's local spool of events Mnemo could not take: `mnemo spool status|flush`",
-		run:     runSpool,
-	})
-}
-
 // The spool is a directory, $MNEMO_HOME/spool:
 //
 //	<event_id>.json     one pending event: the exact envelope JSON the hook
@@ -45,8 +38,10 @@ const (
 	spoolTmpSuffix  = ".tmp"
 	spoolLockName   = ".flush.lock"
 	spoolFailedName = ".flush.failed"
-	spoolLogName    = ".flush.log"
-	spoolRejected   = "rejected.jsonl"
+	// SpoolLogName is the background flusher's log in the spool directory.
+	SpoolLogName = ".flush.log"
+	// SpoolRejected lists the events ingest refused, one JSON line each.
+	SpoolRejected = "rejected.jsonl"
 
 	// spoolBatchMax is the batch endpoint's limit of events per request.
 	spoolBatchMax = 500
@@ -56,10 +51,14 @@ const (
 	spoolLogMax = 1 << 20
 )
 
-// spool is the hook's durable local queue.
-type spool struct{ dir string }
+// Spool is the hook's durable local queue.
+type Spool struct{ dir string }
 
-func openSpool(home string) *spool { return &spool{dir: filepath.Join(home, "spool")} }
+// OpenSpool returns the spool under Mnemo's home ($MNEMO_HOME/spool).
+func OpenSpool(home string) *Spool { return &Spool{dir: filepath.Join(home, "spool")} }
+
+// Dir is the spool's directory.
+func (s *Spool) Dir() string { return s.dir }
 
 // isSpoolEvent reports whether a directory entry name is a pending event.
 func isSpoolEvent(name string) bool {
@@ -67,7 +66,7 @@ func isSpoolEvent(name string) bool {
 }
 
 // pending reports quickly whether any event waits in the spool.
-func (s *spool) pending() bool {
+func (s *Spool) pending() bool {
 	d, err := os.Open(s.dir)
 	if err != nil {
 		return false
@@ -87,7 +86,7 @@ func (s *spool) pending() bool {
 }
 
 // add stores one event durably: write to a temporary name, fsync, rename.
-func (s *spool) add(id string, body []byte) error {
+func (s *Spool) add(id string, body []byte) error {
 	if !event.ValidEventID(id) {
 		return fmt.Errorf("spool: invalid event ID %q", id)
 	}
@@ -140,7 +139,7 @@ type rejection struct {
 // reject records an event ingest refused for good, with the reason, in
 // rejected.jsonl (one O_APPEND write per line, so concurrent writers do not
 // interleave).
-func (s *spool) reject(id string, body []byte, status int, reason, field string) {
+func (s *Spool) reject(id string, body []byte, status int, reason, field string) {
 	r := rejection{RejectedAt: time.Now().UTC(), EventID: id, Status: status, Error: reason, Field: field}
 	if json.Valid(body) {
 		r.Event = body
@@ -151,7 +150,7 @@ func (s *spool) reject(id string, body []byte, status int, reason, field string)
 	}
 	line = append(line, '\n')
 	_ = os.MkdirAll(s.dir, 0o700)
-	f, err := os.OpenFile(filepath.Join(s.dir, spoolRejected), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(filepath.Join(s.dir, SpoolRejected), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return
 	}
@@ -162,7 +161,7 @@ func (s *spool) reject(id string, body []byte, status int, reason, field string)
 
 // list returns the pending event files in replay order (by name: ULIDs sort
 // by time).
-func (s *spool) list() ([]string, error) {
+func (s *Spool) list() ([]string, error) {
 	entries, err := os.ReadDir(s.dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -182,7 +181,7 @@ func (s *spool) list() ([]string, error) {
 
 // kick starts a background flusher unless one runs already or the last flush
 // failed less than backoff ago. The hook does not wait for it.
-func (s *spool) kick(backoff time.Duration, logf func(string, ...any)) {
+func (s *Spool) kick(backoff time.Duration, logf func(string, ...any)) {
 	if fi, err := os.Stat(filepath.Join(s.dir, spoolFailedName)); err == nil && time.Since(fi.ModTime()) < backoff {
 		return
 	}
@@ -196,7 +195,7 @@ func (s *spool) kick(backoff time.Duration, logf func(string, ...any)) {
 		logf("spool: no executable to flush with: %v", err)
 		return
 	}
-	logFile, err := os.OpenFile(filepath.Join(s.dir, spoolLogName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	logFile, err := os.OpenFile(filepath.Join(s.dir, SpoolLogName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		logFile = nil
 	}
@@ -246,7 +245,7 @@ var errFlushBusy = errors.New("another flusher is running")
 // the flusher lock. Delivered and duplicate events leave the spool; events
 // ingest refuses (4xx) go to rejected.jsonl; the rest stay. wait says
 // whether to wait for a running flusher (until ctx ends) or give up at once.
-func (s *spool) flush(ctx context.Context, c flushConfig, wait bool, logf func(string, ...any)) (flushResult, error) {
+func (s *Spool) flush(ctx context.Context, c flushConfig, wait bool, logf func(string, ...any)) (flushResult, error) {
 	var res flushResult
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return res, fmt.Errorf("spool: %w", err)
@@ -270,7 +269,7 @@ func (s *spool) flush(ctx context.Context, c flushConfig, wait bool, logf func(s
 	defer unlockFile(lock)
 	s.removeStaleTemps()
 
-	client := hookHTTPClient(c.Timeout)
+	client := HTTPClient(c.Timeout)
 	kept := map[string]bool{} // kept this run: not retried until the next flush
 	maxEvents := spoolBatchMax
 	for {
@@ -400,7 +399,7 @@ func postBatch(ctx context.Context, client *http.Client, c flushConfig, bodies [
 }
 
 // markFailed stamps the last failed flush, so hooks back off for a while.
-func (s *spool) markFailed() {
+func (s *Spool) markFailed() {
 	p := filepath.Join(s.dir, spoolFailedName)
 	now := time.Now()
 	if err := os.Chtimes(p, now, now); err != nil {
@@ -411,7 +410,7 @@ func (s *spool) markFailed() {
 }
 
 // removeStaleTemps deletes half-written events of hooks that died mid-write.
-func (s *spool) removeStaleTemps() {
+func (s *Spool) removeStaleTemps() {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return
@@ -426,8 +425,8 @@ func (s *spool) removeStaleTemps() {
 	}
 }
 
-// spoolStatus is what `mnemo spool status` and doctor report.
-type spoolStatus struct {
+// SpoolStatus is what `mnemo spool status` and doctor report.
+type SpoolStatus struct {
 	Count      int       `json:"count"`
 	Bytes      int64     `json:"bytes"`
 	Oldest     time.Time `json:"oldest,omitzero"`
@@ -437,8 +436,9 @@ type spoolStatus struct {
 	Dir        string    `json:"dir"`
 }
 
-func (s *spool) status() (spoolStatus, error) {
-	st := spoolStatus{Dir: s.dir}
+// Status counts the waiting and rejected events and says whether a flusher runs.
+func (s *Spool) Status() (SpoolStatus, error) {
+	st := SpoolStatus{Dir: s.dir}
 	names, err := s.list()
 	if err != nil {
 		return st, err
@@ -458,7 +458,7 @@ func (s *spool) status() (spoolStatus, error) {
 			st.Oldest = at
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join(s.dir, spoolRejected)); err == nil {
+	if b, err := os.ReadFile(filepath.Join(s.dir, SpoolRejected)); err == nil {
 		st.Rejected = bytes.Count(b, []byte("\n"))
 	}
 	if fi, err := os.Stat(filepath.Join(s.dir, spoolFailedName)); err == nil {
@@ -476,21 +476,37 @@ func (s *spool) status() (spoolStatus, error) {
 	return st, nil
 }
 
-// runSpool is `mnemo spool status|flush`.
-func runSpool(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return &exitError{code: 2, err: errors.New("usage: mnemo spool status [--json] | mnemo spool flush [--timeout 10s]")}
+// ExitError asks for an exit status other than 1; Err (if any) is printed.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
 	}
-	sp := openSpool(config.Home())
+	return e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// RunSpool is `mnemo spool status|flush`.
+func RunSpool(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return &ExitError{Code: 2, Err: errors.New("usage: mnemo spool status [--json] | mnemo spool flush [--timeout 10s]")}
+	}
+	sp := OpenSpool(config.Home())
 	switch args[0] {
 	case "status":
 		fs := flag.NewFlagSet("spool status", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		asJSON := fs.Bool("json", false, "print JSON")
 		if err := fs.Parse(args[1:]); err != nil {
-			return &exitError{code: 2}
+			return &ExitError{Code: 2}
 		}
-		st, err := sp.status()
+		st, err := sp.Status()
 		if err != nil {
 			return err
 		}
@@ -509,7 +525,7 @@ func runSpool(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			fmt.Fprintf(stdout, "last failed flush: %s\n", st.LastFailed.Local().Format(time.RFC3339))
 		}
 		if st.Rejected > 0 {
-			fmt.Fprintf(stdout, "%d event(s) rejected by ingest: see %s\n", st.Rejected, filepath.Join(st.Dir, spoolRejected))
+			fmt.Fprintf(stdout, "%d event(s) rejected by ingest: see %s\n", st.Rejected, filepath.Join(st.Dir, SpoolRejected))
 		}
 		return nil
 	case "flush":
@@ -518,10 +534,10 @@ func runSpool(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		background := fs.Bool("background", false, "started by a hook: give up at once when a flusher runs, log with timestamps")
 		timeout := fs.Duration("timeout", 10*time.Second, "bound of one batch request")
 		if err := fs.Parse(args[1:]); err != nil {
-			return &exitError{code: 2}
+			return &ExitError{Code: 2}
 		}
 		c := flushConfig{
-			URL:     strings.TrimRight(envOr("MNEMO_URL", defaultMnemoURL), "/"),
+			URL:     strings.TrimRight(envOr("MNEMO_URL", DefaultURL), "/"),
 			Token:   os.Getenv("MNEMO_TOKEN"),
 			Timeout: *timeout,
 		}
@@ -565,12 +581,12 @@ func runSpool(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stdout, "sent %d, already there %d, rejected %d, kept %d\n", res.Sent, res.Duplicates, res.Rejected, res.Kept)
 		return err
 	}
-	return &exitError{code: 2, err: fmt.Errorf("unknown spool command %q (want status or flush)", args[0])}
+	return &ExitError{Code: 2, Err: fmt.Errorf("unknown spool command %q (want status or flush)", args[0])}
 }
 
 // trimLog starts .flush.log over when it grew too big.
-func (s *spool) trimLog() {
-	p := filepath.Join(s.dir, spoolLogName)
+func (s *Spool) trimLog() {
+	p := filepath.Join(s.dir, SpoolLogName)
 	if fi, err := os.Stat(p); err == nil && fi.Size() > spoolLogMax {
 		_ = os.Truncate(p, 0)
 	}

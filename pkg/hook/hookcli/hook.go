@@ -1,0 +1,461 @@
+// Package hookcli is the hook command line shared by the mnemo binary and
+// the small mnemo-hook binary: `hook claude-code <event>` (map the payload on
+// stdin with pkg/hook, POST it to Mnemo with a short deadline, spool it when
+// Mnemo cannot take it, print what Claude Code injects), the local spool and
+// its replay (`spool status|flush`). It speaks only HTTP to Mnemo.
+package hookcli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/config"
+	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/hook"
+)
+
+// Config is the hook CLI's configuration, from the environment only: the
+// agent runs the hook with fixed arguments.
+type Config struct {
+	URL   string // MNEMO_URL
+	Token string // MNEMO_TOKEN
+	Home  string // MNEMO_HOME
+	// Timeout bounds connect+answer of the event POST and the file-read
+	// gate's query (MNEMO_HOOK_TIMEOUT).
+	Timeout time.Duration
+	// ContextTimeout bounds SessionStart's context query
+	// (MNEMO_HOOK_CONTEXT_TIMEOUT): once per session, and worth waiting for.
+	ContextTimeout time.Duration
+	// FlushBackoff is how long after a failed spool flush no new flusher is
+	// started (MNEMO_HOOK_FLUSH_BACKOFF).
+	FlushBackoff time.Duration
+	Exclude      []string // MNEMO_EXCLUDED_PROJECTS
+	SkipTools    []string // MNEMO_SKIP_TOOLS; unset → hook.DefaultSkipTools
+	Debug        bool     // MNEMO_HOOK_DEBUG
+	ProjectDir   string   // CLAUDE_PROJECT_DIR
+}
+
+// Defaults of the hook CLI.
+const (
+	// DefaultURL is where Mnemo listens unless MNEMO_URL says otherwise.
+	DefaultURL            = "http://127.0.0.1:37800"
+	defaultHookTimeout    = 300 * time.Millisecond
+	defaultContextTimeout = 1500 * time.Millisecond
+	defaultFlushBackoff   = time.Second
+	// maxHookPayload bounds what the hook reads from stdin. Claude Code's
+	// payloads are far smaller; the envelope is cut to 1 MiB anyway.
+	maxHookPayload = 64 << 20
+	// fileGateMinBytes: smaller files are cheaper to read than a timeline.
+	fileGateMinBytes = 1500
+	// fileGateFetch and fileGateShow bound the file-read gate's timeline.
+	fileGateFetch = 40
+	fileGateShow  = 15
+)
+
+// LoadConfig reads the configuration from MNEMO_* variables (and Claude
+// Code's CLAUDE_PROJECT_DIR).
+func LoadConfig() Config {
+	c := Config{
+		URL:            strings.TrimRight(envOr("MNEMO_URL", DefaultURL), "/"),
+		Token:          os.Getenv("MNEMO_TOKEN"),
+		Home:           config.Home(),
+		Timeout:        envDuration("MNEMO_HOOK_TIMEOUT", defaultHookTimeout),
+		ContextTimeout: envDuration("MNEMO_HOOK_CONTEXT_TIMEOUT", defaultContextTimeout),
+		FlushBackoff:   envDuration("MNEMO_HOOK_FLUSH_BACKOFF", defaultFlushBackoff),
+		Exclude:        hook.ParseExcluded(os.Getenv("MNEMO_EXCLUDED_PROJECTS")),
+		Debug:          os.Getenv("MNEMO_HOOK_DEBUG") != "",
+		ProjectDir:     os.Getenv("CLAUDE_PROJECT_DIR"),
+	}
+	if v, ok := os.LookupEnv("MNEMO_SKIP_TOOLS"); ok {
+		c.SkipTools = hook.ParseExcluded(v)
+		if c.SkipTools == nil {
+			c.SkipTools = []string{}
+		}
+	}
+	return c
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// envDuration reads a duration ("300ms") or a number of milliseconds.
+func envDuration(name string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		return def
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return d
+	}
+	if ms, err := strconv.Atoi(v); err == nil && ms >= 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return def
+}
+
+// RunHook is `mnemo hook <agent> <event>`. It never fails the agent: every
+// path returns nil (exit 0), panics included, and stdout carries nothing but
+// the JSON Claude Code expects. Diagnostics go to stderr with MNEMO_HOOK_DEBUG.
+func RunHook(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+	cfg := LoadConfig()
+	h := &hookRun{cfg: cfg, stderr: stderr}
+	defer func() {
+		if r := recover(); r != nil {
+			h.debugf("panic: %v\n%s", r, debug.Stack())
+		}
+		err = nil
+	}()
+	if len(args) != 2 || args[0] != "claude-code" {
+		h.debugf("usage: mnemo hook claude-code <event> (got %q)", args)
+		return nil
+	}
+	payload, rerr := io.ReadAll(io.LimitReader(stdin, maxHookPayload+1))
+	if rerr != nil {
+		h.debugf("read stdin: %v", rerr)
+		return nil
+	}
+	if len(payload) > maxHookPayload {
+		h.debugf("payload over %d bytes: not recorded", maxHookPayload)
+		return nil
+	}
+	out := h.claudeCode(ctx, args[1], payload)
+	if len(out) > 0 {
+		_, _ = stdout.Write(out)
+	}
+	return nil
+}
+
+// hookRun is one hook invocation.
+type hookRun struct {
+	cfg    Config
+	stderr io.Writer
+	client *http.Client
+}
+
+func (h *hookRun) debugf(format string, args ...any) {
+	if h.cfg.Debug {
+		fmt.Fprintf(h.stderr, "mnemo hook: "+format+"\n", args...)
+	}
+}
+
+func (h *hookRun) options() hook.Options {
+	return hook.Options{
+		Project:   hook.ProjectNamer(h.cfg.ProjectDir),
+		SkipTools: h.cfg.SkipTools,
+		Exclude:   h.cfg.Exclude,
+		State:     hook.NewState(filepath.Join(h.cfg.Home, "hook-state")),
+	}
+}
+
+// claudeCode handles one Claude Code event and returns what goes to stdout.
+func (h *hookRun) claudeCode(ctx context.Context, eventName string, payload []byte) []byte {
+	if eventName == "PreToolUse" {
+		return h.fileGate(ctx, payload)
+	}
+	opts := h.options()
+	env, err := hook.ClaudeCode(eventName, payload, opts)
+	if err != nil {
+		if errors.Is(err, hook.ErrSkip) {
+			h.debugf("%s: %v", eventName, err)
+		} else {
+			h.debugf("%s: not recorded: %v", eventName, err)
+		}
+		return nil
+	}
+	body, err := json.Marshal(env)
+	if err != nil {
+		h.debugf("encode: %v", err)
+		return nil
+	}
+	h.deliver(ctx, env.EventID, body)
+	if env.Kind == event.KindSessionStart && env.Source != "resume" {
+		// On resume Claude Code sends the earlier context again from the
+		// transcript; a second copy would only cost tokens.
+		return h.sessionContext(ctx, env.Project)
+	}
+	return nil
+}
+
+func (h *hookRun) httpClient() *http.Client {
+	if h.client == nil {
+		h.client = HTTPClient(h.cfg.Timeout)
+	}
+	return h.client
+}
+
+// HTTPClient is a client for a short-lived process: no connection pool to
+// speak of, a dial bounded by timeout, and no proxy for loopback.
+func HTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: timeout}).DialContext,
+		MaxIdleConnsPerHost:   2,
+		ResponseHeaderTimeout: timeout,
+		DisableCompression:    true,
+	}}
+}
+
+// deliver POSTs the event, or spools it when Mnemo cannot take it now. While
+// the spool holds events, new ones join the spool instead (the flusher sends
+// them in order) and a background flusher is started.
+func (h *hookRun) deliver(ctx context.Context, id string, body []byte) {
+	sp := OpenSpool(h.cfg.Home)
+	if sp.pending() {
+		if err := sp.add(id, body); err != nil {
+			h.debugf("spool: %v; sending directly", err)
+		} else {
+			h.debugf("spooled %s behind earlier events", id)
+			sp.kick(h.cfg.FlushBackoff, h.debugf)
+			return
+		}
+	}
+	status, err := h.post(ctx, "/v1/events", body)
+	switch {
+	case err == nil && status/100 == 2:
+		return
+	case err == nil && permanentStatus(status):
+		h.debugf("event %s rejected with HTTP %d", id, status)
+		sp.reject(id, body, status, fmt.Sprintf("HTTP %d", status), "")
+		return
+	}
+	if err != nil {
+		h.debugf("post: %v", err)
+	} else {
+		h.debugf("post: HTTP %d", status)
+	}
+	if err := sp.add(id, body); err != nil {
+		h.debugf("spool: %v: event %s lost", err, id)
+	}
+}
+
+// permanentStatus reports whether an answer says the event itself is wrong,
+// so that sending it again cannot help. Auth, routing, rate and server
+// problems are not the event's fault: such events are kept.
+func permanentStatus(status int) bool {
+	switch status {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		return true
+	}
+	return false
+}
+
+func (h *hookRun) post(ctx context.Context, path string, body []byte) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.cfg.URL+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("post %s: %w", path, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	h.auth(req)
+	resp, err := h.httpClient().Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("post %s: %w", path, err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func (h *hookRun) auth(req *http.Request) { h.cfg.Authorize(req) }
+
+// Authorize sets the bearer token (MNEMO_TOKEN) on a request to Mnemo.
+func (c Config) Authorize(req *http.Request) {
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+}
+
+// getJSON GETs path and decodes a 200 answer into v.
+func (h *hookRun) getJSON(ctx context.Context, timeout time.Duration, path string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.cfg.URL+path, nil)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	h.auth(req)
+	resp, err := h.httpClient().Do(req)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return fmt.Errorf("get %s: HTTP %d", path, resp.StatusCode)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(v); err != nil {
+		return fmt.Errorf("get %s: %w", path, err)
+	}
+	return nil
+}
+
+// hookOutput is the one JSON object a hook may print on stdout.
+type hookOutput struct {
+	HookSpecificOutput hookSpecific `json:"hookSpecificOutput"`
+}
+
+// hookSpecific carries additionalContext only: Mnemo never decides
+// permissions (no permissionDecision), it only informs the model.
+type hookSpecific struct {
+	HookEventName     string `json:"hookEventName"`
+	AdditionalContext string `json:"additionalContext"`
+}
+
+// contextAnswer is GET /v1/context's answer.
+type contextAnswer struct {
+	Context      string `json:"context"`
+	Observations int    `json:"observations"`
+	Tokens       int    `json:"tokens"`
+}
+
+// sessionContext fetches the project's context for SessionStart and returns
+// the hook output, or nothing when there is none or Mnemo is down.
+func (h *hookRun) sessionContext(ctx context.Context, project string) []byte {
+	var ans contextAnswer
+	if err := h.getJSON(ctx, h.cfg.ContextTimeout, "/v1/context?project="+url.QueryEscape(project), &ans); err != nil {
+		h.debugf("context: %v", err)
+		return nil
+	}
+	return contextOutput("SessionStart", ans.Context)
+}
+
+// contextOutput wraps text in Mnemo's context tag (so that Mnemo never
+// re-ingests what it injected) inside the hook's JSON output line.
+func contextOutput(eventName, text string) []byte {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil
+	}
+	open, closing := "<"+event.ContextTag+">", "</"+event.ContextTag+">"
+	if !strings.HasPrefix(text, open) {
+		text = open + "\n" + text + "\n" + closing
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(hookOutput{HookSpecificOutput: hookSpecific{HookEventName: eventName, AdditionalContext: text}}); err != nil {
+		return nil
+	}
+	return buf.Bytes()
+}
+
+// gateObservation is one entry of GET /v1/observations' answer.
+type gateObservation struct {
+	ID         json.RawMessage `json:"id"`
+	Type       string          `json:"type"`
+	Title      string          `json:"title"`
+	Subtitle   string          `json:"subtitle"`
+	SessionID  string          `json:"session_id"`
+	AcceptedAt time.Time       `json:"accepted_at"`
+}
+
+// fileGate is PreToolUse on Read (claude-mem's file-read gate): when the
+// file is big enough and Mnemo has observations of it newer than its last
+// change, it adds a short per-file timeline to the model's context, so that
+// the agent may skip reading what memory already knows. It never grants or
+// denies permission.
+func (h *hookRun) fileGate(ctx context.Context, payload []byte) []byte {
+	p, err := hook.ParseClaudeCode(payload)
+	if err != nil {
+		h.debugf("PreToolUse: %v", err)
+		return nil
+	}
+	if p.ToolName != "Read" {
+		return nil
+	}
+	var in struct {
+		FilePath string `json:"file_path"`
+	}
+	if err := json.Unmarshal(p.ToolInput, &in); err != nil || in.FilePath == "" {
+		return nil
+	}
+	file := in.FilePath
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(p.Cwd, file)
+	}
+	file = filepath.Clean(file)
+	fi, err := os.Stat(file)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() < fileGateMinBytes {
+		return nil
+	}
+	opts := h.options()
+	project := opts.Project(p.Cwd)
+	if hook.Excluded(opts.Exclude, project, p.Cwd) != "" {
+		return nil
+	}
+	var ans struct {
+		Observations []gateObservation `json:"observations"`
+	}
+	q := url.Values{"file": {file}, "project": {project}, "limit": {strconv.Itoa(fileGateFetch)}}
+	if err := h.getJSON(ctx, h.cfg.Timeout, "/v1/observations?"+q.Encode(), &ans); err != nil {
+		h.debugf("file gate: %v", err)
+		return nil
+	}
+	return contextOutput("PreToolUse", fileTimeline(file, p.Cwd, fi.ModTime(), ans.Observations))
+}
+
+// fileTimeline formats the observations of file made after mtime: newest
+// first, one per session, at most fileGateShow.
+func fileTimeline(file, cwd string, mtime time.Time, obs []gateObservation) string {
+	var lines []string
+	seen := map[string]bool{}
+	fresh := 0
+	for _, o := range obs {
+		if !o.AcceptedAt.After(mtime) {
+			continue
+		}
+		fresh++
+		if o.SessionID != "" {
+			if seen[o.SessionID] {
+				continue
+			}
+			seen[o.SessionID] = true
+		}
+		if len(lines) == fileGateShow {
+			continue
+		}
+		id := strings.Trim(string(o.ID), `"`)
+		line := fmt.Sprintf("- #%s %s [%s] %s", id, o.AcceptedAt.Local().Format("2006-01-02 15:04"), o.Type, oneLine(o.Title))
+		if o.Subtitle != "" {
+			line += " — " + oneLine(o.Subtitle)
+		}
+		lines = append(lines, line)
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	name := file
+	if rel, err := filepath.Rel(cwd, file); err == nil && !strings.HasPrefix(rel, "..") {
+		name = rel
+	}
+	return fmt.Sprintf("Mnemo remembers %s (%d observation(s) made after its last change at %s):\n%s\n"+
+		"If this answers your question you may not need to read the whole file; fetch details with the mnemo MCP tools (get_observations by id).",
+		name, fresh, mtime.Local().Format("2006-01-02 15:04"), strings.Join(lines, "\n"))
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 200 {
+		s = string(r[:200]) + "…"
+	}
+	return s
+}
