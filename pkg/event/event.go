@@ -22,6 +22,12 @@ const (
 	KindSessionEnd   Kind = "session_end"
 )
 
+// KindRecompress is an internal control event (`mnemo recompress`): the
+// worker regenerates the session's memory from its stored events, in order
+// with the rest. It is published by admins straight to the broker; ingest
+// does not accept it from clients (it is not in Kinds).
+const KindRecompress Kind = "recompress"
+
 // Kinds lists every known kind in lifecycle order.
 var Kinds = []Kind{KindSessionStart, KindUserPrompt, KindToolUse, KindStop, KindSessionEnd}
 

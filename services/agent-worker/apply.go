@@ -194,6 +194,9 @@ func (a *actor) build(ctx context.Context, evs []streamEvent) (store.Unit, func(
 	case event.KindStop:
 		return a.buildSummary(ctx, u, first, commitSession)
 
+	case event.KindRecompress:
+		return a.buildRecompress(ctx, u, first, commitSession)
+
 	case event.KindSessionEnd:
 		end := first.at
 		upd.Status, upd.EndedAt = store.StatusCompleted, &end
