@@ -49,6 +49,10 @@ type runConfig struct {
 	LogLevel     string
 	Worker       worker.Config
 	IdleSummary  time.Duration
+	// Upstream, when set, is a shared cluster this machine's events are
+	// forwarded to (a laptop feeding the team's memory, offline-tolerant).
+	Upstream      string
+	UpstreamToken string
 }
 
 func (c *runConfig) bind(s *config.Set) {
@@ -63,6 +67,8 @@ func (c *runConfig) bind(s *config.Set) {
 	c.Worker = worker.DefaultConfig()
 	c.Worker.WorkerID = "local"
 	c.Worker.Bind(s)
+	s.String(&c.Upstream, "upstream", "MNEMO_UPSTREAM", "", "NATS URL of a shared Mnemo cluster to forward this machine's events to (events wait locally while it is unreachable)")
+	s.String(&c.UpstreamToken, "upstream-token", "MNEMO_UPSTREAM_TOKEN", "", "token for the upstream cluster")
 	s.Duration(&c.IdleSummary, "idle-summary", "MNEMO_IDLE_SUMMARY", reaper.DefaultConfig().IdleSummary, "summarize a session idle this long without a stop")
 }
 
@@ -218,8 +224,32 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	}
 	defer os.Remove(filepath.Join(cfg.Home, "run.json"))
 
+	var fw *bus.Forwarder
+	if cfg.Upstream != "" {
+		unc, err := bus.Connect(ctx, bus.ConnectOptions{URL: cfg.Upstream, Service: "upstream", Token: cfg.UpstreamToken, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer unc.Close()
+		ujs, err := jetstream.New(unc)
+		if err != nil {
+			return fmt.Errorf("upstream jetstream: %w", err)
+		}
+		fw = &bus.Forwarder{Local: js, Upstream: ujs, Log: log}
+		log.Info("forwarding events upstream", "upstream", redactDSN(cfg.Upstream))
+	}
+
 	wctx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	if fw != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fw.Run(wctx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("upstream forwarding stopped", "err", err)
+			}
+		}()
+	}
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
