@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -59,19 +58,11 @@ func TestClusterChaos(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", workerBin, "../../services/agent-worker/cmd/mnemo-worker").CombinedOutput(); err != nil {
 		t.Fatalf("build worker: %v\n%s", err, out)
 	}
-	spawn := func(id string) *exec.Cmd {
-		cmd := exec.Command(workerBin)
-		logf, _ := os.Create(filepath.Join(t.TempDir(), id+".log"))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.Env = append(os.Environ(), "MNEMO_NATS_URL="+cluster.URLs(), "MNEMO_REDIS_URL="+rds.URL(), "MNEMO_STORE="+dsn,
+	spawn := func(id string) *testkit.Proc {
+		return testkit.StartProc(t, id, workerBin, "MNEMO_NATS_URL="+cluster.URLs(), "MNEMO_REDIS_URL="+rds.URL(), "MNEMO_STORE="+dsn,
 			"MNEMO_WORKER_ID="+id, fmt.Sprintf("MNEMO_PARTITIONS=%d", layout.Partitions), "MNEMO_REPLICAS=3",
 			"MNEMO_ACK_WAIT="+layout.AckWait.String(), "MNEMO_BACKOFF=none", "MNEMO_LINGER=500ms", "MNEMO_LOCK_TTL=3s",
 			"MNEMO_MEMBER_TTL=2s", "MNEMO_REBALANCE=500ms", "MNEMO_LLM_SIMULATED_LATENCY=0-10ms", "MNEMO_LOG_LEVEL=warn")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logf.Close() })
-		return cmd
 	}
 	w1 := spawn("w1")
 	spawn("w2")
@@ -147,7 +138,7 @@ func TestClusterChaos(t *testing.T) {
 	}
 	killedAt := time.Now()
 	leader.Shutdown()
-	_ = w1.Process.Signal(syscall.SIGKILL)
+	w1.Signal(syscall.SIGKILL)
 	t.Logf("shut down the stream leader and killed w1 at a third of the load")
 	wg.Wait()
 	leader.Start()

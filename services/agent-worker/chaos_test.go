@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -37,29 +36,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// proc is a worker child process.
-type proc struct {
-	id   string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-}
-
-func (p *pipeline) spawn(t *testing.T, id string, env ...string) *proc {
+func (p *pipeline) spawn(t *testing.T, id string, env ...string) *testkit.Proc {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), id+".log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(workerBin)
-	cmd.Env = append(os.Environ(),
-		"MNEMO_NATS_URL="+p.nats.URL(),
-		"MNEMO_REDIS_URL="+p.redis.URL(),
-		"MNEMO_STORE="+p.storeDSN,
-		"MNEMO_WORKER_ID="+id,
+	return testkit.StartProc(t, id, workerBin, append([]string{
+		"MNEMO_NATS_URL=" + p.nats.URL(),
+		"MNEMO_REDIS_URL=" + p.redis.URL(),
+		"MNEMO_STORE=" + p.storeDSN,
+		"MNEMO_WORKER_ID=" + id,
 		fmt.Sprintf("MNEMO_PARTITIONS=%d", p.layout.Partitions),
-		"MNEMO_ACK_WAIT="+p.layout.AckWait.String(),
+		"MNEMO_ACK_WAIT=" + p.layout.AckWait.String(),
 		"MNEMO_BACKOFF=none",
 		"MNEMO_LINGER=500ms",
 		"MNEMO_LOCK_TTL=3s",
@@ -67,41 +52,7 @@ func (p *pipeline) spawn(t *testing.T, id string, env ...string) *proc {
 		"MNEMO_REBALANCE=500ms",
 		"MNEMO_SHUTDOWN_GRACE=3s",
 		"MNEMO_LOG_LEVEL=info",
-	)
-	cmd.Env = append(cmd.Env, env...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pr := &proc{id: id, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); f.Close(); close(pr.done) }()
-	t.Cleanup(func() {
-		pr.signal(syscall.SIGKILL)
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			lines := strings.Split(string(b), "\n")
-			if len(lines) > 40 {
-				lines = lines[len(lines)-40:]
-			}
-			t.Logf("--- last lines of %s:\n%s", id, strings.Join(lines, "\n"))
-		}
-	})
-	return pr
-}
-
-func (pr *proc) signal(sig syscall.Signal) {
-	select {
-	case <-pr.done:
-		return
-	default:
-	}
-	_ = pr.cmd.Process.Signal(sig)
-	select {
-	case <-pr.done:
-	case <-time.After(15 * time.Second):
-		_ = pr.cmd.Process.Kill()
-		<-pr.done
-	}
+	}, env...)...)
 }
 
 // publishInBackground publishes rounds of every session while the test acts.
@@ -143,7 +94,7 @@ func chaosKillWorker(t *testing.T, dsn string) {
 	sessions := sessionIDs("k", 50)
 	progress, wait := publishInBackground(p, sessions, 40)
 	waitRound(t, progress, 15)
-	w1.signal(syscall.SIGKILL)
+	w1.Signal(syscall.SIGKILL)
 	wait()
 	took := p.waitApplied(90 * time.Second)
 	t.Logf("all applied %s after the last publish", took.Round(time.Millisecond))

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -390,15 +389,9 @@ func TestStatsFollowARealPipeline(t *testing.T) {
 	if code := r.get("/v1/stats", &st); code != 200 || st.QueueDepth != n || !st.Processing || len(st.Errors) != 0 {
 		t.Fatalf("before any worker: %d %+v", code, st)
 	}
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "MNEMO_NATS_URL="+r.nats.URL(), "MNEMO_REDIS_URL="+r.redis.URL(), "MNEMO_STORE="+r.dsn,
+	testkit.StartProc(t, "w1", bin, "MNEMO_NATS_URL="+r.nats.URL(), "MNEMO_REDIS_URL="+r.redis.URL(), "MNEMO_STORE="+r.dsn,
 		"MNEMO_WORKER_ID=w1", fmt.Sprintf("MNEMO_PARTITIONS=%d", r.layout.Partitions), "MNEMO_BACKOFF=none",
 		"MNEMO_ACK_WAIT="+r.layout.AckWait.String(), "MNEMO_LLM_SIMULATED_LATENCY=700ms", "MNEMO_LINGER=300ms", "MNEMO_LOG_LEVEL=warn")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	sawInFlight, sawWorker := false, false
 	deadline := time.Now().Add(60 * time.Second)
 	for {

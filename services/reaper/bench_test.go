@@ -59,7 +59,7 @@ func BenchmarkRecoveryAfterKill(b *testing.B) {
 			return false
 		})
 		killed := time.Now()
-		w1.signal(syscall.SIGKILL)
+		w1.Signal(syscall.SIGKILL)
 		for sid := range tools {
 			waitFor(b, 2*time.Minute, "session "+sid+" applied", func() bool { return r.applied(sid, last[sid]) })
 		}

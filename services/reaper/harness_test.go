@@ -8,9 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -135,16 +133,8 @@ func (r *rig) startReaper(cfg reaper.Config) *reaper.Reaper {
 	return rp
 }
 
-// proc is a child process: a worker or a reaper.
-type proc struct {
-	id   string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-}
-
 func (r *rig) env(id string) []string {
-	return append(os.Environ(),
+	return append([]string{},
 		"MNEMO_NATS_URL="+r.nats.URL(),
 		"MNEMO_REDIS_URL="+r.redis.URL(),
 		"MNEMO_STORE="+r.dsn,
@@ -157,7 +147,7 @@ func (r *rig) env(id string) []string {
 }
 
 // spawnWorker starts a mnemo-worker child.
-func (r *rig) spawnWorker(id string, env ...string) *proc {
+func (r *rig) spawnWorker(id string, env ...string) *testkit.Proc {
 	return r.spawn(workerBin, id, append([]string{
 		"MNEMO_WORKER_ID=" + id,
 		"MNEMO_LINGER=300ms",
@@ -169,7 +159,7 @@ func (r *rig) spawnWorker(id string, env ...string) *proc {
 
 // spawnReaper starts a mnemo-reaper child with short timers; addr is its
 // HTTP address.
-func (r *rig) spawnReaper(id, addr string, env ...string) *proc {
+func (r *rig) spawnReaper(id, addr string, env ...string) *testkit.Proc {
 	return r.spawn(reaperBin, id, append([]string{
 		"MNEMO_REAPER_ID=" + id,
 		"MNEMO_REAPER_ADDR=" + addr,
@@ -181,49 +171,9 @@ func (r *rig) spawnReaper(id, addr string, env ...string) *proc {
 	}, env...)...)
 }
 
-func (r *rig) spawn(bin, id string, env ...string) *proc {
-	t := r.t
-	t.Helper()
-	logPath := filepath.Join(t.TempDir(), id+".log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin)
-	cmd.Env = append(r.env(id), env...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pr := &proc{id: id, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); f.Close(); close(pr.done) }()
-	t.Cleanup(func() {
-		pr.signal(syscall.SIGKILL)
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			lines := strings.Split(string(b), "\n")
-			if len(lines) > 30 {
-				lines = lines[len(lines)-30:]
-			}
-			t.Logf("--- last lines of %s:\n%s", id, strings.Join(lines, "\n"))
-		}
-	})
-	return pr
-}
-
-func (pr *proc) signal(sig syscall.Signal) {
-	select {
-	case <-pr.done:
-		return
-	default:
-	}
-	_ = pr.cmd.Process.Signal(sig)
-	select {
-	case <-pr.done:
-	case <-time.After(15 * time.Second):
-		_ = pr.cmd.Process.Kill()
-		<-pr.done
-	}
+func (r *rig) spawn(bin, id string, env ...string) *testkit.Proc {
+	r.t.Helper()
+	return testkit.StartProc(r.t, id, bin, append(r.env(id), env...)...)
 }
 
 // publish publishes one event of the session and returns its sequence.

@@ -101,7 +101,7 @@ func TestDeadWorkerWorkRedeliveredAtOnce(t *testing.T) {
 		}
 	}
 	killed := time.Now()
-	w1.signal(syscall.SIGKILL)
+	w1.Signal(syscall.SIGKILL)
 	for _, sid := range sessions {
 		waitFor(t, 30*time.Second, "session "+sid+" applied by w2", func() bool { return r.applied(sid, last[sid]) })
 	}
@@ -314,7 +314,7 @@ func TestMaxDeliveriesOfAnAppliedEventIsNotDeadLettered(t *testing.T) {
 func TestLeaderFailover(t *testing.T) {
 	r := newRig(t, 5*time.Second)
 	addrs := map[string]string{}
-	procs := map[string]*proc{}
+	procs := map[string]*testkit.Proc{}
 	for _, id := range []string{"ra", "rb"} {
 		addrs[id] = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 		procs[id] = r.spawnReaper(id, addrs[id])
@@ -346,7 +346,7 @@ func TestLeaderFailover(t *testing.T) {
 		other = "rb"
 	}
 	killed := time.Now()
-	procs[leader].signal(syscall.SIGKILL)
+	procs[leader].Signal(syscall.SIGKILL)
 	took := waitFor(t, 20*time.Second, "the other reaper to lead", func() bool {
 		id, _ := reaper.LeaderID(ctx, r.rdb)
 		return id == other && healthz(addrs[other]) == "leader"
@@ -409,9 +409,9 @@ func TestIdleSessionSummarizedOnce(t *testing.T) {
 	// metadata: the survivors rebuild it from the store (the session is
 	// active there), see it idle again, find its stop, and publish nothing.
 	leader, _ := reaper.LeaderID(ctx, r.rdb)
-	for _, p := range []*proc{ra, rb} {
-		if p.id == leader {
-			p.signal(syscall.SIGKILL)
+	for _, p := range []*testkit.Proc{ra, rb} {
+		if p.ID == leader {
+			p.Signal(syscall.SIGKILL)
 		}
 	}
 	r.spawnReaper("rc", fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)))

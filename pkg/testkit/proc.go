@@ -1,0 +1,69 @@
+package testkit
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Proc is a child process a test runs (a worker, a reaper), so that a kill
+// -9 is a real one. Its output goes to a log file whose tail is printed when
+// the test fails; t.Cleanup kills it.
+type Proc struct {
+	ID   string
+	Cmd  *exec.Cmd
+	Log  string
+	done chan struct{}
+}
+
+// StartProc starts bin with env (added to the test's environment).
+func StartProc(t testing.TB, id, bin string, env ...string) *Proc {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), id+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("testkit: start %s: %v", id, err)
+	}
+	p := &Proc{ID: id, Cmd: cmd, Log: logPath, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
+	t.Cleanup(func() {
+		p.Signal(os.Kill)
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			lines := strings.Split(string(b), "\n")
+			if len(lines) > 40 {
+				lines = lines[len(lines)-40:]
+			}
+			t.Logf("--- last lines of %s:\n%s", id, strings.Join(lines, "\n"))
+		}
+	})
+	return p
+}
+
+// Signal sends sig and waits for the process to end (killing it after 15 s).
+func (p *Proc) Signal(sig os.Signal) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.Cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.Cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// Done is closed once the process has exited.
+func (p *Proc) Done() <-chan struct{} { return p.done }
