@@ -91,6 +91,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	out := fs.String("out", "bench", "directory for REPORT.md and report.json")
 	only := fs.String("only", "", "run only suites whose directory contains this")
+	from := fs.String("from", "", "render the report from an earlier run's report.json instead of running the suites")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -103,7 +104,24 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	res := benchResults{}
 	var runs []string
+	if *from != "" {
+		b, err := os.ReadFile(*from)
+		if err != nil {
+			return err
+		}
+		var prev struct {
+			Runs []string     `json:"runs"`
+			Raw  benchResults `json:"raw"`
+		}
+		if err := json.Unmarshal(b, &prev); err != nil {
+			return fmt.Errorf("%s: %w", *from, err)
+		}
+		res, runs = prev.Raw, prev.Runs
+	}
 	for _, s := range benchSuites {
+		if *from != "" {
+			break
+		}
 		if *only != "" && !strings.Contains(s.Dir, *only) {
 			continue
 		}

@@ -106,19 +106,23 @@ var figures = []figure{
 		return row
 	},
 	func(r benchResults) reportRow {
-		row := reportRow{Figure: "hook process wall time, `mnemo hook claude-code PostToolUse` (300 runs)", Target: "p99 ≤ 10 ms, up and down"}
-		up, ok1 := r.get("BenchmarkHookProcess/up", "p99-ms")
-		down, ok2 := r.get("BenchmarkHookProcess/down", "p99-ms")
+		row := reportRow{Figure: "hook process wall time, `mnemo-hook claude-code PostToolUse` as installed (300 runs)", Target: "p99 ≤ 10 ms, up and down"}
+		up, ok1 := r.get("BenchmarkHookProcess/small-up", "p99-ms")
+		down, ok2 := r.get("BenchmarkHookProcess/small-down", "p99-ms")
 		if !ok1 || !ok2 {
 			row.Note = "not measured"
 			return row
 		}
-		u50, _ := r.get("BenchmarkHookProcess/up", "p50-ms")
-		d50, _ := r.get("BenchmarkHookProcess/down", "p50-ms")
+		u50, _ := r.get("BenchmarkHookProcess/small-up", "p50-ms")
+		d50, _ := r.get("BenchmarkHookProcess/small-down", "p50-ms")
 		row.Mnemo = fmt.Sprintf("up: p50 %s / p99 %s ms; down (spooled): p50 %s / p99 %s ms", f2(u50), f2(up), f2(d50), f2(down))
 		if t50, ok := r.get("BenchmarkHookProcess/true", "p50-ms"); ok {
 			t99, _ := r.get("BenchmarkHookProcess/true", "p99-ms")
 			row.Baseline = fmt.Sprintf("`true` exec'd the same way: p50 %s / p99 %s ms", f2(t50), f2(t99))
+		}
+		if f99, ok := r.get("BenchmarkHookProcess/up", "p99-ms"); ok {
+			fd99, _ := r.get("BenchmarkHookProcess/down", "p99-ms")
+			row.Note = fmt.Sprintf("the full `mnemo hook` binary: p99 %s ms up, %s ms down (package init of everything it links)", f2(f99), f2(fd99))
 		}
 		row.Met = metOf(up <= 10 && down <= 10)
 		return row

@@ -9,19 +9,37 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/llm"
 )
 
-// fakeAnthropic speaks the Messages API: it reads the tool uses of each
-// request and answers one observation per tool use, or a summary.
-func fakeAnthropic(t *testing.T, calls *atomic.Int64) *httptest.Server {
+// fakeLLM speaks the Messages API (anthropic) or chat completions (openai):
+// it reads the tool uses of each request and answers one observation per
+// tool use, or a summary. delay, when set, holds each answer that long.
+func fakeLLM(t *testing.T, provider string, calls *atomic.Int64, delay time.Duration, inFlight *atomic.Int64) *httptest.Server {
+	stop := make(chan struct{}) // ends held answers before the server closes
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v1/messages" || r.Header.Get("x-api-key") != "test-key" {
-			http.Error(w, `{"type":"error","error":{"type":"authentication_error","message":"bad"}}`, 401)
+		switch {
+		case provider == "anthropic" && (r.URL.Path != "/v1/messages" || r.Header.Get("x-api-key") != "test-key"),
+			provider == "openai" && (r.URL.Path != "/chat/completions" || r.Header.Get("Authorization") != "Bearer test-key"):
+			http.Error(w, `{"error":{"type":"authentication_error","message":"bad"}}`, 401)
 			return
+		}
+		if inFlight != nil {
+			inFlight.Add(1)
+			defer inFlight.Add(-1)
+		}
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return
+			case <-stop:
+				return
+			}
 		}
 		calls.Add(1)
 		body, _ := io.ReadAll(r.Body)
@@ -52,35 +70,75 @@ func fakeAnthropic(t *testing.T, calls *atomic.Int64) *httptest.Server {
 		}
 		text, _ := json.Marshal(answer)
 		w.Header().Set("Content-Type", "application/json")
+		if provider == "openai" {
+			fmt.Fprintf(w, `{"id":"c1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":%s},"finish_reason":"stop"}],"usage":{"prompt_tokens":%d,"completion_tokens":17}}`, text, len(body)/4)
+			return
+		}
 		fmt.Fprintf(w, `{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":%s}],"usage":{"input_tokens":%d,"output_tokens":17}}`, text, len(body)/4)
 	}))
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(stop) })
 	return srv
 }
 
-// Through the real pipeline with an LLM provider speaking Anthropic's wire
-// protocol: observations land with the model's fields, one per tool use in
-// accept order, and the usage of every call is recorded.
-func TestPipelineWithAnthropicProvider(t *testing.T) {
-	var calls atomic.Int64
-	srv := fakeAnthropic(t, &calls)
-	m, err := llm.New(llm.Config{Provider: "anthropic", BaseURL: srv.URL, APIKey: "test-key", Backoff: 10 * time.Millisecond})
+// Through the real pipeline with LLM providers speaking Anthropic's and the
+// OpenAI-compatible wire protocols: observations land with the model's
+// fields, one per tool use in accept order, and every call's usage is
+// recorded.
+func TestPipelineWithLLMProviders(t *testing.T) {
+	for _, provider := range []string{"anthropic", "openai"} {
+		t.Run(provider, func(t *testing.T) {
+			var calls atomic.Int64
+			srv := fakeLLM(t, provider, &calls, 0, nil)
+			m, err := llm.New(llm.Config{Provider: provider, BaseURL: srv.URL, APIKey: "test-key", Backoff: 10 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := newPipeline(t, "")
+			startWorker(t, p, "w1", m)
+			startWorker(t, p, "w2", m)
+			ctx := context.Background()
+			p.publish(ctx, sessionIDs("llm", 8), 12, 12)
+			p.waitApplied(60 * time.Second)
+			p.checkInvariants()
+			obs, err := p.store.SessionObservations(ctx, sessionIDs("llm", 8)[0])
+			if err != nil || len(obs) == 0 || !strings.HasPrefix(obs[0].Title, "LLM saw ") {
+				t.Fatalf("observations %v %+v", err, obs)
+			}
+			c, err := p.store.Counts(ctx, "", time.Now().Add(-time.Hour))
+			if err != nil || c.InputTokens == 0 || c.OutputTokens != 17*calls.Load() {
+				t.Fatalf("usage %+v after %d calls (%v)", c, calls.Load(), err)
+			}
+		})
+	}
+}
+
+// A worker killed with -9 while its LLM calls are in flight: another worker
+// redoes them, and no observation is lost or doubled.
+func TestWorkerKilledMidLLMCall(t *testing.T) {
+	var slowCalls, fastCalls, inFlight atomic.Int64
+	slow := fakeLLM(t, "anthropic", &slowCalls, time.Minute, &inFlight)
+	fast := fakeLLM(t, "anthropic", &fastCalls, 0, nil)
+	p := newPipeline(t, "")
+	w1 := p.spawn(t, "w1", "MNEMO_LLM_PROVIDER=anthropic", "MNEMO_LLM_BASE_URL="+slow.URL, "MNEMO_LLM_API_KEY=test-key")
+	ctx := context.Background()
+	p.publish(ctx, sessionIDs("mid", 6), 8, 8)
+	deadline := time.Now().Add(30 * time.Second)
+	for inFlight.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no LLM call in flight")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w1.Signal(syscall.SIGKILL)
+	m, err := llm.New(llm.Config{Provider: "anthropic", BaseURL: fast.URL, APIKey: "test-key"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPipeline(t, "")
-	startWorker(t, p, "w1", m)
 	startWorker(t, p, "w2", m)
-	ctx := context.Background()
-	p.publish(ctx, sessionIDs("llm", 8), 12, 12)
 	p.waitApplied(60 * time.Second)
 	p.checkInvariants()
-	obs, err := p.store.SessionObservations(ctx, sessionIDs("llm", 8)[0])
-	if err != nil || len(obs) == 0 || !strings.HasPrefix(obs[0].Title, "LLM saw ") {
-		t.Fatalf("observations %v %+v", err, obs)
-	}
-	c, err := p.store.Counts(ctx, "", time.Now().Add(-time.Hour))
-	if err != nil || c.InputTokens == 0 || c.OutputTokens != 17*calls.Load() {
-		t.Fatalf("usage %+v after %d calls (%v)", c, calls.Load(), err)
+	if slowCalls.Load() != 0 || fastCalls.Load() == 0 {
+		t.Fatalf("calls answered: slow %d, fast %d: the killed worker's calls must not have completed", slowCalls.Load(), fastCalls.Load())
 	}
 }
