@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // DeadLettered returns, of the given event IDs, those with a dead letter and
@@ -69,4 +70,40 @@ func (p *Postgres) DeadLettered(ctx context.Context, eventIDs []string) (map[str
 		return nil, fmt.Errorf("store: postgres: look up dead letters: %w", err)
 	}
 	return out, nil
+}
+
+// claimFenceSQL raises a session's fence only when the claim is newer; no row
+// changed means the claim is stale. The same statement serves both stores.
+const claimFenceSQL = `INSERT INTO session_cursors (session_id, last_seq, fence, updated_at) VALUES (%s, 0, %s, %s)
+	ON CONFLICT (session_id) DO UPDATE SET fence = excluded.fence, updated_at = excluded.updated_at
+	WHERE session_cursors.fence < excluded.fence`
+
+// ClaimFence records fence as the session's fence if it is newer.
+func (s *SQLite) ClaimFence(ctx context.Context, sessionID string, fence int64) error {
+	if err := checkID("session_id", sessionID); err != nil {
+		return err
+	}
+	res, err := s.w.ExecContext(ctx, fmt.Sprintf(claimFenceSQL, "?", "?", "?"), sessionID, fence, micros(utc(time.Now())))
+	if err != nil {
+		return fmt.Errorf("store: sqlite: claim fence: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: session %s: claim of fence %d is not above the stored one", ErrStaleFence, sessionID, fence)
+	}
+	return nil
+}
+
+// ClaimFence records fence as the session's fence if it is newer.
+func (p *Postgres) ClaimFence(ctx context.Context, sessionID string, fence int64) error {
+	if err := checkID("session_id", sessionID); err != nil {
+		return err
+	}
+	tag, err := p.pool.Exec(ctx, fmt.Sprintf(claimFenceSQL, "$1", "$2", "$3"), sessionID, fence, utc(time.Now()))
+	if err != nil {
+		return fmt.Errorf("store: postgres: claim fence: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: session %s: claim of fence %d is not above the stored one", ErrStaleFence, sessionID, fence)
+	}
+	return nil
 }

@@ -301,6 +301,11 @@ type Store interface {
 	// AppliedSeqs returns, of the given event IDs, those already applied with
 	// the stream sequence they were applied at.
 	AppliedSeqs(ctx context.Context, eventIDs []string) (map[string]uint64, error)
+	// ClaimFence records fence as the session's current fence before its
+	// holder writes anything: a writer with an older or equal fence is then
+	// refused (ErrStaleFence), even one that never wrote under its fence. A
+	// claim with a fence not above the stored one fails with ErrStaleFence.
+	ClaimFence(ctx context.Context, sessionID string, fence int64) error
 	// DeadLettered returns, of the given event IDs, those that have a dead
 	// letter (written by the reaper when JetStream gave up delivering them),
 	// with its ID: the worker treats such an event as done.

@@ -314,6 +314,18 @@ func (a *actor) ensureLock(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Claim the fence in the store before anything else: a holder that has
+	// not written yet (after Redis lost the fence counter, two workers can be
+	// handed the same fence) is then refused, whoever claims second.
+	if err := a.w.d.Store.ClaimFence(ctx, a.sid, fence); err != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		_ = a.w.locks.Release(rctx, a.sid, a.w.cfg.WorkerID, token)
+		cancel()
+		if errors.Is(err, store.ErrStaleFence) {
+			return session.ErrLockHeld
+		}
+		return fmt.Errorf("claim fence: %w", err)
+	}
 	a.token, a.fence, a.locked, a.loaded = token, fence, true, false
 	a.lost.Store(false)
 	a.stopRenew, a.renewDone = make(chan struct{}), make(chan struct{})

@@ -32,6 +32,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"IdempotentReapply", testIdempotentReapply},
 		{"RepublishedEventsAdvanceCursor", testRepublishedAdvance},
 		{"StaleFenceRejected", testStaleFence},
+		{"ClaimedFenceRefusesOlderWriters", testClaimFence},
 		{"CursorBackwardsRejected", testCursorBackwards},
 		{"PartialDuplicateRejected", testPartialDuplicate},
 		{"ConcurrentAppliersSameFence", testConcurrentSameFence},
@@ -238,6 +239,33 @@ func testStaleFence(t *testing.T, dsn string) {
 	mustApply(t, st, toolUnit(s, "f1", 6, obs("f1", "acme", store.TypeChange, "newer", "n")))
 	if c, _ := st.Cursor(context.Background(), "f1"); c.Fence != 6 {
 		t.Fatalf("fence %d, want 6", c.Fence)
+	}
+}
+
+// A claimed fence refuses every writer with an older or equal one, even one
+// that never wrote: two holders handed the same fence cannot both write.
+func testClaimFence(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	s := &seq{}
+	if err := st.ClaimFence(ctx, "cf", 5); err != nil {
+		t.Fatalf("first claim: %v", err)
+	}
+	if _, err := st.Apply(ctx, toolUnit(s, "cf", 4, obs("cf", "acme", store.TypeChange, "old holder", "n"))); !errors.Is(err, store.ErrStaleFence) {
+		t.Fatalf("write under an older fence after a claim: %v, want ErrStaleFence", err)
+	}
+	if err := st.ClaimFence(ctx, "cf", 5); !errors.Is(err, store.ErrStaleFence) {
+		t.Fatalf("second claim of the same fence: %v, want ErrStaleFence", err)
+	}
+	if err := st.ClaimFence(ctx, "cf", 6); err != nil {
+		t.Fatalf("newer claim: %v", err)
+	}
+	if _, err := st.Apply(ctx, toolUnit(s, "cf", 5, obs("cf", "acme", store.TypeChange, "superseded", "n"))); !errors.Is(err, store.ErrStaleFence) {
+		t.Fatalf("write under a superseded fence: %v, want ErrStaleFence", err)
+	}
+	mustApply(t, st, toolUnit(s, "cf", 6, obs("cf", "acme", store.TypeChange, "current", "n")))
+	if c, _ := st.Cursor(ctx, "cf"); c.Fence != 6 || c.LastSeq != s.n {
+		t.Fatalf("cursor %+v", c)
 	}
 }
 
