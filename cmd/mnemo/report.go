@@ -91,7 +91,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	out := fs.String("out", "bench", "directory for REPORT.md and report.json")
 	only := fs.String("only", "", "run only suites whose directory contains this")
-	from := fs.String("from", "", "render the report from an earlier run's report.json instead of running the suites")
+	from := fs.String("from", "", "start from an earlier run's report.json: render it again, or with --only re-run just those suites")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -119,8 +119,8 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		res, runs = prev.Raw, prev.Runs
 	}
 	for _, s := range benchSuites {
-		if *from != "" {
-			break
+		if *from != "" && *only == "" {
+			break // render only
 		}
 		if *only != "" && !strings.Contains(s.Dir, *only) {
 			continue

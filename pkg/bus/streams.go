@@ -25,10 +25,11 @@ func EventsConfig(l Layout) jetstream.StreamConfig {
 		MaxBytes:   orUnlimited(l.MaxBytes),
 		Duplicates: l.Duplicates,
 		Discard:    jetstream.DiscardOld,
-		// No direct gets: they may be answered by a replica that lags, and
-		// the worker's gap walk must see every message the stream acked.
-		// Reads go through the stream leader instead.
-		AllowDirect: false,
+		// Direct gets only on a single replica: with more, a direct get
+		// may be answered by a replica that lags, and the worker's gap walk
+		// must see every message the stream acked, so reads go through the
+		// stream leader instead (slower, but correct).
+		AllowDirect: l.Replicas <= 1,
 	}
 }
 
