@@ -11,7 +11,6 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/store"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 func init() {
@@ -57,15 +56,11 @@ func runRecompress(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		return err
 	}
 	defer st.Close()
-	nc, err := bus.Connect(ctx, bus.ConnectOptions{URL: cfg.NATSURL, Service: "recompress", Token: cfg.NATSToken})
+	nc, js, err := bus.ConnectJetStream(ctx, bus.ConnectOptions{URL: cfg.NATSURL, Service: "recompress", Token: cfg.NATSToken})
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
 	n := 0
 	for off := 0; ; off += 100 {
 		sessions, err := st.Sessions(ctx, store.SessionFilter{Project: *project, Limit: 100, Offset: off})

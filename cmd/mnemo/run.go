@@ -24,7 +24,6 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/redisserver"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/store"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -140,15 +139,11 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
 	log.Info("embedded NATS started", "url", ns.ClientURL(), "store", filepath.Join(cfg.Home, "nats"))
 
-	nc, err := bus.Connect(ctx, bus.ConnectOptions{URL: ns.ClientURL(), Service: "run", Logger: log})
+	nc, js, err := bus.ConnectJetStream(ctx, bus.ConnectOptions{URL: ns.ClientURL(), Service: "run", Logger: log})
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
 	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = bus.Ensure(ectx, js, cfg.Worker.Layout)
 	cancel()
@@ -226,15 +221,11 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 
 	var fw *bus.Forwarder
 	if cfg.Upstream != "" {
-		unc, err := bus.Connect(ctx, bus.ConnectOptions{URL: cfg.Upstream, Service: "upstream", Token: cfg.UpstreamToken, Logger: log})
+		unc, ujs, err := bus.ConnectJetStream(ctx, bus.ConnectOptions{URL: cfg.Upstream, Service: "upstream", Token: cfg.UpstreamToken, Logger: log})
 		if err != nil {
 			return err
 		}
 		defer unc.Close()
-		ujs, err := jetstream.New(unc)
-		if err != nil {
-			return fmt.Errorf("upstream jetstream: %w", err)
-		}
 		fw = &bus.Forwarder{Local: js, Upstream: ujs, Log: log}
 		log.Info("forwarding events upstream", "upstream", redactDSN(cfg.Upstream))
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ConnName is the connection name of a Mnemo process, mnemo-<service>/<host>/<pid>,
@@ -92,4 +93,19 @@ func WaitConnected(ctx context.Context, nc *nats.Conn) error {
 		}
 	}
 	return nil
+}
+
+// ConnectJetStream connects as Connect does and returns the JetStream
+// context on the connection too; the caller closes the connection.
+func ConnectJetStream(ctx context.Context, o ConnectOptions) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := Connect(ctx, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("bus: jetstream on %s: %w", o.URL, err)
+	}
+	return nc, js, nil
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/logging"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/store"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 func main() {
@@ -55,15 +54,11 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	nc, err := bus.Connect(ctx, bus.ConnectOptions{URL: natsURL, Service: "worker", Token: natsToken, Logger: log})
+	nc, js, err := bus.ConnectJetStream(ctx, bus.ConnectOptions{URL: natsURL, Service: "worker", Token: natsToken, Logger: log})
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
 	rdb, err := session.Dial(redisURL)
 	if err != nil {
 		return err

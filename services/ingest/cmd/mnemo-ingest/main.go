@@ -19,7 +19,6 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/logging"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/services/ingest"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -60,15 +59,11 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (set MNEMO_ADDR): %w", cfg.Addr, err)
 	}
-	nc, err := bus.Connect(ctx, bus.ConnectOptions{URL: natsURL, Service: "ingest", Token: natsToken, Logger: log})
+	nc, js, err := bus.ConnectJetStream(ctx, bus.ConnectOptions{URL: natsURL, Service: "ingest", Token: natsToken, Logger: log})
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
 	deps := ingest.Deps{NC: nc, JS: js, Logger: log}
 	if redisURL != "none" {
 		rdb, err := session.Dial(redisURL)

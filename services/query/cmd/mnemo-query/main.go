@@ -20,7 +20,6 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/mnemo-dev/mnemo/services/query"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -66,15 +65,11 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (set MNEMO_ADDR): %w", addr, err)
 	}
-	nc, err := bus.Connect(ctx, bus.ConnectOptions{URL: natsURL, Service: "query", Token: natsToken, Logger: log})
+	nc, js, err := bus.ConnectJetStream(ctx, bus.ConnectOptions{URL: natsURL, Service: "query", Token: natsToken, Logger: log})
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
 	rdb, err := session.Dial(redisURL)
 	if err != nil {
 		return err
