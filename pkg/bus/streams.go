@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -82,11 +84,39 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, l Layout) error 
 		},
 	}
 	for _, cfg := range cfgs {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		err := retryJS(ctx, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(ctx, cfg)
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("bus: ensure stream %s: %w", cfg.Name, err)
 		}
 	}
 	return nil
+}
+
+// retryJS runs a JetStream API call with a deadline per attempt and tries
+// again while ctx allows: in a cluster an API request can go unanswered
+// (a meta leader election, routes still forming) and would otherwise hold
+// the whole budget.
+func retryJS(ctx context.Context, call func(context.Context) error) error {
+	for {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := call(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrNoResponders) &&
+			!errors.Is(err, jetstream.ErrNoHeartbeat) && !errors.Is(err, nats.ErrTimeout) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // ConsumerConfig is the durable pull consumer of one partition.
@@ -112,7 +142,11 @@ func EnsureConsumers(ctx context.Context, js jetstream.JetStream, l Layout) erro
 		return fmt.Errorf("bus: look up %s: %w", EventsStream, err)
 	}
 	for p := 0; p < l.Partitions; p++ {
-		if _, err := s.CreateOrUpdateConsumer(ctx, ConsumerConfig(l, p)); err != nil {
+		err := retryJS(ctx, func(ctx context.Context) error {
+			_, err := s.CreateOrUpdateConsumer(ctx, ConsumerConfig(l, p))
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("bus: ensure consumer %s: %w", ConsumerName(p), err)
 		}
 	}

@@ -124,7 +124,7 @@ func connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 // Ensure creates Mnemo's streams and consumers with the layout on the server.
 func Ensure(t testing.TB, js jetstream.JetStream, l bus.Layout) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := bus.Ensure(ctx, js, l); err != nil {
 		t.Fatalf("testkit: ensure streams and consumers: %v", err)
@@ -185,6 +185,17 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	}
 	wg.Wait()
 	c.WaitMetaLeader(30 * time.Second)
+	// Every node routed to the others and current with the meta group, so
+	// the first stream a test creates is not raced by the cluster forming.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, node := range c.Nodes {
+		for s := node.Server(); s == nil || s.NumRoutes() < n-1 || !s.JetStreamIsCurrent(); s = node.Server() {
+			if time.Now().After(deadline) {
+				t.Fatalf("testkit: cluster node %s not routed and current after 30s", node.cfg.Name)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 	return c
 }
 
