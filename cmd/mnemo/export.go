@@ -197,6 +197,11 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err := sc.Err(); err != nil {
 		return err
 	}
+	if added > 0 {
+		if err := st.Optimize(ctx); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(stdout, "imported %d records, %d already present\n", added, skipped)
 	return nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 )
@@ -110,4 +111,21 @@ func searchable(s string) bool {
 		}
 	}
 	return false
+}
+
+// ftsTextColumns are the observations_fts columns user text searches; the
+// index also holds project_key, which only ftsScoped matches.
+const ftsTextColumns = "{title subtitle narrative facts concepts}"
+
+// ftsScoped confines an ftsQuery expression to the text columns and, for a
+// project, to that project's rows, so the index itself does the filtering.
+// project_key is hex(project) followed by '0' (migration 2): one token the
+// tokenizer keeps whole, with a trailing digit that no stemming rule
+// strips, so it matches exactly one project.
+func ftsScoped(match, project string) string {
+	match = ftsTextColumns + " : (" + match + ")"
+	if project == "" {
+		return match
+	}
+	return fmt.Sprintf(`project_key : "%X0" AND %s`, project, match)
 }

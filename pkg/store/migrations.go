@@ -11,13 +11,48 @@ type migration struct {
 }
 
 // SchemaVersion is the schema version this code migrates a database to.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrations lists every schema change in order. Append; never edit a
 // released entry.
 var migrations = []migration{
 	{version: 1, name: "initial schema", sqlite: sqliteSchemaV1, postgres: postgresSchemaV1},
+	{version: 2, name: "project in the full-text index", sqlite: sqliteSearchScopeV2, postgres: ""},
 }
+
+// sqliteSearchScopeV2 puts each observation's project into observations_fts
+// as one token (project_key, weight 0 in bm25), so a project's search is
+// narrowed inside the index rather than by looking up every match's row.
+// PostgreSQL needs no change: its planner combines the GIN and project
+// indexes itself, so its migration 2 is empty.
+const sqliteSearchScopeV2 = `
+DROP TRIGGER observations_fts_insert;
+DROP TRIGGER observations_fts_delete;
+DROP TRIGGER observations_fts_update;
+DROP TABLE observations_fts;
+ALTER TABLE observations ADD COLUMN project_key TEXT GENERATED ALWAYS AS (hex(project) || '0') VIRTUAL;
+CREATE VIRTUAL TABLE observations_fts USING fts5 (
+	title, subtitle, narrative, facts, concepts, project_key,
+	content = 'observations', content_rowid = 'id',
+	tokenize = 'porter unicode61 remove_diacritics 2'
+);
+INSERT INTO observations_fts (observations_fts, rank) VALUES ('rank', 'bm25(10.0, 5.0, 1.0, 5.0, 3.0, 0.0)');
+INSERT INTO observations_fts (observations_fts) VALUES ('rebuild');
+CREATE TRIGGER observations_fts_insert AFTER INSERT ON observations BEGIN
+	INSERT INTO observations_fts (rowid, title, subtitle, narrative, facts, concepts, project_key)
+	VALUES (new.id, new.title, new.subtitle, new.narrative, new.facts, new.concepts, new.project_key);
+END;
+CREATE TRIGGER observations_fts_delete AFTER DELETE ON observations BEGIN
+	INSERT INTO observations_fts (observations_fts, rowid, title, subtitle, narrative, facts, concepts, project_key)
+	VALUES ('delete', old.id, old.title, old.subtitle, old.narrative, old.facts, old.concepts, old.project_key);
+END;
+CREATE TRIGGER observations_fts_update AFTER UPDATE OF title, subtitle, narrative, facts, concepts, project ON observations BEGIN
+	INSERT INTO observations_fts (observations_fts, rowid, title, subtitle, narrative, facts, concepts, project_key)
+	VALUES ('delete', old.id, old.title, old.subtitle, old.narrative, old.facts, old.concepts, old.project_key);
+	INSERT INTO observations_fts (rowid, title, subtitle, narrative, facts, concepts, project_key)
+	VALUES (new.id, new.title, new.subtitle, new.narrative, new.facts, new.concepts, new.project_key);
+END;
+`
 
 // Times are INTEGER microseconds since the Unix epoch, UTC; lists are JSON
 // text. observations_fts is an external-content FTS5 index kept in sync by

@@ -7,6 +7,14 @@ import (
 	"unicode/utf8"
 )
 
+// SearchWindow is how many of the newest matches a full-text search ranks;
+// see SearchQuery.
+const SearchWindow = 2000
+
+// searchWindow is the number of newest matches a query ranks: SearchWindow,
+// or more when its page reaches further.
+func searchWindow(limit, offset int) int { return max(SearchWindow, limit+offset) }
+
 // Defaults and bounds of the read side.
 const (
 	// DefaultBudget is the token budget of RecentContext when the query

@@ -713,16 +713,17 @@ func (s *SQLite) Search(ctx context.Context, q SearchQuery) ([]SearchHit, error)
 	if len(q.Text) > MaxShortLen {
 		return nil, invalid("text", "is %d bytes, more than %d", len(q.Text), MaxShortLen)
 	}
-	var where []string
-	var args []any
 	match := ""
 	if strings.TrimSpace(q.Text) != "" {
 		if match = ftsQuery(q.Text); match == "" {
 			return []SearchHit{}, nil
 		}
-		where, args = append(where, "observations_fts MATCH ?"), append(args, match)
 	}
-	if q.Project != "" {
+	var where []string
+	var args []any
+	if match != "" {
+		match = ftsScoped(match, q.Project)
+	} else if q.Project != "" {
 		where, args = append(where, "o.project = ?"), append(args, q.Project)
 	}
 	if len(q.Types) > 0 {
@@ -746,25 +747,42 @@ func (s *SQLite) Search(ctx context.Context, q SearchQuery) ([]SearchHit, error)
 	if !q.Until.IsZero() {
 		where, args = append(where, "o.accepted_at < ?"), append(args, micros(utc(q.Until)))
 	}
-	var sb strings.Builder
-	if match != "" {
-		sb.WriteString(`SELECT ` + sqliteObsCols + `, -observations_fts.rank FROM observations_fts
-			JOIN observations o ON o.id = observations_fts.rowid`)
-	} else {
-		sb.WriteString(`SELECT ` + sqliteObsCols + `, 0.0 FROM observations o`)
-	}
+	limit, offset := clamp(q.Limit, defaultSearchLimit, maxSearchLimit), offsetOf(q.Offset)
+	filters := ""
 	if len(where) > 0 {
-		sb.WriteString(" WHERE " + strings.Join(where, " AND "))
+		filters = " AND " + strings.Join(where, " AND ")
 	}
-	if match != "" {
-		sb.WriteString(` ORDER BY observations_fts.rank, o.id DESC`)
+	var query string
+	var all []any
+	if match == "" {
+		query = `SELECT ` + sqliteObsCols + `, 0.0 FROM observations o WHERE 1` + filters +
+			` ORDER BY o.accepted_at DESC, o.id DESC LIMIT ? OFFSET ?`
+		all = append(append(all, args...), limit, offset)
 	} else {
-		sb.WriteString(` ORDER BY o.accepted_at DESC, o.id DESC`)
+		// Rank only the matches at or after the window's oldest one
+		// (SearchQuery): FTS5 walks the rowids newest first cheaply and
+		// takes the floor as a rowid bound, so bm25 runs on at most the
+		// window.
+		// The window's own walk joins observations only for filters the
+		// index does not hold.
+		windowFrom := `observations_fts w`
+		if filters != "" {
+			windowFrom += ` JOIN observations o ON o.id = w.rowid`
+		}
+		query = `SELECT ` + sqliteObsCols + `, -f.rank FROM observations_fts f
+			JOIN observations o ON o.id = f.rowid
+			WHERE f.observations_fts MATCH ? AND f.rowid >= coalesce((
+				SELECT w.rowid FROM ` + windowFrom + `
+				WHERE w.observations_fts MATCH ?` + filters + `
+				ORDER BY w.rowid DESC LIMIT 1 OFFSET ?), 0)` + filters + `
+			ORDER BY f.rank, o.id DESC LIMIT ? OFFSET ?`
+		all = append(all, match, match)
+		all = append(all, args...)
+		all = append(all, searchWindow(limit, offset)-1)
+		all = append(all, args...)
+		all = append(all, limit, offset)
 	}
-	sb.WriteString(` LIMIT ? OFFSET ?`)
-	args = append(args, clamp(q.Limit, defaultSearchLimit, maxSearchLimit), offsetOf(q.Offset))
-
-	rows, err := s.r.QueryContext(ctx, sb.String(), args...)
+	rows, err := s.r.QueryContext(ctx, query, all...)
 	if err != nil {
 		return nil, fmt.Errorf("store: sqlite: search: %w", err)
 	}
@@ -781,6 +799,17 @@ func (s *SQLite) Search(ctx context.Context, q SearchQuery) ([]SearchHit, error)
 		return nil, fmt.Errorf("store: sqlite: search: %w", err)
 	}
 	return out, nil
+}
+
+// Optimize merges the full-text index into one segment and lets SQLite
+// refresh its statistics (PRAGMA optimize).
+func (s *SQLite) Optimize(ctx context.Context) error {
+	for _, q := range []string{`INSERT INTO observations_fts (observations_fts) VALUES ('optimize')`, `PRAGMA optimize`} {
+		if _, err := s.w.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("store: sqlite: optimize: %w", err)
+		}
+	}
+	return nil
 }
 
 // Timeline returns up to before older and after newer observations of the

@@ -262,6 +262,12 @@ type Context struct {
 }
 
 // SearchQuery is a full-text search with filters.
+//
+// A full-text search ranks the newest SearchWindow matches of the query and
+// its filters (by store order), or Offset+Limit of them when that is more:
+// ranking every match of two common words costs a scan of most of the
+// store, and recent memory is the memory an agent needs. Older matches are
+// still found whenever fewer newer ones match.
 type SearchQuery struct {
 	Text    string // full text; "" = filters only, newest first
 	Project string
@@ -344,6 +350,11 @@ type Store interface {
 	MarkReplayed(ctx context.Context, id int64, newEventID string) error
 
 	Conversation(ctx context.Context, sessionID string) (Conversation, error)
+
+	// Optimize refreshes what the query planner knows and compacts the
+	// search index, as a store does after a bulk load (import, seeding)
+	// rather than waiting for background maintenance.
+	Optimize(ctx context.Context) error
 
 	Close() error
 }

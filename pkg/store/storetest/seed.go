@@ -75,7 +75,8 @@ func (c *Corpus) Units(s, unitSize int) []store.Unit {
 	return units
 }
 
-// Seed applies every session of the corpus to st in units of 25.
+// Seed applies every session of the corpus to st in units of 25, then
+// optimizes st as a store that has lived with this memory would be.
 func (c *Corpus) Seed(ctx context.Context, st store.Store) error {
 	for s := 0; s < c.Sessions; s++ {
 		for _, u := range c.Units(s, 25) {
@@ -83,6 +84,9 @@ func (c *Corpus) Seed(ctx context.Context, st store.Store) error {
 				return fmt.Errorf("seed session %d: %w", s, err)
 			}
 		}
+	}
+	if err := st.Optimize(ctx); err != nil {
+		return fmt.Errorf("seed: %w", err)
 	}
 	return nil
 }

@@ -38,6 +38,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"ConcurrentAppliersSameFence", testConcurrentSameFence},
 		{"ConcurrentAppliersDifferentFences", testConcurrentFences},
 		{"SearchRankingAndFilters", testSearch},
+		{"SearchWindowAndProjectScope", testSearchWindow},
 		{"ContextWithinBudget", testContextBudget},
 		{"TimelineAndGetByIDs", testTimeline},
 		{"SessionsPromptsAndCounts", testSessionsAndCounts},
@@ -450,6 +451,77 @@ func testSearch(t *testing.T, dsn string) {
 	}
 	if h, _ := st.Search(ctx, store.SearchQuery{Text: "zzzqqq"}); len(h) != 0 {
 		t.Fatalf("nonsense matched %v", titles(h))
+	}
+}
+
+// testSearchWindow pins what SearchQuery promises about its window: a
+// search ranks the newest SearchWindow matches of the text and its filters,
+// widened to reach a deep page, and a project filter is exact (no prefix or
+// tokenizer collisions between projects).
+func testSearchWindow(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	s := &seq{}
+	// The strongest match is the oldest: a decision with the word in its
+	// title; then SearchWindow weak matches (the word once, in the narrative).
+	mustApply(t, st, toolUnit(s, "w0", 1, obs("w0", "win", store.TypeDecision, "needle needle needle", "needle")))
+	for done := 0; done < store.SearchWindow; {
+		u := store.Unit{SessionID: "w1", Fence: 1, Session: &store.SessionUpdate{Project: "win"}}
+		for i := 0; i < 250 && done < store.SearchWindow; i, done = i+1, done+1 {
+			e := ev(s, "tool_use")
+			o := obs("w1", "win", store.TypeChange, fmt.Sprintf("change %d", done), "a needle in the narrative of a long haystack text")
+			o.SourceEventIDs, o.AcceptedAt = []string{e.EventID}, e.AcceptedAt
+			u.Events, u.Observations = append(u.Events, e), append(u.Observations, o)
+		}
+		mustApply(t, st, u)
+	}
+	if err := st.Optimize(ctx); err != nil {
+		t.Fatalf("optimize: %v", err)
+	}
+	search := func(q store.SearchQuery) []store.SearchHit {
+		t.Helper()
+		h, err := st.Search(ctx, q)
+		if err != nil {
+			t.Fatalf("search %+v: %v", q, err)
+		}
+		return h
+	}
+	top := search(store.SearchQuery{Text: "needle", Project: "win", Limit: 5})
+	if len(top) != 5 {
+		t.Fatalf("%d hits, want 5", len(top))
+	}
+	for _, h := range top {
+		if h.Observation.Type == store.TypeDecision {
+			t.Fatalf("the oldest match ranked although %d newer ones match: %v", store.SearchWindow, titles(top))
+		}
+	}
+	// A filter narrows the window itself: the old decision is then the
+	// only match, and found.
+	if h := search(store.SearchQuery{Text: "needle", Types: []string{store.TypeDecision}}); len(h) != 1 || h[0].Observation.Type != store.TypeDecision {
+		t.Fatalf("type-filtered search: %v, want the old decision", titles(h))
+	}
+	// A page past the window widens it: all SearchWindow+1 matches rank.
+	deep := search(store.SearchQuery{Text: "needle", Project: "win", Limit: 100, Offset: store.SearchWindow - 50})
+	if len(deep) != 51 {
+		t.Fatalf("deep page: %d hits, want 51 (the window must reach offset+limit)", len(deep))
+	}
+	// Exact project scope: a project whose name extends another's, and
+	// names the tokenizer would split or fold alike.
+	for _, p := range []string{"acme", "acme-web", "Acme", "ácme", "acme web"} {
+		mustApply(t, st, toolUnit(s, "p-"+p, 1, obs("p-"+p, p, store.TypeDiscovery, "scoped finding", "scoped to "+p)))
+	}
+	for _, p := range []string{"acme", "acme-web", "Acme", "ácme", "acme web"} {
+		h := search(store.SearchQuery{Text: "scoped finding", Project: p})
+		if len(h) != 1 || h[0].Observation.Project != p {
+			var got []string
+			for _, x := range h {
+				got = append(got, x.Observation.Project)
+			}
+			t.Fatalf("project %q: hits in %q, want exactly its own", p, got)
+		}
+	}
+	if h := search(store.SearchQuery{Text: "scoped finding"}); len(h) != 5 {
+		t.Fatalf("unscoped: %d hits, want 5", len(h))
 	}
 }
 
