@@ -260,25 +260,20 @@ func (a *actor) finish() {
 	a.mu.Unlock()
 }
 
-// ack acknowledges (or terminates, for dead events) every delivered message:
-// all of them are now at or below the stored cursor.
+// ack hands every delivered message to the worker's acker, to be
+// acknowledged (or terminated, for dead events): all of them are now at or
+// below the stored cursor.
 func (a *actor) ack(batch []delivery) {
-	ctx, cancel := context.WithTimeout(a.w.runCtx, 5*time.Second)
-	defer cancel()
+	items := make([]ackItem, 0, len(batch))
 	for _, d := range batch {
-		var err error
+		it := ackItem{d: d}
 		if reason, ok := a.dead[d.seq]; ok {
-			err = d.msg.TermWithReason(reason)
+			it.reason = reason
 			delete(a.dead, d.seq)
-		} else {
-			err = d.msg.DoubleAck(ctx)
 		}
-		if err != nil {
-			// The effect is committed; a redelivery is skipped by the cursor.
-			a.log.Debug("ack failed", "seq", d.seq, "err", err)
-		}
+		items = append(items, it)
 	}
-	a.w.untrack(batch...)
+	a.w.acks.add(a.partition, items...)
 	a.w.processed.Add(int64(len(batch)))
 }
 
@@ -509,7 +504,7 @@ func (a *actor) walk(ctx context.Context, target uint64) error {
 			break
 		}
 		pos = ev.seq
-		ev.env, ev.decodeErr = bus.DecodeEvent(raw.Data)
+		ev.env, ev.decodeErr = bus.DecodeEvent(ev.data)
 		if ev.decodeErr == nil {
 			if ev.env.SessionID != a.sid {
 				ev.decodeErr = fmt.Errorf("event of session %q stored on the subject of %q", ev.env.SessionID, a.sid)

@@ -33,6 +33,10 @@ type Config struct {
 	MaxBatch int
 	// PullBatch is how many messages a partition pull buffers.
 	PullBatch int
+	// AckDelay is how long applied messages' acknowledgements may wait to
+	// be sent with the rest of their partition's (see acker): fewer
+	// consumer state writes on the broker, at no cost to correctness.
+	AckDelay time.Duration
 	// Grace is how long shutdown waits for in-flight work before NAKing it.
 	Grace time.Duration
 	// RetryMax caps the backoff between in-place retries of transient errors.
@@ -57,6 +61,7 @@ func DefaultConfig() Config {
 		Rebalance: 2 * time.Second,
 		MaxBatch:  16,
 		PullBatch: 64,
+		AckDelay:  250 * time.Millisecond,
 		Grace:     10 * time.Second,
 		RetryMax:  5 * time.Second,
 		// With backoff doubling to RetryMax, about a minute of retries.
@@ -111,6 +116,7 @@ func (c *Config) Bind(s *config.Set) {
 			}
 			return nil
 		})
+	s.Duration(&c.AckDelay, "ack-delay", "MNEMO_ACK_DELAY", c.AckDelay, "longest wait of an applied event's ack, to send a partition's acks together (0 = at once)")
 	s.Duration(&c.Grace, "shutdown-grace", "MNEMO_SHUTDOWN_GRACE", c.Grace, "time in-flight work gets at shutdown")
 }
 
@@ -125,6 +131,7 @@ func (c Config) Validate() error {
 	p.Addf(c.Rebalance <= 0 || c.Rebalance >= c.MemberTTL, "rebalance period (MNEMO_REBALANCE, is %s) must be positive and below the member TTL (MNEMO_MEMBER_TTL, is %s)", c.Rebalance, c.MemberTTL)
 	p.Addf(c.MaxBatch < 1 || c.MaxBatch > 500, "max batch must be 1..500 (MNEMO_MAX_BATCH)")
 	p.Addf(c.PullBatch < 1, "pull batch must be ≥ 1")
+	p.Addf(c.AckDelay < 0 || c.AckDelay >= c.Layout.AckWait, "ack delay (MNEMO_ACK_DELAY, is %s) must be 0 or more and below the ack wait (MNEMO_ACK_WAIT, is %s)", c.AckDelay, c.Layout.AckWait)
 	p.Addf(c.MaxAttempts < 1, "max attempts must be ≥ 1 (MNEMO_MAX_ATTEMPTS)")
 	p.Addf(c.RetryMax <= 0, "retry max must be positive (MNEMO_RETRY_MAX)")
 	p.Addf(c.Grace < 0, "shutdown grace must not be negative (MNEMO_SHUTDOWN_GRACE)")

@@ -44,6 +44,9 @@ type Worker struct {
 	locks    *session.Locks
 	members  *session.Membership
 	inflight *inflightTracker
+	acks     *acker
+	ackStop  chan struct{}
+	ackOnce  sync.Once
 	meta     *session.MetaStore
 	stream   jetstream.Stream
 
@@ -76,17 +79,21 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	return &Worker{
+	log := d.Logger.With("worker", cfg.WorkerID)
+	w := &Worker{
 		cfg:      cfg,
 		d:        d,
-		log:      d.Logger.With("worker", cfg.WorkerID),
+		log:      log,
 		locks:    session.NewLocks(d.Redis, cfg.LockTTL),
 		members:  session.NewMembership(d.Redis, cfg.WorkerID, cfg.MemberTTL),
 		meta:     session.NewMetaStore(d.Redis),
-		inflight: newInflightTracker(d.Redis, cfg.WorkerID, d.Logger.With("worker", cfg.WorkerID)),
+		inflight: newInflightTracker(d.Redis, cfg.WorkerID, log),
+		ackStop:  make(chan struct{}),
 		actors:   map[string]*actor{},
 		pullers:  map[int]*puller{},
-	}, nil
+	}
+	w.acks = newAcker(cfg.AckDelay, max(cfg.Layout.MaxAckPending/4, 1), log, func(ds []delivery) { w.untrack(ds...) })
+	return w, nil
 }
 
 // ID returns the worker's ID.
@@ -101,6 +108,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	stopTracker := make(chan struct{})
 	go w.inflight.run(stopTracker)
 	defer func() { close(stopTracker); <-w.inflight.done }()
+	go w.acks.run(w.ackStop)
+	defer w.flushAcks()
 
 	s, err := w.waitStream(ctx)
 	if err != nil {
@@ -334,6 +343,12 @@ func (w *Worker) removeActor(a *actor) bool {
 	return true
 }
 
+// flushAcks sends every held acknowledgement and stops the acker.
+func (w *Worker) flushAcks() {
+	w.ackOnce.Do(func() { close(w.ackStop) })
+	<-w.acks.done
+}
+
 func (w *Worker) trackInflight(d delivery) { w.inflight.add(d.seq, d.msg.Reply()) }
 
 func (w *Worker) untrack(ds ...delivery) {
@@ -462,6 +477,7 @@ func (w *Worker) shutdown() {
 		w.runCancel()
 		<-done
 	}
+	w.flushAcks()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	for p := range pullers {
