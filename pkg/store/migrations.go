@@ -11,14 +11,28 @@ type migration struct {
 }
 
 // SchemaVersion is the schema version this code migrates a database to.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migrations lists every schema change in order. Append; never edit a
 // released entry.
 var migrations = []migration{
 	{version: 1, name: "initial schema", sqlite: sqliteSchemaV1, postgres: postgresSchemaV1},
 	{version: 2, name: "project in the full-text index", sqlite: sqliteSearchScopeV2, postgres: ""},
+	{version: 3, name: "partition ack floors", sqlite: partitionFloorsV3, postgres: partitionFloorsV3},
 }
+
+// partitionFloorsV3 records, per incarnation of the events stream, the
+// highest sequence below which each partition's messages were all
+// acknowledged: a consumer whose state the broker lost is recreated to
+// start there (bus.Floors).
+const partitionFloorsV3 = `
+CREATE TABLE partition_floors (
+	stream     TEXT NOT NULL,
+	partition  INTEGER NOT NULL,
+	seq        BIGINT NOT NULL,
+	PRIMARY KEY (stream, partition)
+);
+`
 
 // sqliteSearchScopeV2 puts each observation's project into observations_fts
 // as one token (project_key, weight 0 in bm25), so a project's search is

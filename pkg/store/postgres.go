@@ -676,6 +676,44 @@ func (p *Postgres) Search(ctx context.Context, q SearchQuery) ([]SearchHit, erro
 	return out, nil
 }
 
+// PartitionFloors returns the ack floors recorded for stream.
+func (p *Postgres) PartitionFloors(ctx context.Context, stream string) (map[int]uint64, error) {
+	rows, err := p.pool.Query(ctx, `SELECT partition, seq FROM partition_floors WHERE stream = $1`, stream)
+	if err != nil {
+		return nil, fmt.Errorf("store: postgres: floors: %w", err)
+	}
+	defer rows.Close()
+	out := map[int]uint64{}
+	for rows.Next() {
+		var part int
+		var seq int64
+		if err := rows.Scan(&part, &seq); err != nil {
+			return nil, fmt.Errorf("store: postgres: floors: %w", err)
+		}
+		out[part] = uint64(seq)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: postgres: floors: %w", err)
+	}
+	return out, nil
+}
+
+// SavePartitionFloors records floors for stream, never lowering one.
+func (p *Postgres) SavePartitionFloors(ctx context.Context, stream string, floors map[int]uint64) error {
+	if err := validFloors(stream, floors); err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	for part, seq := range floors {
+		b.Queue(`INSERT INTO partition_floors (stream, partition, seq) VALUES ($1, $2, $3)
+			ON CONFLICT (stream, partition) DO UPDATE SET seq = GREATEST(partition_floors.seq, excluded.seq)`, stream, part, int64(seq))
+	}
+	if err := p.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("store: postgres: save floors: %w", err)
+	}
+	return nil
+}
+
 // Optimize analyzes the database, so the planner's estimates (which the
 // search window's plan depends on) reflect a bulk load at once.
 func (p *Postgres) Optimize(ctx context.Context) error {

@@ -801,6 +801,53 @@ func (s *SQLite) Search(ctx context.Context, q SearchQuery) ([]SearchHit, error)
 	return out, nil
 }
 
+// PartitionFloors returns the ack floors recorded for stream.
+func (s *SQLite) PartitionFloors(ctx context.Context, stream string) (map[int]uint64, error) {
+	return scanFloors(s.r.QueryContext(ctx, `SELECT partition, seq FROM partition_floors WHERE stream = ?`, stream))
+}
+
+func scanFloors(rows *sql.Rows, err error) (map[int]uint64, error) {
+	if err != nil {
+		return nil, fmt.Errorf("store: sqlite: floors: %w", err)
+	}
+	defer rows.Close()
+	out := map[int]uint64{}
+	for rows.Next() {
+		var p int
+		var seq int64
+		if err := rows.Scan(&p, &seq); err != nil {
+			return nil, fmt.Errorf("store: sqlite: floors: %w", err)
+		}
+		out[p] = uint64(seq)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: sqlite: floors: %w", err)
+	}
+	return out, nil
+}
+
+// SavePartitionFloors records floors for stream, never lowering one.
+func (s *SQLite) SavePartitionFloors(ctx context.Context, stream string, floors map[int]uint64) error {
+	if err := validFloors(stream, floors); err != nil {
+		return err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: sqlite: save floors: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	for p, seq := range floors {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO partition_floors (stream, partition, seq) VALUES (?, ?, ?)
+			ON CONFLICT (stream, partition) DO UPDATE SET seq = max(seq, excluded.seq)`, stream, p, int64(seq)); err != nil {
+			return fmt.Errorf("store: sqlite: save floors: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: sqlite: save floors: %w", err)
+	}
+	return nil
+}
+
 // Optimize merges the full-text index into one segment and lets SQLite
 // refresh its statistics (PRAGMA optimize).
 func (s *SQLite) Optimize(ctx context.Context) error {

@@ -351,6 +351,12 @@ type Store interface {
 
 	Conversation(ctx context.Context, sessionID string) (Conversation, error)
 
+	// PartitionFloors returns the ack floors recorded for one incarnation of
+	// the events stream (bus.StreamKey), by partition.
+	PartitionFloors(ctx context.Context, stream string) (map[int]uint64, error)
+	// SavePartitionFloors records ack floors; a floor only ever rises.
+	SavePartitionFloors(ctx context.Context, stream string, floors map[int]uint64) error
+
 	// Optimize refreshes what the query planner knows and compacts the
 	// search index, as a store does after a bulk load (import, seeding)
 	// rather than waiting for background maintenance.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -447,4 +448,20 @@ func filesOf(o *Observation) []string {
 		}
 	}
 	return out
+}
+
+// validFloors checks partition floors before they are recorded.
+func validFloors(stream string, floors map[int]uint64) error {
+	if stream == "" || len(stream) > MaxIDLen {
+		return invalid("stream", "must be 1-%d bytes", MaxIDLen)
+	}
+	for p, seq := range floors {
+		if p < 0 || p > 1<<16 {
+			return invalid("partition", "%d is out of range", p)
+		}
+		if seq > math.MaxInt64 {
+			return invalid("seq", "%d is out of range", seq)
+		}
+	}
+	return nil
 }

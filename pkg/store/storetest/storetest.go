@@ -46,6 +46,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"ReplaceObservations", testReplace},
 		{"DeleteSession", testDeleteSession},
 		{"BadInputTypedErrors", testBadInput},
+		{"PartitionFloorsOnlyRise", testPartitionFloors},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -760,4 +761,39 @@ func titleOf(o []store.Observation) string {
 		return ""
 	}
 	return o[0].Title
+}
+
+func testPartitionFloors(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	if f, err := st.PartitionFloors(ctx, "MNEMO_EVENTS@1"); err != nil || len(f) != 0 {
+		t.Fatalf("empty store: %v %v", f, err)
+	}
+	if err := st.SavePartitionFloors(ctx, "MNEMO_EVENTS@1", map[int]uint64{0: 10, 5: 7}); err != nil {
+		t.Fatal(err)
+	}
+	// A lower floor (a stale reading) never lowers the recorded one.
+	if err := st.SavePartitionFloors(ctx, "MNEMO_EVENTS@1", map[int]uint64{0: 4, 5: 9, 63: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// Another incarnation of the stream has floors of its own.
+	if err := st.SavePartitionFloors(ctx, "MNEMO_EVENTS@2", map[int]uint64{0: 2}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := st.PartitionFloors(ctx, "MNEMO_EVENTS@1")
+	if err != nil || len(f) != 3 || f[0] != 10 || f[5] != 9 || f[63] != 1 {
+		t.Fatalf("floors %v (%v), want 0:10 5:9 63:1", f, err)
+	}
+	if f, _ := st.PartitionFloors(ctx, "MNEMO_EVENTS@2"); len(f) != 1 || f[0] != 2 {
+		t.Fatalf("second stream's floors %v", f)
+	}
+	for _, bad := range []func() error{
+		func() error { return st.SavePartitionFloors(ctx, "", map[int]uint64{0: 1}) },
+		func() error { return st.SavePartitionFloors(ctx, "s", map[int]uint64{-1: 1}) },
+		func() error { return st.SavePartitionFloors(ctx, "s", map[int]uint64{0: 1 << 63}) },
+	} {
+		if err := bad(); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("bad floors: %v, want ErrInvalid", err)
+		}
+	}
 }
