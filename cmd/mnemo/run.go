@@ -145,7 +145,9 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	}
 	defer nc.Close()
 	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = bus.Ensure(ectx, js, cfg.Worker.Layout)
+	// The streams now, for ingest; the worker creates the consumers, from
+	// the ack floors recorded in the store.
+	err = bus.EnsureStreams(ectx, js, cfg.Worker.Layout)
 	cancel()
 	if err != nil {
 		return err

@@ -106,7 +106,7 @@ func TestEnsureRefusesPartitionChange(t *testing.T) {
 	l := bus.DefaultLayout()
 	testkit.Ensure(t, js, l)
 	// Re-running with the same layout is fine.
-	if err := bus.Ensure(ctx(t), js, l); err != nil {
+	if err := bus.Ensure(ctx(t), js, l, nil); err != nil {
 		t.Fatalf("re-ensure: %v", err)
 	}
 	l.Partitions = 32

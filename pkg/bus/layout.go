@@ -45,19 +45,28 @@ type Layout struct {
 	BackOff       []time.Duration
 	MaxDeliver    int
 	MaxAckPending int
+	// MemoryConsumers keeps the partition consumers' delivery and ack state
+	// in the broker's memory (replicated in a cluster) instead of files. A
+	// file consumer rewrites its state file up to ten times a second while
+	// it delivers; 64 of them under load stall a server on a slow disk. A
+	// consumer lost with a restarted broker is recreated from the ack floor
+	// the workers record in the store (Floors), so nothing is lost, and what
+	// is redelivered is skipped by the sessions' cursors.
+	MemoryConsumers bool
 }
 
 // DefaultLayout returns the layout of DESIGN.md §4 for an embedded server.
 func DefaultLayout() Layout {
 	return Layout{
-		Partitions:    64,
-		Replicas:      1,
-		MaxAge:        30 * 24 * time.Hour,
-		Duplicates:    2 * time.Minute,
-		AckWait:       30 * time.Second,
-		BackOff:       []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute},
-		MaxDeliver:    5,
-		MaxAckPending: 256,
+		Partitions:      64,
+		Replicas:        1,
+		MaxAge:          30 * 24 * time.Hour,
+		Duplicates:      2 * time.Minute,
+		AckWait:         30 * time.Second,
+		BackOff:         []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute},
+		MaxDeliver:      5,
+		MaxAckPending:   256,
+		MemoryConsumers: true,
 	}
 }
 

@@ -132,31 +132,119 @@ func ConsumerConfig(l Layout, p int) jetstream.ConsumerConfig {
 		MaxDeliver:    l.MaxDeliver,
 		MaxAckPending: l.MaxAckPending,
 		Replicas:      l.Replicas,
+		MemoryStorage: l.MemoryConsumers,
 	}
 }
 
-// EnsureConsumers creates or updates the layout's partition consumers.
-func EnsureConsumers(ctx context.Context, js jetstream.JetStream, l Layout) error {
+// Floors are the recorded ack floors of the events stream's partitions:
+// every message of partition p at or below Floors[p] was acknowledged.
+type Floors map[int]uint64
+
+// FloorsFunc returns the floors recorded for one incarnation of the events
+// stream (StreamKey); nil means none are recorded.
+type FloorsFunc func(ctx context.Context, streamKey string) (Floors, error)
+
+// StreamKey names one incarnation of a stream: a stream deleted and created
+// again restarts its sequences, and the floors of the old one must not
+// apply to it.
+func StreamKey(info *jetstream.StreamInfo) string {
+	return fmt.Sprintf("%s@%d", info.Config.Name, info.Created.UnixNano())
+}
+
+// EnsureConsumers creates or updates the layout's partition consumers. A
+// consumer that exists keeps how it was created (deliver policy, start
+// sequence, state storage); one that is missing (a new stream, or memory
+// state lost with a restarted broker) is created to start after its
+// partition's recorded floor.
+func EnsureConsumers(ctx context.Context, js jetstream.JetStream, l Layout, floors FloorsFunc) error {
 	s, err := js.Stream(ctx, EventsStream)
 	if err != nil {
 		return fmt.Errorf("bus: look up %s: %w", EventsStream, err)
 	}
+	var known Floors
+	loaded := false
+	floorOf := func(ctx context.Context, p int) (uint64, error) {
+		if !loaded {
+			if floors != nil {
+				if known, err = floors(ctx, StreamKey(s.CachedInfo())); err != nil {
+					return 0, fmt.Errorf("bus: read partition floors: %w", err)
+				}
+			}
+			loaded = true
+		}
+		return known[p], nil
+	}
 	for p := 0; p < l.Partitions; p++ {
-		err := retryJS(ctx, func(ctx context.Context) error {
-			_, err := s.CreateOrUpdateConsumer(ctx, ConsumerConfig(l, p))
+		if err := ensureConsumer(ctx, s, l, p, floorOf); err != nil {
 			return err
-		})
-		if err != nil {
-			return fmt.Errorf("bus: ensure consumer %s: %w", ConsumerName(p), err)
 		}
 	}
 	return nil
 }
 
+// EnsureConsumer creates partition p's consumer when it is missing, to start
+// after the floor recorded for it; an existing one is left as it is.
+func EnsureConsumer(ctx context.Context, js jetstream.JetStream, l Layout, p int, floors FloorsFunc) error {
+	s, err := js.Stream(ctx, EventsStream)
+	if err != nil {
+		return fmt.Errorf("bus: look up %s: %w", EventsStream, err)
+	}
+	return ensureConsumer(ctx, s, l, p, func(ctx context.Context, p int) (uint64, error) {
+		if floors == nil {
+			return 0, nil
+		}
+		f, err := floors(ctx, StreamKey(s.CachedInfo()))
+		if err != nil {
+			return 0, fmt.Errorf("bus: read partition floors: %w", err)
+		}
+		return f[p], nil
+	})
+}
+
+func ensureConsumer(ctx context.Context, s jetstream.Stream, l Layout, p int, floorOf func(context.Context, int) (uint64, error)) error {
+	name := ConsumerName(p)
+	want := ConsumerConfig(l, p)
+	return retryJS(ctx, func(ctx context.Context) error {
+		c, err := s.Consumer(ctx, name)
+		switch {
+		case err == nil:
+			// Settings fixed at creation stay as they are.
+			have := c.CachedInfo().Config
+			cfg := want
+			cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = have.DeliverPolicy, have.OptStartSeq, have.OptStartTime
+			cfg.MemoryStorage = have.MemoryStorage
+			if _, err := s.UpdateConsumer(ctx, cfg); err != nil {
+				return fmt.Errorf("bus: update consumer %s: %w", name, err)
+			}
+			return nil
+		case !errors.Is(err, jetstream.ErrConsumerNotFound):
+			return err
+		}
+		floor, err := floorOf(ctx, p)
+		if err != nil {
+			return err
+		}
+		cfg := want
+		if floor > 0 {
+			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, floor+1
+		}
+		_, err = s.CreateConsumer(ctx, cfg)
+		if errors.Is(err, jetstream.ErrConsumerExists) {
+			// Another process created it meanwhile, from its own reading
+			// of the floor: use that one.
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("bus: create consumer %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
 // Ensure runs EnsureStreams then EnsureConsumers.
-func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) error {
+func Ensure(ctx context.Context, js jetstream.JetStream, l Layout, floors FloorsFunc) error {
 	if err := EnsureStreams(ctx, js, l); err != nil {
 		return err
 	}
-	return EnsureConsumers(ctx, js, l)
+	return EnsureConsumers(ctx, js, l, floors)
 }

@@ -126,7 +126,7 @@ func Ensure(t testing.TB, js jetstream.JetStream, l bus.Layout) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := bus.Ensure(ctx, js, l); err != nil {
+	if err := bus.Ensure(ctx, js, l, nil); err != nil {
 		t.Fatalf("testkit: ensure streams and consumers: %v", err)
 	}
 }

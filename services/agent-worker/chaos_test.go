@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // workerBin is the real worker binary the chaos tests run as child
@@ -137,4 +139,88 @@ func TestChaosThreeWorkersRandomDelays(t *testing.T) {
 	p.publish(context.Background(), sessions, 12, 12)
 	p.waitApplied(120 * time.Second)
 	p.checkInvariants()
+}
+
+// A restarted broker has lost the consumers' memory-stored state: the
+// worker recreates each partition's consumer to start after the ack floor it
+// recorded in the store, so the restart loses nothing and does not replay
+// the stream from its first message.
+func TestConsumersRecreatedAfterRecordedFloors(t *testing.T) {
+	p := newPipeline(t, "")
+	p.spawn(t, "w1", "MNEMO_FLOOR_EVERY=100ms")
+	ctx := context.Background()
+	sessions := sessionIDs("f", 40)
+	p.publish(ctx, sessions, 20, 10)
+	p.waitApplied(60 * time.Second)
+
+	s, err := p.js.Stream(ctx, bus.EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := bus.StreamKey(s.CachedInfo())
+	floorOf := func(part int) jetstream.ConsumerConfig {
+		t.Helper()
+		c, err := p.js.Consumer(ctx, bus.EventsStream, bus.ConsumerName(part))
+		if err != nil {
+			t.Fatalf("consumer of partition %d: %v", part, err)
+		}
+		return c.CachedInfo().Config
+	}
+	// The broker's ack floors once every applied event is acknowledged.
+	broker := map[int]uint64{}
+	deadline := time.Now().Add(15 * time.Second)
+	for part := 0; part < p.layout.Partitions; part++ {
+		for {
+			c, err := p.js.Consumer(ctx, bus.EventsStream, bus.ConsumerName(part))
+			if err != nil {
+				t.Fatal(err)
+			}
+			info := c.CachedInfo()
+			if info.NumAckPending == 0 && info.NumPending == 0 {
+				if f := info.AckFloor.Stream; f > 0 {
+					broker[part] = f
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("partition %d still has %d unacknowledged", part, info.NumAckPending)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if len(broker) < p.layout.Partitions/2 {
+		t.Fatalf("only %d partitions have messages; the test needs most", len(broker))
+	}
+	// The worker records them in the store.
+	for {
+		recorded, err := p.store.PartitionFloors(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		missing := 0
+		for part, f := range broker {
+			if recorded[part] < f {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d partitions' floors not recorded: store %v, broker %v", missing, recorded, broker)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	p.nats.Restart()
+	p.publish(ctx, sessions, 20, 10)
+	p.waitApplied(90 * time.Second)
+	p.checkInvariants()
+	for part, f := range broker {
+		cfg := floorOf(part)
+		if cfg.DeliverPolicy != jetstream.DeliverByStartSequencePolicy || cfg.OptStartSeq < f+1 {
+			t.Fatalf("partition %d's consumer after the restart: policy %v from %d, want to start after its recorded floor %d",
+				part, cfg.DeliverPolicy, cfg.OptStartSeq, f)
+		}
+	}
 }

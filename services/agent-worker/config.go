@@ -37,6 +37,9 @@ type Config struct {
 	// be sent with the rest of their partition's (see acker): fewer
 	// consumer state writes on the broker, at no cost to correctness.
 	AckDelay time.Duration
+	// FloorEvery is how often the worker records its partitions' ack floors
+	// in the store (bus.Floors).
+	FloorEvery time.Duration
 	// Grace is how long shutdown waits for in-flight work before NAKing it.
 	Grace time.Duration
 	// RetryMax caps the backoff between in-place retries of transient errors.
@@ -53,17 +56,18 @@ type Config struct {
 // DefaultConfig returns the defaults of DESIGN.md §4–§6.
 func DefaultConfig() Config {
 	return Config{
-		WorkerID:  defaultWorkerID(),
-		Layout:    bus.DefaultLayout(),
-		Linger:    5 * time.Second,
-		LockTTL:   30 * time.Second,
-		MemberTTL: 15 * time.Second,
-		Rebalance: 2 * time.Second,
-		MaxBatch:  16,
-		PullBatch: 64,
-		AckDelay:  250 * time.Millisecond,
-		Grace:     10 * time.Second,
-		RetryMax:  5 * time.Second,
+		WorkerID:   defaultWorkerID(),
+		Layout:     bus.DefaultLayout(),
+		Linger:     5 * time.Second,
+		LockTTL:    30 * time.Second,
+		MemberTTL:  15 * time.Second,
+		Rebalance:  2 * time.Second,
+		MaxBatch:   16,
+		PullBatch:  64,
+		AckDelay:   250 * time.Millisecond,
+		FloorEvery: 5 * time.Second,
+		Grace:      10 * time.Second,
+		RetryMax:   5 * time.Second,
 		// With backoff doubling to RetryMax, about a minute of retries.
 		MaxAttempts: 16,
 		SkipTools:   slices.Clone(hook.DefaultSkipTools),
@@ -117,6 +121,8 @@ func (c *Config) Bind(s *config.Set) {
 			return nil
 		})
 	s.Duration(&c.AckDelay, "ack-delay", "MNEMO_ACK_DELAY", c.AckDelay, "longest wait of an applied event's ack, to send a partition's acks together (0 = at once)")
+	s.Duration(&c.FloorEvery, "floor-every", "MNEMO_FLOOR_EVERY", c.FloorEvery, "how often partition ack floors are recorded in the store")
+	s.Bool(&c.Layout.MemoryConsumers, "memory-consumers", "MNEMO_MEMORY_CONSUMERS", c.Layout.MemoryConsumers, "keep consumer state in broker memory, recovered from the store's ack floors (false = state files); applies when a consumer is created")
 	s.Duration(&c.Grace, "shutdown-grace", "MNEMO_SHUTDOWN_GRACE", c.Grace, "time in-flight work gets at shutdown")
 }
 
@@ -131,6 +137,7 @@ func (c Config) Validate() error {
 	p.Addf(c.Rebalance <= 0 || c.Rebalance >= c.MemberTTL, "rebalance period (MNEMO_REBALANCE, is %s) must be positive and below the member TTL (MNEMO_MEMBER_TTL, is %s)", c.Rebalance, c.MemberTTL)
 	p.Addf(c.MaxBatch < 1 || c.MaxBatch > 500, "max batch must be 1..500 (MNEMO_MAX_BATCH)")
 	p.Addf(c.PullBatch < 1, "pull batch must be ≥ 1")
+	p.Addf(c.FloorEvery <= 0, "floor period must be positive (MNEMO_FLOOR_EVERY)")
 	p.Addf(c.AckDelay < 0 || c.AckDelay >= c.Layout.AckWait, "ack delay (MNEMO_ACK_DELAY, is %s) must be 0 or more and below the ack wait (MNEMO_ACK_WAIT, is %s)", c.AckDelay, c.Layout.AckWait)
 	p.Addf(c.MaxAttempts < 1, "max attempts must be ≥ 1 (MNEMO_MAX_ATTEMPTS)")
 	p.Addf(c.RetryMax <= 0, "retry max must be positive (MNEMO_RETRY_MAX)")

@@ -67,13 +67,15 @@ func (pl *puller) run() {
 		for {
 			m, err := iter.Next()
 			if err != nil {
-				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, jetstream.ErrConsumerDeleted) {
 					break
 				}
 				// Missed heartbeats and the like while the server is away:
-				// the iterator recovers by itself; keep reading.
+				// the iterator recovers by itself, unless the consumer is
+				// gone (memory state lost with a restarted broker): then
+				// reopen, which recreates it from the recorded floor.
 				log.Debug("pull", "err", err)
-				if pl.stopped() {
+				if pl.stopped() || (errors.Is(err, jetstream.ErrNoHeartbeat) && pl.consumerGone()) {
 					iter.Stop()
 					break
 				}
@@ -92,12 +94,21 @@ func (pl *puller) open() (jetstream.MessagesContext, error) {
 	ctx, cancel := context.WithTimeout(pl.w.runCtx, 5*time.Second)
 	defer cancel()
 	cons, err := pl.w.d.JS.Consumer(ctx, bus.EventsStream, bus.ConsumerName(pl.p))
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		pl.w.log.Warn("partition consumer missing; recreating it after its recorded ack floor", "partition", pl.p)
+		if err = bus.EnsureConsumer(ctx, pl.w.d.JS, pl.w.cfg.Layout, pl.p, pl.w.floors); err == nil {
+			cons, err = pl.w.d.JS.Consumer(ctx, bus.EventsStream, bus.ConsumerName(pl.p))
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	iter, err := cons.Messages(
 		jetstream.PullMaxMessages(pl.w.cfg.PullBatch),
 		jetstream.PullExpiry(10*time.Second),
+		// Missed heartbeats are how a lost consumer shows (run): 2 s
+		// makes a restarted broker's pulls resume within seconds.
+		jetstream.PullHeartbeat(2*time.Second),
 	)
 	if err != nil {
 		return nil, err
@@ -110,4 +121,13 @@ func (pl *puller) open() (jetstream.MessagesContext, error) {
 	}
 	pl.iter = iter
 	return iter, nil
+}
+
+// consumerGone reports whether the partition's consumer no longer exists on
+// a reachable server.
+func (pl *puller) consumerGone() bool {
+	ctx, cancel := context.WithTimeout(pl.w.runCtx, 5*time.Second)
+	defer cancel()
+	_, err := pl.w.d.JS.Consumer(ctx, bus.EventsStream, bus.ConsumerName(pl.p))
+	return errors.Is(err, jetstream.ErrConsumerNotFound)
 }

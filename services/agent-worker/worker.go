@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -140,6 +142,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer tick.Stop()
 	keep := time.NewTicker(w.keepAliveEvery())
 	defer keep.Stop()
+	floors := time.NewTicker(w.cfg.FloorEvery)
+	defer floors.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -149,6 +153,8 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.rebalance(ctx)
 		case <-keep.C:
 			w.keepAlive()
+		case <-floors.C:
+			w.saveFloors(ctx, w.Partitions())
 		}
 	}
 }
@@ -170,7 +176,7 @@ func (w *Worker) keepAliveEvery() time.Duration {
 func (w *Worker) waitStream(ctx context.Context) (jetstream.Stream, error) {
 	backoff := 100 * time.Millisecond
 	for {
-		err := bus.Ensure(ctx, w.d.JS, w.cfg.Layout)
+		err := bus.Ensure(ctx, w.d.JS, w.cfg.Layout, w.floors)
 		if err == nil {
 			var s jetstream.Stream
 			if s, err = w.d.JS.Stream(ctx, bus.EventsStream); err == nil {
@@ -343,6 +349,40 @@ func (w *Worker) removeActor(a *actor) bool {
 	return true
 }
 
+// floors reads the partitions' recorded ack floors from the store.
+func (w *Worker) floors(ctx context.Context, streamKey string) (bus.Floors, error) {
+	f, err := w.d.Store.PartitionFloors(ctx, streamKey)
+	return bus.Floors(f), err
+}
+
+// saveFloors records the ack floor of every partition this worker pulls, so
+// that a consumer the broker loses (memory state, bus.Layout) is recreated
+// to start there rather than at the stream's first message.
+func (w *Worker) saveFloors(ctx context.Context, partitions []int) {
+	if w.stream == nil || len(partitions) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	floors := map[int]uint64{}
+	for _, p := range partitions {
+		c, err := w.d.JS.Consumer(ctx, bus.EventsStream, bus.ConsumerName(p))
+		if err != nil {
+			w.log.Debug("read partition ack floor", "partition", p, "err", err)
+			continue
+		}
+		if f := c.CachedInfo().AckFloor.Stream; f > 0 {
+			floors[p] = f
+		}
+	}
+	if len(floors) == 0 {
+		return
+	}
+	if err := w.d.Store.SavePartitionFloors(ctx, bus.StreamKey(w.stream.CachedInfo()), floors); err != nil {
+		w.log.Warn("record partition ack floors", "err", err)
+	}
+}
+
 // flushAcks sends every held acknowledgement and stops the acker.
 func (w *Worker) flushAcks() {
 	w.ackOnce.Do(func() { close(w.ackStop) })
@@ -480,6 +520,7 @@ func (w *Worker) shutdown() {
 	w.flushAcks()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	w.saveFloors(ctx, slices.Collect(maps.Keys(pullers)))
 	for p := range pullers {
 		if err := w.members.ReleaseLease(ctx, p); err != nil {
 			w.log.Debug("release lease at shutdown", "partition", p, "err", err)
