@@ -5,7 +5,7 @@ import "fmt"
 // benchSuites are the benchmark runs of `mnemo bench report`, each bounded.
 // Suites of other packages are added here as their benchmarks land.
 var benchSuites = []suite{
-	{Dir: "services/ingest", Pattern: "^(BenchmarkIngest|BenchmarkIngestPaced2k|BenchmarkRawPublish|BenchmarkRawPublishSync64)$", Benchtime: "20000x"},
+	{Dir: "services/ingest", Pattern: "^(BenchmarkIngest|BenchmarkIngestPaced2k|BenchmarkRawPublish|BenchmarkRawPublishSync64|BenchmarkHTTPFloor)$", Benchtime: "20000x"},
 	{Dir: "services/agent-worker", Pattern: "^(BenchmarkPipelineInstant|BenchmarkPipelinePaced|BenchmarkPipelineSlowLLM)$", Benchtime: "1x"},
 	{Dir: "cmd/mnemo", Pattern: "^BenchmarkRunRSS$", Benchtime: "1x"},
 	{Dir: "cmd/mnemo", Pattern: "^(BenchmarkHookProcess|BenchmarkSessionStartHook)$", Benchtime: "300x"},
@@ -30,6 +30,9 @@ var figures = []figure{
 		if sync, ok := r.get("BenchmarkRawPublishSync64", "events/s"); ok && sync > 0 {
 			row.Baseline += fmt.Sprintf("; 64 goroutines each waiting for its ack (persist-first, no HTTP): %.0f events/s (ingest = %.2f× that)", sync, in/sync)
 			row.Note = "the async baseline never waits for an ack, which persist-first forbids; the sync baseline is the same contract without HTTP"
+		}
+		if floor, ok := r.get("BenchmarkHTTPFloor", "events/s"); ok && floor > 0 {
+			row.Baseline += fmt.Sprintf("; HTTP alone (same clients, a handler that only answers 202): %.0f events/s (%.2f× raw; ingest = %.2f× that)", floor, floor/raw, in/floor)
 		}
 		row.Met = metOf(in >= 0.5*raw)
 		return row

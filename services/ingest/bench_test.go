@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -188,5 +189,26 @@ func BenchmarkRawPublishSync64(b *testing.B) {
 	if n := failed.Load(); n > 0 {
 		b.Fatalf("%d publishes failed", n)
 	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+}
+
+// BenchmarkHTTPFloor is what HTTP alone costs on this machine: the same 64
+// loopback clients post the same bodies to a handler that reads the body
+// and answers 202 with a fixed JSON, with no decoding, validation or
+// publish. No ingest can be faster; it bounds what "× raw" can reach here.
+func BenchmarkHTTPFloor(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(`{"event_id":"01JBENCHFLOOR000000000000000","seq":1,"duplicate":false}`))
+	}))
+	defer srv.Close()
+	bodies := payloads(b, b.N)
+	b.ResetTimer()
+	start := time.Now()
+	drive(b, srv.URL, bodies, 0)
+	elapsed := time.Since(start)
+	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 }
