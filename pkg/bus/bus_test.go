@@ -80,12 +80,21 @@ func TestConsumersFilterTheirPartition(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		info, err := cons.Info(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if int(info.NumPending) != want[p] {
-			t.Errorf("partition %d: %d pending, want %d", p, info.NumPending, want[p])
+		// A consumer learns of stored messages asynchronously: wait for
+		// the count to settle rather than read it once.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			info, err := cons.Info(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int(info.NumPending) == want[p] {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("partition %d: %d pending, want %d", p, info.NumPending, want[p])
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 		msgs, err := cons.FetchNoWait(100)
 		if err != nil {
