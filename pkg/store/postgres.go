@@ -683,19 +683,11 @@ func (p *Postgres) PartitionFloors(ctx context.Context, stream string) (map[int]
 		return nil, fmt.Errorf("store: postgres: floors: %w", err)
 	}
 	defer rows.Close()
-	out := map[int]uint64{}
-	for rows.Next() {
-		var part int
-		var seq int64
-		if err := rows.Scan(&part, &seq); err != nil {
-			return nil, fmt.Errorf("store: postgres: floors: %w", err)
-		}
-		out[part] = uint64(seq)
-	}
-	if err := rows.Err(); err != nil {
+	f, err := scanFloors(rows)
+	if err != nil {
 		return nil, fmt.Errorf("store: postgres: floors: %w", err)
 	}
-	return out, nil
+	return f, nil
 }
 
 // SavePartitionFloors records floors for stream, never lowering one.

@@ -803,27 +803,16 @@ func (s *SQLite) Search(ctx context.Context, q SearchQuery) ([]SearchHit, error)
 
 // PartitionFloors returns the ack floors recorded for stream.
 func (s *SQLite) PartitionFloors(ctx context.Context, stream string) (map[int]uint64, error) {
-	return scanFloors(s.r.QueryContext(ctx, `SELECT partition, seq FROM partition_floors WHERE stream = ?`, stream))
-}
-
-func scanFloors(rows *sql.Rows, err error) (map[int]uint64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT partition, seq FROM partition_floors WHERE stream = ?`, stream)
 	if err != nil {
 		return nil, fmt.Errorf("store: sqlite: floors: %w", err)
 	}
 	defer rows.Close()
-	out := map[int]uint64{}
-	for rows.Next() {
-		var p int
-		var seq int64
-		if err := rows.Scan(&p, &seq); err != nil {
-			return nil, fmt.Errorf("store: sqlite: floors: %w", err)
-		}
-		out[p] = uint64(seq)
-	}
-	if err := rows.Err(); err != nil {
+	f, err := scanFloors(rows)
+	if err != nil {
 		return nil, fmt.Errorf("store: sqlite: floors: %w", err)
 	}
-	return out, nil
+	return f, nil
 }
 
 // SavePartitionFloors records floors for stream, never lowering one.

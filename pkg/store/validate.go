@@ -465,3 +465,24 @@ func validFloors(stream string, floors map[int]uint64) error {
 	}
 	return nil
 }
+
+// floorRows is what scanFloors reads: *sql.Rows and pgx.Rows both are.
+type floorRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanFloors reads (partition, seq) rows into floors, for both stores.
+func scanFloors(rows floorRows) (map[int]uint64, error) {
+	out := map[int]uint64{}
+	for rows.Next() {
+		var p int
+		var seq int64
+		if err := rows.Scan(&p, &seq); err != nil {
+			return nil, err
+		}
+		out[p] = uint64(seq)
+	}
+	return out, rows.Err()
+}
