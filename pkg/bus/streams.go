@@ -161,19 +161,7 @@ func EnsureConsumers(ctx context.Context, js jetstream.JetStream, l Layout, floo
 	if err != nil {
 		return fmt.Errorf("bus: look up %s: %w", EventsStream, err)
 	}
-	var known Floors
-	loaded := false
-	floorOf := func(ctx context.Context, p int) (uint64, error) {
-		if !loaded {
-			if floors != nil {
-				if known, err = floors(ctx, StreamKey(s.CachedInfo())); err != nil {
-					return 0, fmt.Errorf("bus: read partition floors: %w", err)
-				}
-			}
-			loaded = true
-		}
-		return known[p], nil
-	}
+	floorOf := floorReader(s, floors)
 	for p := 0; p < l.Partitions; p++ {
 		if err := ensureConsumer(ctx, s, l, p, floorOf); err != nil {
 			return err
@@ -182,23 +170,31 @@ func EnsureConsumers(ctx context.Context, js jetstream.JetStream, l Layout, floo
 	return nil
 }
 
-// EnsureConsumer creates partition p's consumer when it is missing, to start
-// after the floor recorded for it; an existing one is left as it is.
+// EnsureConsumer is EnsureConsumers for partition p alone: created after its
+// recorded floor when missing, updated keeping how it was created otherwise.
 func EnsureConsumer(ctx context.Context, js jetstream.JetStream, l Layout, p int, floors FloorsFunc) error {
 	s, err := js.Stream(ctx, EventsStream)
 	if err != nil {
 		return fmt.Errorf("bus: look up %s: %w", EventsStream, err)
 	}
-	return ensureConsumer(ctx, s, l, p, func(ctx context.Context, p int) (uint64, error) {
-		if floors == nil {
-			return 0, nil
+	return ensureConsumer(ctx, s, l, p, floorReader(s, floors))
+}
+
+// floorReader returns a partition's recorded floor, reading the stream's
+// floors once, on the first call: only a missing consumer needs them.
+func floorReader(s jetstream.Stream, floors FloorsFunc) func(context.Context, int) (uint64, error) {
+	var known Floors
+	loaded := false
+	return func(ctx context.Context, p int) (uint64, error) {
+		if !loaded && floors != nil {
+			f, err := floors(ctx, StreamKey(s.CachedInfo()))
+			if err != nil {
+				return 0, fmt.Errorf("bus: read partition floors: %w", err)
+			}
+			known, loaded = f, true
 		}
-		f, err := floors(ctx, StreamKey(s.CachedInfo()))
-		if err != nil {
-			return 0, fmt.Errorf("bus: read partition floors: %w", err)
-		}
-		return f[p], nil
-	})
+		return known[p], nil
+	}
 }
 
 func ensureConsumer(ctx context.Context, s jetstream.Stream, l Layout, p int, floorOf func(context.Context, int) (uint64, error)) error {

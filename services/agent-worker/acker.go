@@ -34,6 +34,8 @@ type acker struct {
 	pending map[int][]ackItem
 	oldest  map[int]time.Time
 	kick    chan struct{}
+	stop    chan struct{}
+	once    sync.Once
 	done    chan struct{}
 }
 
@@ -41,7 +43,7 @@ func newAcker(delay time.Duration, burst int, log *slog.Logger, sent func([]deli
 	return &acker{
 		delay: delay, burst: max(burst, 1), log: log, sent: sent,
 		pending: map[int][]ackItem{}, oldest: map[int]time.Time{},
-		kick: make(chan struct{}, 1), done: make(chan struct{}),
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 }
 
@@ -93,8 +95,15 @@ func (k *acker) take(all bool) map[int][]ackItem {
 	return due
 }
 
-// run sends due acknowledgements until stop is closed, then sends the rest.
-func (k *acker) run(stop <-chan struct{}) {
+// close makes run send every held acknowledgement and return, and waits
+// for it; it may be called more than once.
+func (k *acker) close() {
+	k.once.Do(func() { close(k.stop) })
+	<-k.done
+}
+
+// run sends due acknowledgements until close, then sends the rest.
+func (k *acker) run() {
 	defer close(k.done)
 	every := max(k.delay/4, 5*time.Millisecond)
 	tick := time.NewTicker(every)
@@ -105,7 +114,7 @@ func (k *acker) run(stop <-chan struct{}) {
 			k.send(k.take(false))
 		case <-k.kick:
 			k.send(k.take(false))
-		case <-stop:
+		case <-k.stop:
 			k.send(k.take(true))
 			return
 		}

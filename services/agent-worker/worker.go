@@ -47,8 +47,6 @@ type Worker struct {
 	members  *session.Membership
 	inflight *inflightTracker
 	acks     *acker
-	ackStop  chan struct{}
-	ackOnce  sync.Once
 	meta     *session.MetaStore
 	stream   jetstream.Stream
 
@@ -90,7 +88,6 @@ func New(cfg Config, d Deps) (*Worker, error) {
 		members:  session.NewMembership(d.Redis, cfg.WorkerID, cfg.MemberTTL),
 		meta:     session.NewMetaStore(d.Redis),
 		inflight: newInflightTracker(d.Redis, cfg.WorkerID, log),
-		ackStop:  make(chan struct{}),
 		actors:   map[string]*actor{},
 		pullers:  map[int]*puller{},
 	}
@@ -110,8 +107,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	stopTracker := make(chan struct{})
 	go w.inflight.run(stopTracker)
 	defer func() { close(stopTracker); <-w.inflight.done }()
-	go w.acks.run(w.ackStop)
-	defer w.flushAcks()
+	go w.acks.run()
+	defer w.acks.close()
 
 	s, err := w.waitStream(ctx)
 	if err != nil {
@@ -383,12 +380,6 @@ func (w *Worker) saveFloors(ctx context.Context, partitions []int) {
 	}
 }
 
-// flushAcks sends every held acknowledgement and stops the acker.
-func (w *Worker) flushAcks() {
-	w.ackOnce.Do(func() { close(w.ackStop) })
-	<-w.acks.done
-}
-
 func (w *Worker) trackInflight(d delivery) { w.inflight.add(d.seq, d.msg.Reply()) }
 
 func (w *Worker) untrack(ds ...delivery) {
@@ -517,7 +508,7 @@ func (w *Worker) shutdown() {
 		w.runCancel()
 		<-done
 	}
-	w.flushAcks()
+	w.acks.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	w.saveFloors(ctx, slices.Collect(maps.Keys(pullers)))
