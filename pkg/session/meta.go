@@ -47,28 +47,71 @@ func NewMetaStore(rdb redis.UniversalClient) *MetaStore { return &MetaStore{rdb:
 // "at"): it is never later than the broker's accept time, which the worker
 // compares against. The worker owns prompt_number and status.
 func (m *MetaStore) Touch(ctx context.Context, sid, project, agent, cwd string, at time.Time) error {
-	key := MetaKey(sid)
-	ms := at.UnixMilli()
+	return m.TouchAll(ctx, []Activity{{SessionID: sid, Project: project, Agent: agent, Cwd: cwd, First: at, Last: at}})
+}
+
+// Activity is what a run of accepted events says about one session: the
+// latest non-empty project, agent and cwd, and the hook times of the first
+// and last of those events.
+type Activity struct {
+	SessionID           string
+	Project, Agent, Cwd string
+	First, Last         time.Time
+}
+
+// Merge folds a later event of the same session into a.
+func (a *Activity) Merge(project, agent, cwd string, at time.Time) {
+	if project != "" {
+		a.Project = project
+	}
+	if agent != "" {
+		a.Agent = agent
+	}
+	if cwd != "" {
+		a.Cwd = cwd
+	}
+	if at.Before(a.First) {
+		a.First = at
+	}
+	if at.After(a.Last) {
+		a.Last = at
+	}
+}
+
+// TouchAll is Touch for many sessions in one round trip: ingest folds the
+// events of each session accepted since its last write into one Activity,
+// so Redis sees one update per active session, not one per event.
+func (m *MetaStore) TouchAll(ctx context.Context, acts []Activity) error {
+	if len(acts) == 0 {
+		return nil
+	}
 	_, err := m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		fields := map[string]any{"last_event_at": ms}
-		if project != "" {
-			fields["project"] = project
+		for _, a := range acts {
+			key := MetaKey(a.SessionID)
+			first, last := a.First.UnixMilli(), a.Last.UnixMilli()
+			fields := map[string]any{"last_event_at": last}
+			if a.Project != "" {
+				fields["project"] = a.Project
+			}
+			if a.Agent != "" {
+				fields["agent"] = a.Agent
+			}
+			if a.Cwd != "" {
+				fields["cwd"] = a.Cwd
+			}
+			p.HSet(ctx, key, fields)
+			p.HSetNX(ctx, key, "started_at", first)
+			p.HSetNX(ctx, key, "status", "active")
+			p.Expire(ctx, key, MetaTTL)
+			p.ZAddArgs(ctx, ActiveKey, redis.ZAddArgs{GT: true, Members: []redis.Z{{Score: float64(last), Member: a.SessionID}}})
 		}
-		if agent != "" {
-			fields["agent"] = agent
-		}
-		if cwd != "" {
-			fields["cwd"] = cwd
-		}
-		p.HSet(ctx, key, fields)
-		p.HSetNX(ctx, key, "started_at", ms)
-		p.HSetNX(ctx, key, "status", "active")
-		p.Expire(ctx, key, MetaTTL)
-		p.ZAddArgs(ctx, ActiveKey, redis.ZAddArgs{GT: true, Members: []redis.Z{{Score: float64(ms), Member: sid}}})
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("session: touch meta of %s: %w", sid, err)
+		if len(acts) == 1 {
+			return fmt.Errorf("session: touch meta of %s: %w", acts[0].SessionID, err)
+		}
+		return fmt.Errorf("session: touch meta of %d sessions: %w", len(acts), err)
 	}
 	return nil
 }

@@ -28,8 +28,9 @@ type Config struct {
 	RetryAfter time.Duration
 	// BatchWindow bounds the async publishes of one batch in flight at once.
 	BatchWindow int
-	// MetaQueue bounds the best-effort Redis metadata updates waiting to be
-	// written; beyond it updates are dropped (the worker repairs metadata).
+	// MetaQueue bounds the sessions whose best-effort Redis metadata update
+	// waits to be written (a session's events fold into one update); updates
+	// for further sessions are dropped (the worker repairs metadata).
 	MetaQueue int
 }
 

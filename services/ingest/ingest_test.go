@@ -363,6 +363,42 @@ func TestRedisDownStillAccepts(t *testing.T) {
 	}, "metadata writes resume once Redis is back")
 }
 
+// TestMetaFoldsConcurrentEvents posts the events of a few sessions at once:
+// each session's metadata ends with its first event's time as started_at and
+// its last event's as last_event_at, however the writes were folded.
+func TestMetaFoldsConcurrentEvents(t *testing.T) {
+	e := newEnv(t, ingest.Config{})
+	t0 := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	const sessions, per = 3, 40
+	var wg sync.WaitGroup
+	for s := 0; s < sessions; s++ {
+		wg.Add(1)
+		go func() { // a session's hook posts its events one after another
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				ev := envelope(fmt.Sprintf("s-fold-%d", s), event.KindUserPrompt)
+				ev.At = t0.Add(time.Duration(i) * time.Second)
+				ev.Cwd = fmt.Sprintf("/w/%d", s)
+				if a := e.postEvent(ev); a.status != 202 {
+					t.Errorf("status %d (%s)", a.status, a.raw)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for s := 0; s < sessions; s++ {
+		sid := fmt.Sprintf("s-fold-%d", s)
+		waitFor(t, 5*time.Second, func() bool {
+			m, err := e.meta.Get(context.Background(), sid)
+			return err == nil && m.LastEventAt.Equal(t0.Add((per-1)*time.Second))
+		}, sid+" last_event_at is its last event's time")
+		m, _ := e.meta.Get(context.Background(), sid)
+		if !m.StartedAt.Equal(t0) || m.Cwd != fmt.Sprintf("/w/%d", s) || m.Project != "acme" {
+			t.Fatalf("%s: %+v, want started_at %v", sid, m, t0)
+		}
+	}
+}
+
 func waitFor(t testing.TB, d time.Duration, cond func() bool, what string) {
 	t.Helper()
 	deadline := time.Now().Add(d)

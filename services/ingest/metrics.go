@@ -32,10 +32,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}),
 		metaDropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "mnemo_ingest_meta_dropped_total", Help: "Session metadata updates dropped (queue full); the worker repairs them.",
+			Name: "mnemo_ingest_meta_dropped_total", Help: "Session metadata updates dropped (too many sessions waiting for their write); the worker repairs them.",
 		}),
 		metaFailed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "mnemo_ingest_meta_failed_total", Help: "Session metadata updates Redis refused; the worker repairs them.",
+			Name: "mnemo_ingest_meta_failed_total", Help: "Session metadata writes Redis refused, counted per session; the worker repairs them.",
 		}),
 	}
 	for _, c := range []prometheus.Collector{m.accepted, m.duplicates, m.rejected, m.publish, m.metaDropped, m.metaFailed} {
