@@ -17,11 +17,17 @@ func EventMsg(e *event.Envelope) (*nats.Msg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus: encode event %s: %w", e.EventID, err)
 	}
+	return EncodedEventMsg(e, data), nil
+}
+
+// EncodedEventMsg is EventMsg for an envelope whose JSON the caller already
+// holds as data (ingest, for a body that needed no change).
+func EncodedEventMsg(e *event.Envelope, data []byte) *nats.Msg {
 	m := nats.NewMsg(PublishSubject(e.SessionID))
 	m.Data = data
 	m.Header.Set(jetstream.MsgIDHeader, e.EventID)
 	m.Header.Set(jetstream.ExpectedStreamHeader, EventsStream)
-	return m, nil
+	return m
 }
 
 // Publish publishes one envelope and returns only once JetStream has

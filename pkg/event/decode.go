@@ -11,10 +11,13 @@ import (
 // ErrMalformed is wrapped when a body is not one well-formed JSON object.
 var ErrMalformed = errors.New("malformed JSON")
 
-// decodeStrict decodes exactly one JSON value into v and rejects trailing data.
-// Unknown fields are accepted so that a newer hook can talk to an older ingest.
-func decodeStrict(data []byte, v any) error {
+// decodeOne decodes exactly one JSON value into v and rejects trailing data.
+// Unknown fields are an error only when known is set.
+func decodeOne(data []byte, v any, known bool) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
+	if known {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
@@ -36,11 +39,11 @@ func DecodeBatch(data []byte) ([]json.RawMessage, error) {
 		var wrapped struct {
 			Events []json.RawMessage `json:"events"`
 		}
-		if err := decodeStrict(trimmed, &wrapped); err != nil {
+		if err := decodeOne(trimmed, &wrapped, false); err != nil {
 			return nil, err
 		}
 		raw = wrapped.Events
-	} else if err := decodeStrict(trimmed, &raw); err != nil {
+	} else if err := decodeOne(trimmed, &raw, false); err != nil {
 		return nil, err
 	}
 	return raw, nil

@@ -241,12 +241,25 @@ func ValidEventID(id string) bool {
 	return len(id) <= 64 && ValidSessionID(id)
 }
 
-// Decode parses one envelope strictly: unknown fields are rejected so that a
-// misspelt field is an error, not silently dropped data.
+// Decode parses exactly one envelope; trailing data is an error. Unknown
+// fields are ignored so that a newer hook can talk to an older ingest.
 func Decode(data []byte) (*Envelope, error) {
-	var e Envelope
-	if err := decodeStrict(data, &e); err != nil {
-		return nil, err
+	e, _, err := DecodeKnown(data)
+	return e, err
+}
+
+// DecodeKnown is Decode that also reports whether data holds nothing but the
+// envelope's own fields. Such a body means exactly what the envelope encoded
+// again would mean, so ingest can store it as it came (when Sanitize changed
+// nothing) instead of paying for a second encoding.
+func DecodeKnown(data []byte) (e *Envelope, known bool, err error) {
+	var exact Envelope
+	if decodeOne(data, &exact, true) == nil {
+		return &exact, true, nil
 	}
-	return &e, nil
+	var lenient Envelope // an unknown field, or an error to report as Decode does
+	if err := decodeOne(data, &lenient, false); err != nil {
+		return nil, false, err
+	}
+	return &lenient, false, nil
 }

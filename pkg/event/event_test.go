@@ -120,6 +120,16 @@ func TestDecode(t *testing.T) {
 			t.Errorf("%s: %v, want ErrMalformed", name, err)
 		}
 	}
+	if _, known, err := event.DecodeKnown(b); err != nil || !known {
+		t.Errorf("own fields only: known %v, %v", known, err)
+	}
+	newer := append(b[:len(b)-1:len(b)-1], `,"from_a_newer_hook":1}`...)
+	if e, known, err := event.DecodeKnown(newer); err != nil || known || e.SessionID != "abc-123_X" {
+		t.Errorf("unknown field: known %v, %v; want decoded and not known", known, err)
+	}
+	if _, _, err := event.DecodeKnown([]byte(`{"x":1,"event_id":"x"`)); !errors.Is(err, event.ErrMalformed) {
+		t.Errorf("unknown field in a truncated body: %v, want ErrMalformed", err)
+	}
 	var fe *event.FieldError
 	if _, err := event.Decode([]byte(`{"prompt_number":"3"}`)); !errors.As(err, &fe) || fe.Field != "prompt_number" {
 		t.Errorf("wrong type: %v, want a FieldError on prompt_number", err)

@@ -1,12 +1,14 @@
 package ingest_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
 )
@@ -54,11 +56,12 @@ func FuzzDecodeEnvelope(f *testing.F) {
 	f.Add([]byte(`{"event_id":"01J","session_id":"s","kind":"user_prompt","at":"2026-01-01T00:00:00Z","prompt":"<private>x"}`))
 	f.Add([]byte(`{"event_id":"01J","session_id":"a.b","kind":"tool_use","at":"2026-01-01T00:00:00Z","tool":{"name":"Bash","input":{"c":"<PRIVATE>x</private>"}}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		e, err := event.Decode(body)
+		e, known, err := event.DecodeKnown(body)
 		if err != nil {
 			return
 		}
-		e.Sanitize()
+		private := e.Private
+		changed := e.Sanitize() || e.Private != private
 		if err := e.Validate(event.DefaultLimits); err != nil {
 			return
 		}
@@ -68,6 +71,17 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		b, err := json.Marshal(e)
 		if err != nil {
 			t.Fatalf("valid envelope does not encode: %v", err)
+		}
+		if known && !changed {
+			// Ingest stores such a body as it came: the worker must read
+			// from it exactly the envelope ingest validated.
+			stored, err := bus.DecodeEvent(body)
+			if err != nil {
+				t.Fatalf("body stored as sent does not decode: %v", err)
+			}
+			if sb, _ := json.Marshal(stored); !bytes.Equal(sb, b) {
+				t.Fatalf("body stored as sent reads as %s, ingest validated %s", sb, b)
+			}
 		}
 		back, err := event.Decode(b)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -141,12 +142,15 @@ func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, *rj)
 		return
 	}
-	e, err := event.Decode(body)
+	e, known, err := event.DecodeKnown(body)
 	if err != nil {
 		s.refuse(w, classify(err))
 		return
 	}
-	s.accept(w, r.Context(), e)
+	if !known {
+		body = nil // an unknown field is not stored: encode the envelope again
+	}
+	s.accept(w, r.Context(), e, body)
 }
 
 // handleClaudeCode is POST /v1/hooks/claude-code/{event}: a raw Claude Code
@@ -167,19 +171,32 @@ func (s *Server) handleClaudeCode(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, classify(err))
 		return
 	}
-	s.accept(w, r.Context(), e)
+	s.accept(w, r.Context(), e, nil)
 }
 
 // prepare strips the tags again (a client other than our hook may have sent
-// them) and validates.
-func (s *Server) prepare(e *event.Envelope) error {
-	e.Sanitize()
-	return e.Validate(s.cfg.Limits)
+// them) and validates. It reports whether stripping changed the envelope.
+func (s *Server) prepare(e *event.Envelope) (changed bool, err error) {
+	private := e.Private
+	changed = e.Sanitize() || e.Private != private
+	return changed, e.Validate(s.cfg.Limits)
 }
 
-// accept validates, publishes and answers 202 after the PubAck.
-func (s *Server) accept(w http.ResponseWriter, ctx context.Context, e *event.Envelope) {
-	if err := s.prepare(e); err != nil {
+// message is the stream message of a prepared envelope: its body as it came
+// when that body holds only envelope fields and nothing was stripped from it,
+// else the envelope encoded again.
+func message(e *event.Envelope, body []byte, changed bool) (*nats.Msg, error) {
+	if body != nil && !changed {
+		return bus.EncodedEventMsg(e, body), nil
+	}
+	return bus.EventMsg(e)
+}
+
+// accept validates, publishes and answers 202 after the PubAck. body is the
+// envelope's JSON as the client sent it, or nil when it must be encoded again.
+func (s *Server) accept(w http.ResponseWriter, ctx context.Context, e *event.Envelope, body []byte) {
+	changed, err := s.prepare(e)
+	if err != nil {
 		s.refuse(w, classify(err))
 		return
 	}
@@ -187,7 +204,7 @@ func (s *Server) accept(w http.ResponseWriter, ctx context.Context, e *event.Env
 		s.refuse(w, classify(err))
 		return
 	}
-	msg, err := bus.EventMsg(e)
+	msg, err := message(e, body, changed)
 	if err != nil {
 		s.refuse(w, reject{http.StatusBadRequest, "invalid", err.Error(), ""})
 		return
@@ -294,10 +311,11 @@ func (s *Server) publishBatch(ctx context.Context, raws []json.RawMessage) Batch
 				fmt.Sprintf("event is %d bytes, limit is %d", len(raw), s.cfg.Limits.Body), "body"})
 			continue
 		}
-		e, err := event.Decode(raw)
+		e, known, err := event.DecodeKnown(raw)
+		changed := false
 		if err == nil {
 			results[i].EventID = e.EventID
-			err = s.prepare(e)
+			changed, err = s.prepare(e)
 		}
 		if err != nil {
 			fail(i, "", classify(err))
@@ -308,7 +326,11 @@ func (s *Server) publishBatch(ctx context.Context, raws []json.RawMessage) Batch
 				"an earlier event of this session in the batch was not accepted", ""})
 			continue
 		}
-		msg, err := bus.EventMsg(e)
+		body := []byte(raw)
+		if !known {
+			body = nil
+		}
+		msg, err := message(e, body, changed)
 		if err != nil {
 			fail(i, "", reject{http.StatusBadRequest, "invalid", err.Error(), ""})
 			continue

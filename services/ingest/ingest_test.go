@@ -118,6 +118,20 @@ func (e *env) postEvent(ev *event.Envelope) answer {
 // stored reads every message of the events stream.
 func (e *env) stored() []*event.Envelope {
 	e.t.Helper()
+	var out []*event.Envelope
+	for _, data := range e.storedRaw() {
+		ev, err := bus.DecodeEvent(data)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// storedRaw reads the bodies of every message of the events stream.
+func (e *env) storedRaw() [][]byte {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := e.js.Stream(ctx, bus.EventsStream)
@@ -128,17 +142,13 @@ func (e *env) stored() []*event.Envelope {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	var out []*event.Envelope
+	var out [][]byte
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
 		m, err := s.GetMsg(ctx, seq)
 		if err != nil {
 			e.t.Fatalf("get seq %d: %v", seq, err)
 		}
-		ev, err := bus.DecodeEvent(m.Data)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		out = append(out, ev)
+		out = append(out, m.Data)
 	}
 	return out
 }
@@ -264,20 +274,52 @@ func TestPrivateContentNeverReachesTheBroker(t *testing.T) {
 	if a := e.postEvent(p); a.status != 202 {
 		t.Fatalf("status %d %s", a.status, a.raw)
 	}
-	got := e.stored()
-	if len(got) != 2 {
-		t.Fatalf("%d stored, want 2", len(got))
+	// A field this ingest does not know is not stored, tags or not.
+	u := mustJSON(t, envelope("priv", event.KindStop))
+	u = append(u[:len(u)-1], `,"from_a_newer_hook":"<private>hunter2</private>"}`...)
+	if a := e.post("/v1/events", "application/json", u); a.status != 202 {
+		t.Fatalf("status %d %s", a.status, a.raw)
 	}
-	for _, g := range got {
-		raw := string(mustJSON(t, g))
-		for _, secret := range []string{"hunter2", "sk-live-123", "multi", "injected", "private>"} {
-			if strings.Contains(strings.ToLower(raw), strings.ToLower(secret)) {
+	raws := e.storedRaw()
+	if len(raws) != 3 {
+		t.Fatalf("%d stored, want 3", len(raws))
+	}
+	for _, raw := range raws {
+		for _, secret := range []string{"hunter2", "sk-live-123", "multi", "injected", "private>", "from_a_newer_hook"} {
+			if strings.Contains(strings.ToLower(string(raw)), strings.ToLower(secret)) {
 				t.Fatalf("stored event leaks %q: %s", secret, raw)
 			}
 		}
 	}
+	got := e.stored()
 	if !got[1].Private {
 		t.Fatal("an entirely private prompt must be marked private")
+	}
+}
+
+// TestCleanBodyStoredAsSent checks that a body holding only envelope fields
+// with nothing to strip is stored byte for byte, not encoded a second time.
+func TestCleanBodyStoredAsSent(t *testing.T) {
+	e := newEnv(t, ingest.Config{})
+	ev := envelope("clean", event.KindToolUse)
+	body := []byte(" {\n  \"event_id\": \"" + ev.EventID + "\", \"session_id\": \"clean\", \"kind\": \"tool_use\",\n" +
+		"  \"at\": \"2026-11-25T10:00:00+01:00\", \"tool\": {\"name\": \"Bash\", \"input\": {\"command\": \"ls\"}}}\n")
+	if a := e.post("/v1/events", "application/json", body); a.status != 202 {
+		t.Fatalf("status %d %s", a.status, a.raw)
+	}
+	batch := mustJSON(t, []any{envelope("clean", event.KindStop)})
+	if a := e.post("/v1/events:batch", "application/json", batch); a.status != 200 {
+		t.Fatalf("batch status %d %s", a.status, a.raw)
+	}
+	raws := e.storedRaw()
+	if len(raws) != 2 || !bytes.Equal(raws[0], body) {
+		t.Fatalf("stored %q, want the body as sent %q", raws[0], body)
+	}
+	if want := batch[1 : len(batch)-1]; !bytes.Equal(raws[1], want) {
+		t.Fatalf("batch event stored as %q, want %q", raws[1], want)
+	}
+	if got := e.stored(); got[0].Tool == nil || got[0].Tool.Name != "Bash" || got[0].SessionID != "clean" {
+		t.Fatalf("stored body decodes to %+v", got[0])
 	}
 }
 
