@@ -193,7 +193,7 @@ func renderReport(machine map[string]string, runs []string, rows []reportRow) st
 			fmt.Fprintf(&b, "- %s: %s\n", r.Figure, r.Note)
 		}
 	}
-	b.WriteString("\n## Method\n\nEach suite is `go test -run '^$' -bench <pattern> -benchtime 1x` in its package: every benchmark is one bounded run (fixed event counts, loopback only) that reports its figures with `b.ReportMetric`. Suites run:\n\n")
+	b.WriteString("\n## Method\n\nEach suite is `go test -run '^$' -bench <pattern> -benchtime <N>x` in its package, N fixed per suite: every benchmark is one bounded run (fixed event counts, loopback only) that reports its figures with `b.ReportMetric`. The ingest benchmarks' clients are keep-alive HTTP/1.1 connections that write each request whole and read the answer with net/http's own parser, as wrk does, so that no client library's goroutines compete with the server under test for this machine's cores. Suites run:\n\n")
 	for _, r := range runs {
 		fmt.Fprintf(&b, "- %s\n", r)
 	}

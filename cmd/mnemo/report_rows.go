@@ -34,6 +34,11 @@ var figures = []figure{
 		if floor, ok := r.get("BenchmarkHTTPFloor", "events/s"); ok && floor > 0 {
 			row.Baseline += fmt.Sprintf("; HTTP alone (same clients, a handler that only answers 202): %.0f events/s (%.2f× raw; ingest = %.2f× that)", floor, floor/raw, in/floor)
 		}
+		if c := cpuCeiling(r); c != "" && row.Note != "" {
+			row.Note += "; " + c
+		} else if c != "" {
+			row.Note = c
+		}
 		row.Met = metOf(in >= 0.5*raw)
 		return row
 	},
@@ -219,3 +224,21 @@ func storeFigure(what, bench string, target float64) figure {
 }
 
 func f2(v float64) string { return fmt.Sprintf("%.2f", v) }
+
+// cpuCeiling states what the CPU each event costs allows ingest to reach:
+// every ingest pays at least an HTTP exchange and a publish that waits for
+// its ack, so when all runs keep the same cores busy its rate is at most
+// raw's CPU per event over the sum of those two.
+func cpuCeiling(r benchResults) string {
+	const unit = "cpu-us/event"
+	in, ok1 := r.get("BenchmarkIngest", unit)
+	raw, ok2 := r.get("BenchmarkRawPublish", unit)
+	floor, ok3 := r.get("BenchmarkHTTPFloor", unit)
+	sync, ok4 := r.get("BenchmarkRawPublishSync64", unit)
+	if !ok1 || !ok2 || !ok3 || !ok4 || floor+sync == 0 {
+		return ""
+	}
+	return fmt.Sprintf("CPU per event (whole process: clients, server, embedded broker): ingest %.0f µs, raw async %.0f µs, HTTP alone %.0f µs, "+
+		"persist-first publish without HTTP %.0f µs; an ingest costs at least the last two (%.0f µs), so on this machine it can reach at most %.2f× raw",
+		in, raw, floor, sync, floor+sync, raw/(floor+sync))
+}
