@@ -1,6 +1,9 @@
 package main
 
-import "fmt"
+import (
+	"fmt"
+	"runtime"
+)
 
 // benchSuites are the benchmark runs of `mnemo bench report`, each bounded.
 // Suites of other packages are added here as their benchmarks land.
@@ -225,20 +228,23 @@ func storeFigure(what, bench string, target float64) figure {
 
 func f2(v float64) string { return fmt.Sprintf("%.2f", v) }
 
-// cpuCeiling states what the CPU each event costs allows ingest to reach:
-// every ingest pays at least an HTTP exchange and a publish that waits for
-// its ack, so when all runs keep the same cores busy its rate is at most
-// raw's CPU per event over the sum of those two.
+// cpuCeiling states the rate the CPU each event costs allows ingest: every
+// ingest pays at least an HTTP exchange and a publish that waits for its
+// ack, so with all of this machine's cores busy it can accept at most
+// cores / (the CPU of those two) events per second.
 func cpuCeiling(r benchResults) string {
 	const unit = "cpu-us/event"
 	in, ok1 := r.get("BenchmarkIngest", unit)
 	raw, ok2 := r.get("BenchmarkRawPublish", unit)
 	floor, ok3 := r.get("BenchmarkHTTPFloor", unit)
 	sync, ok4 := r.get("BenchmarkRawPublishSync64", unit)
-	if !ok1 || !ok2 || !ok3 || !ok4 || floor+sync == 0 {
+	rawRate, ok5 := r.get("BenchmarkRawPublish", "events/s")
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || floor+sync == 0 || rawRate == 0 {
 		return ""
 	}
+	cores := runtime.NumCPU()
+	most := float64(cores) * 1e6 / (floor + sync)
 	return fmt.Sprintf("CPU per event (whole process: clients, server, embedded broker): ingest %.0f µs, raw async %.0f µs, HTTP alone %.0f µs, "+
-		"persist-first publish without HTTP %.0f µs; an ingest costs at least the last two (%.0f µs), so on this machine it can reach at most %.2f× raw",
-		in, raw, floor, sync, floor+sync, raw/(floor+sync))
+		"persist-first publish without HTTP %.0f µs. An ingest costs at least the last two, %.0f µs, so %d cores let it accept at most %.0f events/s, %.2f× raw",
+		in, raw, floor, sync, floor+sync, cores, most, most/rawRate)
 }
