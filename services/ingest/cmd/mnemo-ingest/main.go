@@ -3,103 +3,62 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
-	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
-	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/config"
-	"github.com/mnemo-dev/mnemo/pkg/logging"
+	"github.com/mnemo-dev/mnemo/pkg/daemon"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/services/ingest"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "mnemo-ingest:", err)
-		os.Exit(1)
-	}
-}
+func main() { daemon.Main("mnemo-ingest", run) }
 
 func run() error {
 	cfg := ingest.DefaultConfig()
-	var natsURL, natsToken, redisURL string
 	set := config.NewSet(flag.CommandLine)
 	cfg.Bind(set)
-	set.String(&natsURL, "nats", "MNEMO_NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s)")
-	set.String(&natsToken, "nats-token", "MNEMO_NATS_TOKEN", "", "NATS auth token")
-	set.String(&redisURL, "redis", "MNEMO_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL for session metadata (best effort); \"none\" disables it")
-	if err := set.Parse(os.Args[1:]); err != nil {
-		return err
-	}
-	var p config.Problems
-	p.Add(cfg.Validate())
-	p.Add(cfg.ValidateBind())
-	if err := p.Err(); err != nil {
-		return err
-	}
-	log, err := logging.FromEnv("ingest")
+	cmd, err := daemon.Start(set, os.Args[1:], "ingest",
+		daemon.Needs{Redis: "Redis URL for session metadata (best effort); \"none\" disables it", RedisOptional: true},
+		func(p *config.Problems) { p.Add(cfg.Validate()); p.Add(cfg.ValidateBind()) })
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	defer cmd.Stop()
+	ctx, log, b := cmd.Ctx, cmd.Log, &cmd.Backends
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s (set MNEMO_ADDR): %w", cfg.Addr, err)
-	}
-	nc, js, err := bus.ConnectJetStream(ctx, bus.ConnectOptions{URL: natsURL, Service: "ingest", Token: natsToken, Logger: log})
+	ln, err := daemon.Listen(cfg.Addr)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	deps := ingest.Deps{NC: nc, JS: js, Logger: log}
-	if redisURL != "none" {
-		rdb, err := session.Dial(redisURL)
-		if err != nil {
-			return err
-		}
-		defer rdb.Close()
-		deps.Meta = session.NewMetaStore(rdb)
+	c, err := b.Open(ctx, "ingest", log)
+	if err != nil {
+		ln.Close()
+		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	deps.Registry = reg
+	reg := daemon.Registry()
+	deps := ingest.Deps{NC: c.NC, JS: c.JS, Logger: log, Registry: reg}
+	if c.Redis != nil {
+		deps.Meta = session.NewMetaStore(c.Redis)
+	}
 	srv, err := ingest.New(cfg, deps)
 	if err != nil {
+		ln.Close()
+		c.Close()
 		return err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	log.Info("ingest listening", "addr", ln.Addr().String(), "nats", natsURL)
-
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			srv.Close()
-			return fmt.Errorf("serve: %w", err)
-		}
-	}
-	log.Info("ingest stopping: finishing in-flight requests")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = hs.Shutdown(sctx) // stop accepting; in-flight publishes finish
+	log.Info("ingest listening", "addr", ln.Addr().String(), "nats", b.NATSURL)
+	err = daemon.Serve(ctx, log, hs, ln, 10*time.Second, nil) // in-flight publishes finish
 	srv.Close()
-	return nc.Drain()
+	if cerr := c.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
