@@ -194,6 +194,34 @@ func TestDeployComposeAndNATS(t *testing.T) {
 			}
 		}
 	}
+	// Mnemo's /metrics take the bearer token: every Mnemo job must send it.
+	pb, err := os.ReadFile(filepath.Join(deployDir, "compose", "prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prom struct {
+		ScrapeConfigs []struct {
+			JobName       string `yaml:"job_name"`
+			Authorization struct {
+				CredentialsFile string `yaml:"credentials_file"`
+			} `yaml:"authorization"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(pb, &prom); err != nil {
+		t.Fatalf("prometheus.yml: %v", err)
+	}
+	jobs := map[string]bool{}
+	for _, j := range prom.ScrapeConfigs {
+		jobs[j.JobName] = true
+		if strings.HasPrefix(j.JobName, "mnemo-") && j.Authorization.CredentialsFile == "" {
+			t.Errorf("prometheus: job %s sends no bearer token", j.JobName)
+		}
+	}
+	for _, want := range []string{"mnemo-ingest", "mnemo-worker", "mnemo-reaper", "mnemo-query"} {
+		if !jobs[want] {
+			t.Errorf("prometheus: no job %s", want)
+		}
+	}
 	conf, err := os.ReadFile(filepath.Join(deployDir, "nats", "nats.conf"))
 	if err != nil {
 		t.Fatal(err)

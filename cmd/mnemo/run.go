@@ -19,14 +19,12 @@ import (
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/config"
+	"github.com/mnemo-dev/mnemo/pkg/daemon"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
 	"github.com/mnemo-dev/mnemo/pkg/logging"
 	"github.com/mnemo-dev/mnemo/pkg/redisserver"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/store"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 func init() {
@@ -191,8 +189,7 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 		return err
 	}
 	comp = llm.WithBudget(comp, rdb, daily, log)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := daemon.Registry()
 
 	w, err := worker.New(cfg.Worker, worker.Deps{
 		NC: nc, JS: js, Redis: rdb, Store: st, Compressor: comp, Logger: log, Metrics: worker.NewMetrics(reg),
@@ -207,7 +204,7 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", daemon.MetricsHandler(reg, cfg.Token))
 	closeServices, err := mountServices(mux, services{log: log, nc: nc, js: js, rdb: rdb, store: st, reg: reg, token: cfg.Token,
 		layout: cfg.Worker.Layout, memberTTL: cfg.Worker.MemberTTL})
 	if err != nil {

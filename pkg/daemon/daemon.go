@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/logging"
@@ -25,6 +26,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -199,12 +201,75 @@ func Registry() *prometheus.Registry {
 }
 
 // Listen listens on addr, saying in its error which variable sets it.
-func Listen(addr string) (net.Listener, error) {
+func Listen(addr, variable string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s (set MNEMO_ADDR): %w", addr, err)
+		return nil, fmt.Errorf("listen on %s (set %s): %w", addr, variable, err)
 	}
 	return ln, nil
+}
+
+// MetricsHandler serves reg for Prometheus, behind the bearer token when one
+// is set: a process reachable from other machines shows nothing without it.
+func MetricsHandler(reg *prometheus.Registry, token string) http.Handler {
+	return api.RequireToken(token, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+}
+
+// Ops is where a command without an API of its own (mnemo-worker) serves
+// /metrics and /healthz for scrapers and probes.
+type Ops struct {
+	Addr     string
+	Token    string
+	variable string
+}
+
+// Bind registers the ops address as variable (default def; empty turns the
+// endpoints off) and the token as MNEMO_TOKEN.
+func (o *Ops) Bind(set *config.Set, variable, def string) {
+	o.variable = variable
+	set.String(&o.Addr, "ops-addr", variable, def, "HTTP address of /metrics and /healthz (empty = none)")
+	set.String(&o.Token, "token", "MNEMO_TOKEN", "", "bearer token for /metrics (required off loopback)")
+}
+
+// Check refuses an address reachable from other machines without a token.
+func (o Ops) Check(p *config.Problems) {
+	if o.Addr != "" {
+		p.Add(config.CheckBind(o.Addr, o.Token))
+	}
+}
+
+// Serve serves /metrics from reg and /healthz, which answers 503 with the
+// reason while healthy returns an error, until ctx ends or the returned stop
+// is called; stop waits for the server to finish. bound is the address it
+// listens on ("" when Addr is empty).
+func (o Ops) Serve(ctx context.Context, log *slog.Logger, reg *prometheus.Registry, healthy func() error) (bound string, stop func(), err error) {
+	if o.Addr == "" {
+		return "", func() {}, nil
+	}
+	ln, err := Listen(o.Addr, o.variable)
+	if err != nil {
+		return "", nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", MetricsHandler(reg, o.Token))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := healthy(); err != nil {
+			api.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
+			return
+		}
+		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := Serve(sctx, log, hs, ln, 2*time.Second, nil); err != nil {
+			log.Error("ops endpoints stopped", "addr", o.Addr, "err", err)
+		}
+	}()
+	log.Info("ops endpoints listening", "addr", ln.Addr().String())
+	return ln.Addr().String(), func() { cancel(); <-done }, nil
 }
 
 // Serve serves hs on ln until ctx ends or serving fails. Then it calls

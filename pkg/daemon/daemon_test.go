@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/daemon"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -107,7 +109,7 @@ func TestOpenFailureLeavesNothingOpen(t *testing.T) {
 }
 
 func TestServeStopsOnCancel(t *testing.T) {
-	ln, err := daemon.Listen("127.0.0.1:0")
+	ln, err := daemon.Listen("127.0.0.1:0", "MNEMO_ADDR")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,12 +156,12 @@ func TestServeStopsOnCancel(t *testing.T) {
 }
 
 func TestListenSaysWhatToSet(t *testing.T) {
-	ln, err := daemon.Listen("127.0.0.1:0")
+	ln, err := daemon.Listen("127.0.0.1:0", "MNEMO_ADDR")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	_, err = daemon.Listen(ln.Addr().String())
+	_, err = daemon.Listen(ln.Addr().String(), "MNEMO_ADDR")
 	if err == nil || !strings.Contains(err.Error(), "MNEMO_ADDR") {
 		t.Fatalf("taken address: %v, want an error naming MNEMO_ADDR", err)
 	}
@@ -186,5 +188,59 @@ func TestStartReportsEveryProblemAtOnce(t *testing.T) {
 	defer cmd.Stop()
 	if cmd.Backends.NATSURL != "nats://127.0.0.1:1" || cmd.Log == nil || cmd.Ctx.Err() != nil {
 		t.Fatalf("started command: %+v", cmd)
+	}
+}
+
+func TestOpsMetricsNeedTheTokenAndHealthSaysWhy(t *testing.T) {
+	var p config.Problems
+	daemon.Ops{Addr: "0.0.0.0:37804"}.Check(&p)
+	if err := p.Err(); err == nil || !strings.Contains(err.Error(), "MNEMO_TOKEN") {
+		t.Fatalf("off loopback without a token: %v, want a problem naming MNEMO_TOKEN", err)
+	}
+
+	reg := daemon.Registry()
+	applied := prometheus.NewCounter(prometheus.CounterOpts{Name: "mnemo_test_applied_total", Help: "test"})
+	reg.MustRegister(applied)
+	applied.Add(3)
+	var sick atomic.Bool
+	ops := daemon.Ops{Addr: "127.0.0.1:0", Token: "s3cret"}
+	addr, stop, err := ops.Serve(context.Background(), quiet, reg, func() error {
+		if sick.Load() {
+			return errors.New("not connected to NATS")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path, token string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/metrics", ""); code != http.StatusUnauthorized {
+		t.Fatalf("/metrics without the token: %d, want 401", code)
+	}
+	if code, body := get("/metrics", "s3cret"); code != 200 || !strings.Contains(body, "mnemo_test_applied_total 3") {
+		t.Fatalf("/metrics with the token: %d %.200s", code, body)
+	}
+	if code, _ := get("/healthz", ""); code != 200 {
+		t.Fatalf("/healthz healthy: %d", code)
+	}
+	sick.Store(true)
+	if code, body := get("/healthz", ""); code != http.StatusServiceUnavailable || !strings.Contains(body, "not connected to NATS") {
+		t.Fatalf("/healthz unhealthy: %d %s", code, body)
+	}
+	stop()
+	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		t.Fatal("ops endpoints still answering after stop")
 	}
 }

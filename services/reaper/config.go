@@ -16,8 +16,11 @@ type Config struct {
 	ID string
 	// Layout must match the workers' (partitions and member TTL matter).
 	Layout bus.Layout
-	// Addr is the loopback HTTP address of /metrics and /healthz ("" = none).
+	// Addr is the HTTP address of /metrics and /healthz ("" = none); off
+	// loopback it needs Token.
 	Addr string
+	// Token, when set, is required as a bearer token on /metrics.
+	Token string
 	// LeaderTTL is the leadership lease; it is renewed every LeaderTTL/3.
 	LeaderTTL time.Duration
 	// Tick is how often the leader looks for dead workers and advisories.
@@ -63,7 +66,8 @@ func DefaultConfig() Config {
 // Bind binds the config to flags and MNEMO_* variables.
 func (c *Config) Bind(s *config.Set) {
 	s.String(&c.ID, "reaper-id", "MNEMO_REAPER_ID", c.ID, "this reaper's ID in the leadership lock")
-	s.String(&c.Addr, "addr", "MNEMO_REAPER_ADDR", c.Addr, "loopback HTTP address of /metrics and /healthz (empty = none)")
+	s.String(&c.Addr, "addr", "MNEMO_REAPER_ADDR", c.Addr, "HTTP address of /metrics and /healthz (empty = none)")
+	s.String(&c.Token, "token", "MNEMO_TOKEN", c.Token, "bearer token for /metrics (required off loopback)")
 	s.Int(&c.Layout.Partitions, "partitions", "MNEMO_PARTITIONS", c.Layout.Partitions, "partitions of the event stream")
 	s.Int(&c.Layout.Replicas, "replicas", "MNEMO_REPLICAS", c.Layout.Replicas, "stream replicas (1 embedded, 3 clustered)")
 	s.Duration(&c.Layout.AckWait, "ack-wait", "MNEMO_ACK_WAIT", c.Layout.AckWait, "consumer ack wait")
@@ -85,7 +89,7 @@ func (c Config) Validate() error {
 	p.Add(c.Layout.Validate())
 	p.Addf(c.ID == "" || len(c.ID) > 128, "reaper ID must be 1-128 characters (MNEMO_REAPER_ID)")
 	if c.Addr != "" {
-		p.Add(config.CheckBind(c.Addr, ""))
+		p.Add(config.CheckBind(c.Addr, c.Token))
 	}
 	p.Addf(c.LeaderTTL < time.Second, "leader TTL must be at least 1s (MNEMO_REAPER_LEADER_TTL)")
 	p.Addf(c.Tick <= 0 || c.Tick > c.LeaderTTL/3, "tick must be positive and at most a third of the leader TTL (MNEMO_REAPER_TICK)")

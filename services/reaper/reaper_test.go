@@ -461,6 +461,11 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
 	}
+	scraped := reaper.DefaultConfig()
+	scraped.Addr, scraped.Token = "0.0.0.0:9000", "s3cret"
+	if err := scraped.Validate(); err != nil {
+		t.Fatalf("off loopback with a token: %v", err)
+	}
 }
 
 func TestDeterministicIDs(t *testing.T) {

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"os"
 
@@ -18,10 +19,12 @@ func main() { daemon.Main("mnemo-worker", run) }
 
 func run() error {
 	cfg := worker.DefaultConfig()
+	var ops daemon.Ops
 	set := config.NewSet(flag.CommandLine)
 	cfg.Bind(set)
+	ops.Bind(set, "MNEMO_WORKER_ADDR", "") // off by default: a machine may run several workers
 	cmd, err := daemon.Start(set, os.Args[1:], "worker", daemon.Needs{Redis: "Redis URL", Store: true},
-		func(p *config.Problems) { p.Add(cfg.Validate()) })
+		func(p *config.Problems) { p.Add(cfg.Validate()); ops.Check(p) })
 	if err != nil {
 		return err
 	}
@@ -40,9 +43,21 @@ func run() error {
 		return err
 	}
 	comp = llm.WithBudget(comp, c.Redis, daily, cmd.Log)
-	w, err := worker.New(cfg, worker.Deps{NC: c.NC, JS: c.JS, Redis: c.Redis, Store: c.Store, Compressor: comp, Logger: cmd.Log})
+	reg := daemon.Registry()
+	w, err := worker.New(cfg, worker.Deps{NC: c.NC, JS: c.JS, Redis: c.Redis, Store: c.Store, Compressor: comp, Logger: cmd.Log,
+		Metrics: worker.NewMetrics(reg)})
 	if err != nil {
 		return err
 	}
+	_, stopOps, err := ops.Serve(cmd.Ctx, cmd.Log, reg, func() error {
+		if !c.NC.IsConnected() {
+			return errors.New("not connected to NATS")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer stopOps()
 	return w.Run(cmd.Ctx)
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/daemon"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/services/ingest"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 func main() { daemon.Main("mnemo-ingest", run) }
@@ -30,7 +29,7 @@ func run() error {
 	defer cmd.Stop()
 	ctx, log, b := cmd.Ctx, cmd.Log, &cmd.Backends
 
-	ln, err := daemon.Listen(cfg.Addr)
+	ln, err := daemon.Listen(cfg.Addr, "MNEMO_ADDR")
 	if err != nil {
 		return err
 	}
@@ -52,7 +51,7 @@ func run() error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", daemon.MetricsHandler(reg, cfg.Token))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
 	log.Info("ingest listening", "addr", ln.Addr().String(), "nats", b.NATSURL)
 	err = daemon.Serve(ctx, log, hs, ln, 10*time.Second, nil) // in-flight publishes finish

@@ -12,7 +12,6 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/daemon"
 	"github.com/mnemo-dev/mnemo/services/query"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 func main() { daemon.Main("mnemo-query", run) }
@@ -23,7 +22,7 @@ func run() error {
 	var partitions int
 	set := config.NewSet(flag.CommandLine)
 	set.String(&addr, "addr", "MNEMO_ADDR", "127.0.0.1:37802", "HTTP listen address")
-	set.String(&cfg.Token, "token", "MNEMO_TOKEN", "", "bearer token required of clients (required off loopback)")
+	set.String(&cfg.Token, "token", "MNEMO_cfg.Token", "", "bearer token required of clients (required off loopback)")
 	set.Int(&partitions, "partitions", "MNEMO_PARTITIONS", bus.DefaultLayout().Partitions, "partitions of the event stream")
 	set.Duration(&cfg.MemberTTL, "member-ttl", "MNEMO_MEMBER_TTL", 15*time.Second, "the workers' heartbeat TTL")
 	cmd, err := daemon.Start(set, os.Args[1:], "query", daemon.Needs{Redis: "Redis URL (live workers, active sessions)", Store: true},
@@ -37,7 +36,7 @@ func run() error {
 	defer cmd.Stop()
 	ctx, log := cmd.Ctx, cmd.Log
 
-	ln, err := daemon.Listen(addr)
+	ln, err := daemon.Listen(addr, "MNEMO_ADDR")
 	if err != nil {
 		return err
 	}
@@ -57,7 +56,7 @@ func run() error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", q.Handler())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", daemon.MetricsHandler(reg, cfg.Token))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	log.Info("query listening", "addr", ln.Addr().String())
 	return daemon.Serve(ctx, log, hs, ln, 10*time.Second, q.Close) // q.Close ends the event streams Shutdown would wait on
