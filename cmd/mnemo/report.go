@@ -75,7 +75,7 @@ type reportRow struct {
 	Mnemo    string `json:"mnemo"`
 	Baseline string `json:"baseline"`
 	Target   string `json:"target"`
-	Met      *bool  `json:"met"` // nil: not measured in this run
+	Met      *bool  `json:"met"` // nil: not measured in this run, or no target
 	Note     string `json:"note,omitempty"`
 }
 
@@ -176,6 +176,9 @@ func renderReport(machine map[string]string, runs []string, rows []reportRow) st
 	met, total := 0, 0
 	for _, r := range rows {
 		verdict := "not measured"
+		if r.Met == nil && r.Mnemo != "" {
+			verdict = "no target"
+		}
 		if r.Met != nil {
 			total++
 			if *r.Met {
