@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -220,9 +221,10 @@ func repoRoot() (string, error) {
 
 func machineInfo(ctx context.Context) map[string]string {
 	m := map[string]string{
-		"go":    runtime.Version(),
-		"os":    runtime.GOOS + "/" + runtime.GOARCH,
-		"cores": strconv.Itoa(runtime.NumCPU()),
+		"go":        runtime.Version(),
+		"os":        runtime.GOOS + "/" + runtime.GOARCH,
+		"cores":     strconv.Itoa(runtime.NumCPU()),
+		"cpu probe": cpuProbe(),
 	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
@@ -246,4 +248,19 @@ func machineInfo(ctx context.Context) map[string]string {
 	}
 	m["nats-server"] = "v2.15.2 (embedded, from the Go module)"
 	return m
+}
+
+// cpuProbe times a fixed single-core workload, SHA-256 of 32 MiB, best of
+// three. Shared machines differ in speed from day to day; a report whose
+// probe is twice as slow has every CPU-bound figure moved with it, so the
+// probe is what to compare before comparing figures across reports.
+func cpuProbe() string {
+	buf := make([]byte, 32<<20)
+	best := time.Duration(1<<63 - 1)
+	for range 3 {
+		t0 := time.Now()
+		sha256.Sum256(buf)
+		best = min(best, time.Since(t0))
+	}
+	return fmt.Sprintf("SHA-256 of 32 MiB on one core in %.1f ms (best of 3)", float64(best.Microseconds())/1000)
 }

@@ -234,6 +234,25 @@ func BenchmarkRawPublishSync64(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeValidate is the least an ingest must do with each body
+// besides HTTP and the publish: parse it, strip <private> content and check
+// every field and limit, as POST /v1/events does, on one goroutine.
+func BenchmarkDecodeValidate(b *testing.B) {
+	bodies := payloads(b, b.N)
+	measure(b, func() {
+		for _, body := range bodies {
+			e, _, err := event.DecodeKnown(body)
+			if err != nil {
+				b.Fatal(err)
+			}
+			e.Sanitize()
+			if err := e.Validate(event.DefaultLimits); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // BenchmarkHTTPFloor is what HTTP alone costs on this machine: the same 64
 // loopback clients post the same bodies to a handler that reads the body
 // and answers 202 with a fixed JSON, with no decoding, validation or
