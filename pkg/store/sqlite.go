@@ -22,6 +22,7 @@ type SQLite struct {
 	w    *sql.DB // the single writer connection
 	r    *sql.DB // read-only pool (the writer itself for :memory:)
 	path string
+	gc   *groupCommit
 }
 
 var _ Store = (*SQLite)(nil)
@@ -72,11 +73,14 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		r.SetMaxIdleConns(n)
 		s.r = r
 	}
+	s.startGroupCommit()
 	return s, nil
 }
 
-// Close closes both pools.
+// Close stops taking units, finishes the group being applied and closes
+// both pools.
 func (s *SQLite) Close() error {
+	s.stopGroupCommit()
 	var err error
 	if s.r != s.w {
 		err = s.r.Close()
@@ -165,29 +169,19 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// Apply writes one unit in one IMMEDIATE transaction on the writer.
+// Apply writes one unit atomically. Units of concurrent calls share
+// IMMEDIATE transactions on the writer (groupCommit); Apply returns after
+// the commit that holds its unit.
 func (s *SQLite) Apply(ctx context.Context, u Unit) (ApplyResult, error) {
 	now := utc(time.Now())
 	n, err := normalizeUnit(u, now)
 	if err != nil {
 		return ApplyResult{}, err
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return ApplyResult{}, fmt.Errorf("store: sqlite: begin apply: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	res, err := s.apply(ctx, tx, &n, now)
-	if err != nil {
-		return res, err
-	}
-	if err := tx.Commit(); err != nil {
-		return ApplyResult{}, fmt.Errorf("store: sqlite: commit apply: %w", err)
-	}
-	return res, nil
+	return s.submit(ctx, n, now)
 }
 
-func (s *SQLite) apply(ctx context.Context, tx *sql.Tx, n *Unit, now time.Time) (ApplyResult, error) {
+func (s *SQLite) apply(ctx context.Context, tx *sqliteTx, n *Unit, now time.Time) (ApplyResult, error) {
 	var lastSeq, fence int64
 	err := tx.QueryRowContext(ctx, `SELECT last_seq, fence FROM session_cursors WHERE session_id = ?`, n.SessionID).Scan(&lastSeq, &fence)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -270,11 +264,10 @@ func (s *SQLite) apply(ctx context.Context, tx *sql.Tx, n *Unit, now time.Time) 
 
 	res := ApplyResult{LastSeq: n.Events[len(n.Events)-1].Seq}
 	if len(n.Observations) > 0 {
-		ins, err := newSQLiteObservationWriter(ctx, tx)
+		ins, err := tx.observationWriter(ctx)
 		if err != nil {
 			return ApplyResult{}, err
 		}
-		defer ins.close()
 		res.ObservationIDs = make([]int64, 0, len(n.Observations))
 		for i := range n.Observations {
 			o := &n.Observations[i]
@@ -354,29 +347,37 @@ func nullMicros(t *time.Time) any {
 }
 
 // sqliteObservationWriter inserts observations with their file rows through
-// statements prepared once per transaction.
+// statements prepared once per transaction (or cached by the committer).
 type sqliteObservationWriter struct {
 	obs, file *sql.Stmt
+	owned     bool // close the statements with the writer
 }
 
-func newSQLiteObservationWriter(ctx context.Context, tx *sql.Tx) (*sqliteObservationWriter, error) {
-	obs, err := tx.PrepareContext(ctx, `INSERT INTO observations (session_id, project, type, title, subtitle,
+const (
+	sqliteInsertObservation = `INSERT INTO observations (session_id, project, type, title, subtitle,
 		narrative, facts, concepts, files_read, files_modified, prompt_number, accepted_at, source_event_ids, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqliteInsertObservationFile = `INSERT OR IGNORE INTO observation_files (observation_id, path, project, accepted_at) VALUES (?, ?, ?, ?)`
+)
+
+func newSQLiteObservationWriter(ctx context.Context, tx *sql.Tx) (*sqliteObservationWriter, error) {
+	obs, err := tx.PrepareContext(ctx, sqliteInsertObservation)
 	if err != nil {
 		return nil, fmt.Errorf("store: sqlite: prepare observation insert: %w", err)
 	}
-	file, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO observation_files (observation_id, path, project, accepted_at) VALUES (?, ?, ?, ?)`)
+	file, err := tx.PrepareContext(ctx, sqliteInsertObservationFile)
 	if err != nil {
 		_ = obs.Close()
 		return nil, fmt.Errorf("store: sqlite: prepare file insert: %w", err)
 	}
-	return &sqliteObservationWriter{obs: obs, file: file}, nil
+	return &sqliteObservationWriter{obs: obs, file: file, owned: true}, nil
 }
 
 func (w *sqliteObservationWriter) close() {
-	_ = w.obs.Close()
-	_ = w.file.Close()
+	if w.owned {
+		_ = w.obs.Close()
+		_ = w.file.Close()
+	}
 }
 
 func (w *sqliteObservationWriter) insert(ctx context.Context, o *Observation) (int64, error) {
