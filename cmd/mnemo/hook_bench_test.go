@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -42,7 +43,8 @@ func timeProcs(b *testing.B, payload []byte, env []string, name string, args ...
 
 // BenchmarkHookProcess is the whole-process wall time of `mnemo hook
 // claude-code PostToolUse`, as Claude Code pays it at every tool call, with
-// Mnemo up and down, and `true` exec'd the same way as the floor.
+// Mnemo up and down, beside floors exec'd the same way: `true`, an empty Go
+// program and a Go program that links net/http.
 func BenchmarkHookProcess(b *testing.B) {
 	payload, err := os.ReadFile(fixtureDir() + "/PostToolUse-Bash.json")
 	if err != nil {
@@ -50,6 +52,15 @@ func BenchmarkHookProcess(b *testing.B) {
 	}
 	b.Run("true", func(b *testing.B) {
 		timeProcs(b, payload, os.Environ(), "true")
+	})
+	// What any Go hook pays on this machine before doing anything: the
+	// runtime's start, and the start of one that links an HTTP client (and
+	// with it TLS), as a hook that can post to a remote ingest must.
+	b.Run("go-empty", func(b *testing.B) {
+		timeProcs(b, payload, os.Environ(), goProgram(b, goEmpty))
+	})
+	b.Run("go-net-http", func(b *testing.B) {
+		timeProcs(b, payload, os.Environ(), goProgram(b, goNetHTTP))
 	})
 	b.Run("up", func(b *testing.B) {
 		m := startMnemo(b, "")
@@ -92,6 +103,47 @@ func BenchmarkSessionStartHook(b *testing.B) {
 		env := append(os.Environ(), "MNEMO_HOME="+b.TempDir(), "MNEMO_URL=http://127.0.0.1:1")
 		timeProcs(b, payload, env, mnemoBin, "hook", "claude-code", "SessionStart")
 	})
+}
+
+const (
+	goEmpty = `package main
+
+func main() {}
+`
+	goNetHTTP = `package main
+
+import (
+	"net/http"
+	"os"
+)
+
+func main() {
+	if len(os.Args) > 1 { // never: links the client without using it
+		_, _ = http.Get(os.Args[1])
+	}
+}
+`
+)
+
+// goProgram builds a one-file Go program outside the workspace and returns
+// the executable's path.
+func goProgram(b *testing.B, src string) string {
+	b.Helper()
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module floor\n\ngo 1.24\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	bin := filepath.Join(dir, "floor")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("build floor program: %v\n%s", err, out)
+	}
+	return bin
 }
 
 func newReader(b []byte) *bytesReader { return &bytesReader{b: b} }

@@ -128,9 +128,17 @@ var figures = []figure{
 		u50, _ := r.get("BenchmarkHookProcess/small-up", "p50-ms")
 		d50, _ := r.get("BenchmarkHookProcess/small-down", "p50-ms")
 		row.Mnemo = fmt.Sprintf("up: p50 %s / p99 %s ms; down (spooled): p50 %s / p99 %s ms", f2(u50), f2(up), f2(d50), f2(down))
-		if t50, ok := r.get("BenchmarkHookProcess/true", "p50-ms"); ok {
-			t99, _ := r.get("BenchmarkHookProcess/true", "p99-ms")
-			row.Baseline = fmt.Sprintf("`true` exec'd the same way: p50 %s / p99 %s ms", f2(t50), f2(t99))
+		var floors []string
+		for _, f := range []struct{ name, what string }{
+			{"true", "`true`"}, {"go-empty", "an empty Go program"}, {"go-net-http", "a Go program linking net/http"},
+		} {
+			if p50, ok := r.get("BenchmarkHookProcess/"+f.name, "p50-ms"); ok {
+				p99, _ := r.get("BenchmarkHookProcess/"+f.name, "p99-ms")
+				floors = append(floors, fmt.Sprintf("%s: p50 %s / p99 %s ms", f.what, f2(p50), f2(p99)))
+			}
+		}
+		if len(floors) > 0 {
+			row.Baseline = "exec'd the same way: " + strings.Join(floors, "; ")
 		}
 		if f99, ok := r.get("BenchmarkHookProcess/up", "p99-ms"); ok {
 			fd99, _ := r.get("BenchmarkHookProcess/down", "p99-ms")
