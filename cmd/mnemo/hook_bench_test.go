@@ -86,22 +86,28 @@ func BenchmarkHookProcess(b *testing.B) {
 	})
 }
 
-// BenchmarkSessionStartHook is the SessionStart hook with its context query
-// against a store of 100k observations, and with Mnemo down as the baseline.
+// BenchmarkSessionStartHook is the SessionStart hook, as installed
+// (mnemo-hook), with its context query against a store of 100k
+// observations, and with Mnemo down as the baseline; full-up-100k is the
+// same through the full mnemo binary.
 func BenchmarkSessionStartHook(b *testing.B) {
 	payload, _ := json.Marshal(map[string]any{"session_id": "bench-start", "hook_event_name": "SessionStart",
 		"source": "startup", "cwd": "/home/dev/project-03", "transcript_path": "/tmp/t.jsonl"})
+	small := smallHookBin(b)
+	m := startMnemo(b, "")
+	if err := storetest.NewCorpus(13, 20, 1000, 100).Seed(context.Background(), m.store); err != nil {
+		b.Fatal(err)
+	}
+	up := append(os.Environ(), "MNEMO_HOME="+b.TempDir(), "MNEMO_URL="+m.url)
 	b.Run("up-100k", func(b *testing.B) {
-		m := startMnemo(b, "")
-		if err := storetest.NewCorpus(13, 20, 1000, 100).Seed(context.Background(), m.store); err != nil {
-			b.Fatal(err)
-		}
-		env := append(os.Environ(), "MNEMO_HOME="+b.TempDir(), "MNEMO_URL="+m.url)
-		timeProcs(b, payload, env, mnemoBin, "hook", "claude-code", "SessionStart")
+		timeProcs(b, payload, up, small, "hook", "claude-code", "SessionStart")
+	})
+	b.Run("full-up-100k", func(b *testing.B) {
+		timeProcs(b, payload, up, mnemoBin, "hook", "claude-code", "SessionStart")
 	})
 	b.Run("down", func(b *testing.B) {
 		env := append(os.Environ(), "MNEMO_HOME="+b.TempDir(), "MNEMO_URL=http://127.0.0.1:1")
-		timeProcs(b, payload, env, mnemoBin, "hook", "claude-code", "SessionStart")
+		timeProcs(b, payload, env, small, "hook", "claude-code", "SessionStart")
 	})
 }
 
