@@ -109,7 +109,7 @@ func IsEntirelyPrivate(s string) bool {
 // StripJSON removes stripped tags from every string (keys and values) inside a
 // JSON document. Documents that cannot hold a tag are returned unchanged.
 func StripJSON(raw json.RawMessage) (json.RawMessage, bool) {
-	if len(raw) == 0 || (!bytes.Contains(raw, []byte("<")) && !containsFold(raw, []byte(`\u003c`))) {
+	if len(raw) == 0 || (!bytes.Contains(raw, []byte("<")) && !escapedLT(raw)) {
 		return raw, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -164,8 +164,10 @@ func stripValue(v any) (any, bool) {
 	}
 }
 
-func containsFold(b, sub []byte) bool {
-	return bytes.Contains(bytes.ToLower(b), sub)
+// escapedLT reports whether a JSON text holds '<' written as an escape
+// (\u003c, hex digits in either case), without copying it.
+func escapedLT(b []byte) bool {
+	return bytes.Contains(b, []byte(`\u003c`)) || bytes.Contains(b, []byte(`\u003C`))
 }
 
 // Sanitize strips the tags from every text the envelope carries and marks the
