@@ -164,6 +164,33 @@ func BenchmarkRecentContext(b *testing.B) {
 // BenchmarkSearch measures ranked full-text search at 100k observations:
 // two words drawn as the corpus draws them, filtered by project half the time.
 func BenchmarkSearch(b *testing.B) {
+	timeSearches(b, func(q *store.SearchQuery, r *rand.Rand, c *storetest.Corpus, i int) {
+		if i%2 == 0 {
+			q.Project = c.Project(r.IntN(benchProjects))
+		}
+	})
+}
+
+// BenchmarkSearchFiltered measures searches of two common words narrowed by
+// an observation type (one in six match) or by a file (few match): the
+// filter is checked on each match's row while the window is found, so these
+// cost more than BenchmarkSearch. Tracked, with no target of its own yet.
+func BenchmarkSearchFiltered(b *testing.B) {
+	b.Run("type", func(b *testing.B) {
+		timeSearches(b, func(q *store.SearchQuery, r *rand.Rand, _ *storetest.Corpus, _ int) {
+			q.Types = []string{store.ObservationTypes[r.IntN(len(store.ObservationTypes))]}
+		})
+	})
+	b.Run("file", func(b *testing.B) {
+		timeSearches(b, func(q *store.SearchQuery, r *rand.Rand, c *storetest.Corpus, _ int) {
+			q.File = "/src/" + c.Project(r.IntN(benchProjects)) + "/" + c.Word() + ".go"
+		})
+	})
+}
+
+// timeSearches runs b.N searches of two corpus words on each store kind,
+// each narrowed by narrow, and reports their latency.
+func timeSearches(b *testing.B, narrow func(q *store.SearchQuery, r *rand.Rand, c *storetest.Corpus, i int)) {
 	kinds(b, func(b *testing.B, kind string) {
 		st := seededStore(b, kind)
 		r := rand.New(rand.NewPCG(7, 8))
@@ -172,9 +199,7 @@ func BenchmarkSearch(b *testing.B) {
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			q := store.SearchQuery{Text: c.Word() + " " + c.Word(), Limit: 20}
-			if i%2 == 0 {
-				q.Project = c.Project(r.IntN(benchProjects))
-			}
+			narrow(&q, r, c, i)
 			t0 := time.Now()
 			if _, err := st.Search(context.Background(), q); err != nil {
 				b.Fatal(err)
@@ -184,37 +209,4 @@ func BenchmarkSearch(b *testing.B) {
 		b.StopTimer()
 		report(b, lat)
 	})
-}
-
-// BenchmarkSearchFiltered measures searches of two common words narrowed by
-// an observation type (one in six match) or by a file (few match): the
-// filter is checked on each match's row while the window is found, so these
-// cost more than BenchmarkSearch. Tracked, with no target of its own yet.
-func BenchmarkSearchFiltered(b *testing.B) {
-	for _, filter := range []string{"type", "file"} {
-		b.Run(filter, func(b *testing.B) {
-			kinds(b, func(b *testing.B, kind string) {
-				st := seededStore(b, kind)
-				r := rand.New(rand.NewPCG(7, 8))
-				c := storetest.NewCorpus(7, benchProjects, 0, 0)
-				lat := make([]time.Duration, 0, b.N)
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					q := store.SearchQuery{Text: c.Word() + " " + c.Word(), Limit: 20}
-					if filter == "type" {
-						q.Types = []string{store.ObservationTypes[r.IntN(len(store.ObservationTypes))]}
-					} else {
-						q.File = "/src/" + c.Project(r.IntN(benchProjects)) + "/" + c.Word() + ".go"
-					}
-					t0 := time.Now()
-					if _, err := st.Search(context.Background(), q); err != nil {
-						b.Fatal(err)
-					}
-					lat = append(lat, time.Since(t0))
-				}
-				b.StopTimer()
-				report(b, lat)
-			})
-		})
-	}
 }
