@@ -46,7 +46,7 @@ func timeProcs(b *testing.B, payload []byte, env []string, name string, args ...
 // Mnemo up and down, beside floors exec'd the same way: `true`, an empty Go
 // program and a Go program that links net/http.
 func BenchmarkHookProcess(b *testing.B) {
-	payload, err := os.ReadFile(fixtureDir() + "/PostToolUse-Bash.json")
+	payload, err := os.ReadFile(fixtureDir(b) + "/PostToolUse-Bash.json")
 	if err != nil {
 		b.Fatal(err)
 	}

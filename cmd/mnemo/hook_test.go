@@ -43,12 +43,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func fixtureDir() string {
-	dir := filepath.Join("..", "..", "..", "shared", "fixtures", "claude-code")
-	if _, err := os.Stat(dir); err != nil {
-		dir = "/work/shared/fixtures/claude-code"
-	}
-	return dir
+func fixtureDir(t testing.TB) string {
+	t.Helper()
+	return testkit.FixtureDir(t, "claude-code")
 }
 
 // mnemoServer is ingest (and query) on one address over a real embedded NATS
@@ -152,7 +149,7 @@ func runHookProc(t testing.TB, home, url, name string, payload []byte, env ...st
 func TestHookFixturesThroughTheBinary(t *testing.T) {
 	m := startMnemo(t, "")
 	home := t.TempDir()
-	files, _ := filepath.Glob(filepath.Join(fixtureDir(), "*.json"))
+	files, _ := filepath.Glob(filepath.Join(fixtureDir(t), "*.json"))
 	want := map[event.Kind]int{}
 	ran := 0
 	for _, f := range files {
@@ -182,7 +179,7 @@ func TestHookFixturesThroughTheBinary(t *testing.T) {
 		}
 	}
 	if ran < 40 {
-		t.Fatalf("only %d fixtures found under %s", ran, fixtureDir())
+		t.Fatalf("only %d fixtures found under %s", ran, fixtureDir(t))
 	}
 	got := map[event.Kind]int{}
 	for _, e := range m.stored(t) {
@@ -247,7 +244,7 @@ func TestHookPrivateNeverArrives(t *testing.T) {
 // Mnemo down it prints nothing and still exits 0.
 func TestHookSessionStartContext(t *testing.T) {
 	m := startMnemo(t, "")
-	payload, err := os.ReadFile(filepath.Join(fixtureDir(), "SessionStart-startup.json"))
+	payload, err := os.ReadFile(filepath.Join(fixtureDir(t), "SessionStart-startup.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

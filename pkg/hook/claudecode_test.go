@@ -1,6 +1,8 @@
 package hook_test
 
 import (
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
+
 	"encoding/json"
 	"errors"
 	"os"
@@ -14,24 +16,10 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/hook"
 )
 
-// fixtureDir is the directory of real Claude Code payloads
-// (shared/fixtures/claude-code next to the repository).
+// fixtureDir is the directory of real Claude Code payloads.
 func fixtureDir(t testing.TB) string {
 	t.Helper()
-	for _, dir := range []string{
-		os.Getenv("MNEMO_FIXTURES"),
-		filepath.Join("..", "..", "..", "shared", "fixtures", "claude-code"),
-		"/work/shared/fixtures/claude-code",
-	} {
-		if dir == "" {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(dir, "SessionStart.json")); err == nil {
-			return dir
-		}
-	}
-	t.Fatal("no Claude Code fixtures: set MNEMO_FIXTURES to shared/fixtures/claude-code")
-	return ""
+	return testkit.FixtureDir(t, "claude-code")
 }
 
 // payloadFixtures returns every hook payload fixture by file name.

@@ -1,6 +1,8 @@
 package ingest_test
 
 import (
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
+
 	"bytes"
 	"encoding/json"
 	"os"
@@ -16,10 +18,7 @@ import (
 // fixtures returns the real Claude Code payloads by hook event name.
 func fixtures(t testing.TB) map[string][][]byte {
 	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "fixtures", "claude-code")
-	if _, err := os.Stat(dir); err != nil {
-		dir = "/work/shared/fixtures/claude-code"
-	}
+	dir := testkit.FixtureDir(t, "claude-code")
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no fixtures under %s: %v", dir, err)

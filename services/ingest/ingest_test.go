@@ -559,10 +559,7 @@ func TestBatchAnswersPerEventInOrder(t *testing.T) {
 
 func TestClaudeCodeRawHookEndpoint(t *testing.T) {
 	e := newEnv(t, ingest.Config{})
-	dir := filepath.Join("..", "..", "..", "shared", "fixtures", "claude-code")
-	if _, err := os.Stat(dir); err != nil {
-		dir = "/work/shared/fixtures/claude-code"
-	}
+	dir := testkit.FixtureDir(t, "claude-code")
 	read := func(name string) []byte {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
