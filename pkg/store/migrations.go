@@ -1,5 +1,12 @@
 package store
 
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
 // migration is one versioned schema change, written once per dialect. Both
 // stores number their migrations alike, so version N means the same schema
 // in each; schema_migrations records the versions applied.
@@ -19,6 +26,36 @@ var migrations = []migration{
 	{version: 1, name: "initial schema", sqlite: sqliteSchemaV1, postgres: postgresSchemaV1},
 	{version: 2, name: "project in the full-text index", sqlite: sqliteSearchScopeV2, postgres: ""},
 	{version: 3, name: "partition ack floors", sqlite: partitionFloorsV3, postgres: partitionFloorsV3},
+}
+
+// migrate brings a database to SchemaVersion: each migration it has not
+// recorded runs with its record in one transaction. tx runs fn in a
+// transaction that other migrators of the same database wait for; sqlOf is
+// the dialect's text of a migration ("" changes nothing there).
+func migrate(ctx context.Context, name string, tx func(ctx context.Context, fn func(executor) error) error, sqlOf func(migration) string) error {
+	for _, m := range migrations {
+		err := tx(ctx, func(x executor) error {
+			var one int
+			switch err := scanOne(ctx, x, `SELECT 1 FROM schema_migrations WHERE version = ?`, []any{m.version}, &one); {
+			case err == nil:
+				return nil
+			case !errors.Is(err, errNoRows):
+				return err
+			}
+			if q := sqlOf(m); q != "" {
+				if _, err := x.exec(ctx, q); err != nil {
+					return fmt.Errorf("(%s): %w", m.name, err)
+				}
+			}
+			_, err := x.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.version, m.name, time.Now().UTC())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: %s: migration %d: %w", name, m.version, err)
+		}
+	}
+	return nil
 }
 
 // partitionFloorsV3 records, per incarnation of the events stream, the

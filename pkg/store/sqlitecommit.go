@@ -6,31 +6,30 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 )
 
 // maxGroup bounds how many units one shared transaction applies.
 const maxGroup = 64
 
-// errSQLiteClosed answers an Apply made after Close.
+// errSQLiteClosed answers a write made after Close.
 var errSQLiteClosed = errors.New("store: sqlite: closed")
 
-// groupCommit applies the units of concurrent Apply calls in shared
-// transactions on the single writer connection. SQLite serializes writers
+// groupCommit runs the writes of concurrent calls (Apply's units above all)
+// in shared transactions on the single writer connection. SQLite serializes writers
 // anyway; what a transaction costs beyond its statements (the WAL append of
 // every page it touched, a new full-text segment) is paid once for the whole
 // group instead of once per unit, so sessions applying at the same time
-// stop queueing behind each other's commits. Each unit stays all-or-nothing
+// stop queueing behind each other's commits. Each write stays all-or-nothing
 // through its own savepoint, and its caller hears back only after the
 // commit. There is no waiting to fill a group: a group is whatever queued
 // while the previous one committed.
 type groupCommit struct {
-	reqs     chan *applyReq
+	reqs     chan *writeReq
 	stop     chan struct{}
 	stopOnce sync.Once
 	done     chan struct{}
 
-	// Statements the units run, prepared on the writer connection once
+	// Statements the writes run, prepared on the writer connection once
 	// and bound to each transaction without preparing again. Only the
 	// committer touches them; a text first seen inside a transaction is
 	// prepared after it, when the connection is free.
@@ -41,19 +40,17 @@ type groupCommit struct {
 // maxStmts bounds the statement cache; texts beyond it are prepared per use.
 const maxStmts = 64
 
-// applyReq is one Apply call waiting for its group's commit.
-type applyReq struct {
+// writeReq is one write waiting for its group's commit.
+type writeReq struct {
 	ctx  context.Context
-	unit Unit
-	now  time.Time
-	res  ApplyResult
+	fn   func(ctx context.Context, tx executor) error
 	err  error
 	done chan struct{}
 }
 
 // startGroupCommit starts the committer that Close stops.
 func (s *SQLite) startGroupCommit() {
-	s.gc = &groupCommit{reqs: make(chan *applyReq), stop: make(chan struct{}), done: make(chan struct{}),
+	s.gc = &groupCommit{reqs: make(chan *writeReq), stop: make(chan struct{}), done: make(chan struct{}),
 		stmts: make(map[string]*sql.Stmt)}
 	go s.commitLoop()
 }
@@ -70,25 +67,25 @@ func (s *SQLite) stopGroupCommit() {
 	}
 }
 
-// submit hands a normalized unit to the committer and waits for the commit
-// of its group. A unit taken by the committer is always finished, so the
-// wait after the hand-off is bounded by one transaction, not by ctx.
-func (s *SQLite) submit(ctx context.Context, u Unit, now time.Time) (ApplyResult, error) {
-	r := &applyReq{ctx: ctx, unit: u, now: now, done: make(chan struct{})}
+// submit hands a write to the committer and waits for the commit of its
+// group. A write taken by the committer is always finished, so the wait
+// after the hand-off is bounded by one transaction, not by ctx.
+func (s *SQLite) submit(ctx context.Context, fn func(ctx context.Context, tx executor) error) error {
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
 	select {
 	case s.gc.reqs <- r:
 	case <-ctx.Done():
-		return ApplyResult{}, fmt.Errorf("store: sqlite: apply: %w", ctx.Err())
+		return fmt.Errorf("store: sqlite: write: %w", ctx.Err())
 	case <-s.gc.stop:
-		return ApplyResult{}, errSQLiteClosed
+		return errSQLiteClosed
 	}
 	<-r.done
-	return r.res, r.err
+	return r.err
 }
 
 func (s *SQLite) commitLoop() {
 	defer close(s.gc.done)
-	batch := make([]*applyReq, 0, maxGroup)
+	batch := make([]*writeReq, 0, maxGroup)
 	for {
 		select {
 		case <-s.gc.stop:
@@ -126,54 +123,53 @@ func (s *SQLite) prepareMissed() {
 	s.gc.missed = s.gc.missed[:0]
 }
 
-// commitGroup applies batch in one IMMEDIATE transaction, each unit inside
+// commitGroup runs batch in one IMMEDIATE transaction, each write inside
 // its own savepoint when there are several, and finishes every request.
-func (s *SQLite) commitGroup(batch []*applyReq) {
+func (s *SQLite) commitGroup(batch []*writeReq) {
 	finish := func(err error) {
 		for _, r := range batch {
 			if err != nil && r.err == nil {
-				r.res, r.err = ApplyResult{}, err
+				r.err = err
 			}
 			close(r.done)
 		}
 	}
 	// The statements run on their own context: SQLite answers an interrupt
 	// inside an explicit transaction by rolling all of it back, which would
-	// take the other callers' units with it. A caller that gave up before
+	// take the other callers' writes with it. A caller that gave up before
 	// its turn is left out instead.
 	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		finish(fmt.Errorf("store: sqlite: begin apply: %w", err))
+		finish(fmt.Errorf("store: sqlite: begin write: %w", err))
 		return
 	}
 	defer func() { _ = tx.Rollback() }()
-	t := &sqliteTx{Tx: tx, gc: s.gc, bound: make(map[string]*sql.Stmt)}
-	defer t.close()
+	x := sqliteExec{&sqliteTx{Tx: tx, gc: s.gc, bound: make(map[string]*sql.Stmt)}}
 	if len(batch) == 1 {
 		r := batch[0]
 		if err := r.ctx.Err(); err != nil {
-			finish(fmt.Errorf("store: sqlite: apply: %w", err))
+			finish(fmt.Errorf("store: sqlite: write: %w", err))
 			return
 		}
-		if r.res, r.err = s.apply(ctx, t, &r.unit, r.now); r.err != nil {
+		if r.err = r.fn(ctx, x); r.err != nil {
 			finish(nil)
 			return
 		}
 	} else {
 		for _, r := range batch {
 			if err := r.ctx.Err(); err != nil {
-				r.err = fmt.Errorf("store: sqlite: apply: %w", err)
+				r.err = fmt.Errorf("store: sqlite: write: %w", err)
 				continue
 			}
-			if err := s.applySaved(ctx, t, r); err != nil {
+			if err := applySaved(ctx, x, r); err != nil {
 				finish(err)
 				return
 			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		finish(fmt.Errorf("store: sqlite: commit apply: %w", err))
+		finish(fmt.Errorf("store: sqlite: commit: %w", err))
 		return
 	}
 	finish(nil)
@@ -186,7 +182,6 @@ type sqliteTx struct {
 	*sql.Tx
 	gc    *groupCommit
 	bound map[string]*sql.Stmt
-	obs   *sqliteObservationWriter
 }
 
 var _ sqlQuerier = (*sqliteTx)(nil)
@@ -223,53 +218,19 @@ func (t *sqliteTx) QueryContext(ctx context.Context, query string, args ...any) 
 	return t.Tx.QueryContext(ctx, query, args...)
 }
 
-// QueryRowContext runs query through its cached statement when there is one.
-func (t *sqliteTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := t.stmt(ctx, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
-	}
-	return t.Tx.QueryRowContext(ctx, query, args...)
-}
-
-// observationWriter returns the transaction's observation writer: the
-// cached statements when there are, else ones prepared for this transaction.
-func (t *sqliteTx) observationWriter(ctx context.Context) (*sqliteObservationWriter, error) {
-	if t.obs == nil {
-		obs, file := t.stmt(ctx, sqliteInsertObservation), t.stmt(ctx, sqliteInsertObservationFile)
-		if obs != nil && file != nil {
-			t.obs = &sqliteObservationWriter{obs: obs, file: file}
-			return t.obs, nil
-		}
-		w, err := newSQLiteObservationWriter(ctx, t.Tx)
-		if err != nil {
-			return nil, err
-		}
-		t.obs = w
-	}
-	return t.obs, nil
-}
-
-func (t *sqliteTx) close() {
-	if t.obs != nil {
-		t.obs.close()
-	}
-}
-
-// applySaved applies r's unit inside a savepoint, rolling back to it when
-// the unit fails, so the unit's error stays its own. The error returned is
-// one the transaction cannot go on after.
-func (s *SQLite) applySaved(ctx context.Context, t *sqliteTx, r *applyReq) error {
-	if _, err := t.ExecContext(ctx, `SAVEPOINT unit`); err != nil {
+// applySaved runs r's write inside a savepoint, rolling back to it when
+// the write fails, so the write's error stays its own. The error returned
+// is one the transaction cannot go on after.
+func applySaved(ctx context.Context, x sqliteExec, r *writeReq) error {
+	if _, err := x.exec(ctx, `SAVEPOINT unit`); err != nil {
 		return fmt.Errorf("store: sqlite: savepoint: %w", err)
 	}
-	r.res, r.err = s.apply(ctx, t, &r.unit, r.now)
-	if r.err != nil {
-		r.res = ApplyResult{}
-		if _, err := t.ExecContext(ctx, `ROLLBACK TO unit`); err != nil {
+	if r.err = r.fn(ctx, x); r.err != nil {
+		if _, err := x.exec(ctx, `ROLLBACK TO unit`); err != nil {
 			return fmt.Errorf("store: sqlite: roll back to savepoint: %w", err)
 		}
 	}
-	if _, err := t.ExecContext(ctx, `RELEASE unit`); err != nil {
+	if _, err := x.exec(ctx, `RELEASE unit`); err != nil {
 		return fmt.Errorf("store: sqlite: release savepoint: %w", err)
 	}
 	return nil

@@ -30,6 +30,12 @@ func groupUnit(t *testing.T, session, event string, seq uint64, typ string) Unit
 	return u
 }
 
+// unitReq is a unit's write request and the result of its apply.
+type unitReq struct {
+	*writeReq
+	res ApplyResult
+}
+
 // One shared transaction keeps each unit's outcome its own: a unit that
 // fails halfway leaves nothing behind, one whose caller gave up is left out,
 // and the units around them commit.
@@ -42,29 +48,42 @@ func TestGroupCommitKeepsEachUnitsOutcome(t *testing.T) {
 	defer s.Close()
 	// The test drives commitGroup itself, as the committer would; the
 	// committer gets no request, so nothing else touches its state.
-	req := func(c context.Context, u Unit) *applyReq {
-		return &applyReq{ctx: c, unit: u, now: u.Events[0].AcceptedAt, done: make(chan struct{})}
+	req := func(c context.Context, u Unit) *unitReq {
+		r := &unitReq{}
+		r.writeReq = &writeReq{ctx: c, done: make(chan struct{}), fn: func(ctx context.Context, tx executor) error {
+			var err error
+			r.res, err = s.applyUnit(ctx, tx, &u, u.Events[0].AcceptedAt)
+			return err
+		}}
+		return r
+	}
+	commit := func(rs ...*unitReq) {
+		batch := make([]*writeReq, len(rs))
+		for i, r := range rs {
+			batch[i] = r.writeReq
+		}
+		s.commitGroup(batch)
 	}
 	first := req(ctx, groupUnit(t, "s-a", "ev-a1", 1, TypeChange))
-	s.commitGroup([]*applyReq{first})
+	commit(first)
 	if first.err != nil {
 		t.Fatal(first.err)
 	}
 	s.prepareMissed()
-	if _, ok := s.gc.stmts[sqliteInsertObservation]; !ok {
+	if _, ok := s.gc.stmts[insertObservationSQL]; !ok {
 		t.Fatal("the observation insert was not cached after its first group")
 	}
 
 	gone, cancel := context.WithCancel(ctx)
 	cancel()
-	batch := []*applyReq{
+	batch := []*unitReq{
 		req(ctx, groupUnit(t, "s-b", "ev-b1", 2, TypeChange)),
 		req(ctx, groupUnit(t, "s-x", "ev-x1", 3, "no-such-type")),
 		req(ctx, groupUnit(t, "s-a", "ev-a1-again", 1, TypeChange)),
 		req(gone, groupUnit(t, "s-d", "ev-d1", 4, TypeChange)),
 		req(ctx, groupUnit(t, "s-a", "ev-a2", 5, TypeChange)),
 	}
-	s.commitGroup(batch)
+	commit(batch...)
 	for i, r := range batch {
 		select {
 		case <-r.done:

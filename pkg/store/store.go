@@ -206,6 +206,11 @@ type ApplyResult struct {
 	LastSeq        uint64
 	ObservationIDs []int64
 	SummaryID      int64
+	// Session is the session's row as the unit left it: merged with the
+	// unit's update when it had one, as stored otherwise; nil when the
+	// session has no row or the unit was a duplicate. A writer keeps this
+	// instead of merging session fields itself.
+	Session *Session
 }
 
 // Errors. Implementations wrap them so errors.Is works.

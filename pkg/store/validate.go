@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -409,18 +408,6 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// clamp bounds a limit: def when ≤ 0, at most hi.
-func clamp(v, def, hi int) int {
-	if v <= 0 {
-		return def
-	}
-	return min(v, hi)
-}
-
-func offsetOf(v int) int {
-	return min(max(v, 0), maxSearchOffset)
-}
-
 // validTypes checks a search's type filter.
 func validTypes(types []string) error {
 	for _, t := range types {
@@ -429,60 +416,4 @@ func validTypes(types []string) error {
 		}
 	}
 	return nil
-}
-
-// filesOf returns the distinct paths an observation read or modified.
-func filesOf(o *Observation) []string {
-	seen := make(map[string]struct{}, len(o.FilesRead)+len(o.FilesModified))
-	var out []string
-	for _, l := range [][]string{o.FilesRead, o.FilesModified} {
-		for _, p := range l {
-			if p == "" {
-				continue
-			}
-			if _, ok := seen[p]; ok {
-				continue
-			}
-			seen[p] = struct{}{}
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// validFloors checks partition floors before they are recorded.
-func validFloors(stream string, floors map[int]uint64) error {
-	if stream == "" || len(stream) > MaxIDLen {
-		return invalid("stream", "must be 1-%d bytes", MaxIDLen)
-	}
-	for p, seq := range floors {
-		if p < 0 || p > 1<<16 {
-			return invalid("partition", "%d is out of range", p)
-		}
-		if seq > math.MaxInt64 {
-			return invalid("seq", "%d is out of range", seq)
-		}
-	}
-	return nil
-}
-
-// floorRows is what scanFloors reads: *sql.Rows and pgx.Rows both are.
-type floorRows interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
-}
-
-// scanFloors reads (partition, seq) rows into floors, for both stores.
-func scanFloors(rows floorRows) (map[int]uint64, error) {
-	out := map[int]uint64{}
-	for rows.Next() {
-		var p int
-		var seq int64
-		if err := rows.Scan(&p, &seq); err != nil {
-			return nil, err
-		}
-		out[p] = uint64(seq)
-	}
-	return out, rows.Err()
 }

@@ -144,26 +144,11 @@ func (a *actor) build(ctx context.Context, evs []streamEvent) (store.Unit, func(
 		u.Session = nil
 		return u, nil, nil
 	}
-	sess := a.sess
+	// The store merges the session's fields; the actor keeps its result.
 	commitSession := func(res store.ApplyResult) {
-		a.sessExists = true
-		if sess.ID == "" {
-			sess = store.Session{ID: a.sid, Status: store.StatusActive, StartedAt: first.at}
+		if res.Session != nil {
+			a.sess, a.sessExists = *res.Session, true
 		}
-		if upd.Project != "" {
-			sess.Project = upd.Project
-		}
-		if upd.Agent != "" {
-			sess.Agent = upd.Agent
-		}
-		if upd.Cwd != "" {
-			sess.Cwd = upd.Cwd
-		}
-		if upd.Status != "" {
-			sess.Status = upd.Status
-		}
-		sess.LastEventAt = last.at
-		a.sess = sess
 	}
 	switch env.Kind {
 	case event.KindSessionStart:
@@ -174,7 +159,7 @@ func (a *actor) build(ctx context.Context, evs []streamEvent) (store.Unit, func(
 		}, nil
 
 	case event.KindUserPrompt:
-		n := sess.PromptCount + 1
+		n := a.sess.PromptCount + 1
 		p := store.Prompt{SessionID: a.sid, Number: n, Text: env.Prompt, At: first.at, Private: env.Private}
 		if env.Private {
 			p.Text = ""
@@ -182,7 +167,6 @@ func (a *actor) build(ctx context.Context, evs []streamEvent) (store.Unit, func(
 		u.Prompts = []store.Prompt{p}
 		upd.Status = store.StatusActive
 		return u, func(res store.ApplyResult) {
-			sess.PromptCount = n
 			commitSession(res)
 			a.prompt, a.private = p.Text, p.Private
 			a.publish("prompt", map[string]any{"number": n})

@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"unicode/utf8"
+)
+
+// RecentContext selects the newest observations, then summaries, of a
+// project within the token budget. An empty project means all projects.
+func (s *sqlStore) RecentContext(ctx context.Context, q ContextQuery) (Context, error) {
+	if !storable(q.Project) {
+		return selectContext(nil, nil, 0), nil
+	}
+	budget, nObs, nSums := contextLimits(q)
+	obsWhere, where, args := "", "", []any{}
+	if q.Project != "" {
+		obsWhere, where, args = ` WHERE o.project = ?`, ` WHERE project = ?`, []any{q.Project}
+	}
+	obs, err := s.observations(ctx, `SELECT `+obsCols+` FROM observations o`+obsWhere+
+		` ORDER BY o.accepted_at DESC, o.id DESC LIMIT ?`, append(args, nObs)...)
+	if err != nil {
+		return Context{}, err
+	}
+	sums, err := s.summaries(ctx, `SELECT `+summaryCols+` FROM summaries`+where+
+		` ORDER BY accepted_at DESC, id DESC LIMIT ?`, append(args, nSums)...)
+	if err != nil {
+		return Context{}, err
+	}
+	return selectContext(obs, sums, budget), nil
+}
+
+// tokensOf estimates the tokens of some text at 4 characters a token.
+func tokensOf(parts ...string) int {
+	n := 0
+	for _, p := range parts {
+		n += utf8.RuneCountInString(p)
+	}
+	return (n + 3) / 4
+}
+
+// ObservationTokens estimates the context tokens of an observation: its
+// title, subtitle, narrative and facts, at 4 characters a token.
+func ObservationTokens(o *Observation) int {
+	n := tokensOf(o.Title, o.Subtitle, o.Narrative)
+	for _, f := range o.Facts {
+		n += tokensOf(f)
+	}
+	return n
+}
+
+// SummaryTokens estimates the context tokens of a summary: all its text
+// fields, at 4 characters a token.
+func SummaryTokens(s *Summary) int {
+	return tokensOf(s.Request, s.Investigated, s.Learned, s.Completed, s.NextSteps, s.Notes)
+}
+
+// contextLimits applies the defaults of a ContextQuery.
+func contextLimits(q ContextQuery) (budget, nObs, nSums int) {
+	budget = q.Budget
+	if budget <= 0 {
+		budget = DefaultBudget
+	}
+	return budget, clamp(q.MaxObservations, defaultContextObservations, maxContextObservations),
+		clamp(q.MaxSummaries, defaultContextSummaries, maxContextSummaries)
+}
+
+// selectContext keeps the newest observations, then the newest summaries,
+// while they fit in the budget. Both lists come newest first; each stops at
+// the first item that no longer fits, so what is kept is the most recent
+// past without gaps.
+func selectContext(obs []Observation, sums []Summary, budget int) Context {
+	c := Context{Observations: []Observation{}, Summaries: []Summary{}}
+	for i := range obs {
+		t := ObservationTokens(&obs[i])
+		if c.Tokens+t > budget {
+			break
+		}
+		c.Tokens += t
+		c.Observations = append(c.Observations, obs[i])
+	}
+	for i := range sums {
+		t := SummaryTokens(&sums[i])
+		if c.Tokens+t > budget {
+			break
+		}
+		c.Tokens += t
+		c.Summaries = append(c.Summaries, sums[i])
+	}
+	return c
+}
