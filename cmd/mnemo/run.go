@@ -24,6 +24,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/logging"
 	"github.com/mnemo-dev/mnemo/pkg/redisserver"
 	"github.com/mnemo-dev/mnemo/pkg/session"
+	"github.com/mnemo-dev/mnemo/pkg/settings"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 )
 
@@ -101,6 +102,12 @@ type runInfo struct {
 }
 
 func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer) error {
+	// The home (flag or variable) says where settings.json is; its values
+	// then become the defaults under the variables and flags.
+	userSettings, err := openRunSettings(args)
+	if err != nil {
+		return err
+	}
 	var cfg runConfig
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -117,8 +124,9 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	}
 	level, _ := logging.ParseLevel(cfg.LogLevel)
 	log := logging.New(stderr, "mnemo", level)
-	if err := os.MkdirAll(cfg.Home, 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", cfg.Home, err)
+	log.Info("settings", "file", userSettings.Path())
+	if err := userSettings.Err(); err != nil {
+		log.Warn("settings file unreadable; using the variables and defaults", "err", err)
 	}
 	// Take the HTTP port first: a second `mnemo run` fails here, before it
 	// touches the first one's data.
@@ -206,7 +214,7 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", daemon.MetricsHandler(reg, cfg.Token))
 	closeServices, err := mountServices(mux, services{log: log, nc: nc, js: js, rdb: rdb, store: st, reg: reg, token: cfg.Token,
-		layout: cfg.Worker.Layout, memberTTL: cfg.Worker.MemberTTL})
+		layout: cfg.Worker.Layout, memberTTL: cfg.Worker.MemberTTL, settings: userSettings})
 	if err != nil {
 		return err
 	}
@@ -281,6 +289,35 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	}
 	log.Info("stopped")
 	return runErr
+}
+
+// openRunSettings opens the settings file of the home the arguments or the
+// environment name (seeding it on first run) and exports its values under
+// the variables, so that flag > variable > file > default.
+func openRunSettings(args []string) (*settings.Settings, error) {
+	var home string
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	set := config.NewSet(fs)
+	var cfg runConfig
+	cfg.bind(set)
+	_ = set.Parse(args) // errors are reported by the real parse
+	home = cfg.Home
+	if home == "" {
+		return nil, errors.New("no data directory: set MNEMO_HOME")
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", home, err)
+	}
+	s, err := settings.Open(home)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Export(); err != nil {
+		return nil, fmt.Errorf("fix or remove these settings: %w", err)
+	}
+	return s, nil
 }
 
 func writeRunInfo(home string, info runInfo) error {

@@ -11,6 +11,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/session"
+	"github.com/mnemo-dev/mnemo/pkg/settings"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/mnemo-dev/mnemo/services/ingest"
 	"github.com/mnemo-dev/mnemo/services/query"
@@ -33,6 +34,8 @@ type services struct {
 	// layout and memberTTL are the worker's, for the stats of /v1/stats.
 	layout    bus.Layout
 	memberTTL time.Duration
+	// settings are the user's settings file, read by the context builder.
+	settings *settings.Settings
 }
 
 // readiness is one service's readiness check.
@@ -51,7 +54,7 @@ func mountServices(mux *http.ServeMux, s services) (closeAll func(), err error) 
 	}
 	in.Register(mux)
 	q, err := query.New(query.Config{Token: s.token, MemberTTL: s.memberTTL}, query.Deps{
-		Store: s.store, NC: s.nc, JS: s.js, Layout: s.layout, Redis: s.rdb, Logger: s.log, Registry: s.reg,
+		Store: s.store, NC: s.nc, JS: s.js, Layout: s.layout, Redis: s.rdb, Logger: s.log, Registry: s.reg, Settings: s.settings,
 	})
 	if err != nil {
 		in.Close()

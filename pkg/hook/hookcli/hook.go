@@ -25,6 +25,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
+	"github.com/mnemo-dev/mnemo/pkg/settings"
 )
 
 // Config is the hook CLI's configuration, from the environment only: the
@@ -65,39 +66,42 @@ const (
 	fileGateShow  = 15
 )
 
-// LoadConfig reads the configuration from MNEMO_* variables (and Claude
-// Code's CLAUDE_PROJECT_DIR).
+// LoadConfig reads the configuration from MNEMO_* variables, then the
+// settings file in MNEMO_HOME (a variable wins), and Claude Code's
+// CLAUDE_PROJECT_DIR.
 func LoadConfig() Config {
+	home := config.Home()
+	s := settings.Load(home)
+	get := func(key string) string { v, _ := s.Get(key); return v }
 	c := Config{
-		URL:            strings.TrimRight(envOr("MNEMO_URL", DefaultURL), "/"),
-		Token:          os.Getenv("MNEMO_TOKEN"),
-		Home:           config.Home(),
-		Timeout:        envDuration("MNEMO_HOOK_TIMEOUT", defaultHookTimeout),
-		ContextTimeout: envDuration("MNEMO_HOOK_CONTEXT_TIMEOUT", defaultContextTimeout),
+		URL:            strings.TrimRight(get("MNEMO_URL"), "/"),
+		Token:          get("MNEMO_TOKEN"),
+		Home:           home,
+		Timeout:        parseDuration(get("MNEMO_HOOK_TIMEOUT"), defaultHookTimeout),
+		ContextTimeout: parseDuration(get("MNEMO_HOOK_CONTEXT_TIMEOUT"), defaultContextTimeout),
 		FlushBackoff:   envDuration("MNEMO_HOOK_FLUSH_BACKOFF", defaultFlushBackoff),
-		Exclude:        hook.ParseExcluded(os.Getenv("MNEMO_EXCLUDED_PROJECTS")),
+		Exclude:        hook.ParseExcluded(get(settings.ExcludedProjects)),
 		Debug:          os.Getenv("MNEMO_HOOK_DEBUG") != "",
 		ProjectDir:     os.Getenv("CLAUDE_PROJECT_DIR"),
 	}
-	if v, ok := os.LookupEnv("MNEMO_SKIP_TOOLS"); ok {
-		c.SkipTools = hook.ParseExcluded(v)
-		if c.SkipTools == nil {
-			c.SkipTools = []string{}
-		}
+	if c.URL == "" {
+		c.URL = DefaultURL
+	}
+	c.SkipTools = hook.ParseExcluded(get("MNEMO_SKIP_TOOLS"))
+	if c.SkipTools == nil {
+		c.SkipTools = []string{}
 	}
 	return c
 }
 
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
 // envDuration reads a duration ("300ms") or a number of milliseconds.
 func envDuration(name string, def time.Duration) time.Duration {
-	v := strings.TrimSpace(os.Getenv(name))
+	return parseDuration(os.Getenv(name), def)
+}
+
+// parseDuration reads a duration ("300ms") or a number of milliseconds.
+func parseDuration(v string, def time.Duration) time.Duration {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return def
 	}
@@ -331,7 +335,11 @@ type contextAnswer struct {
 // the hook output, or nothing when there is none or Mnemo is down.
 func (h *hookRun) sessionContext(ctx context.Context, project string) []byte {
 	var ans contextAnswer
-	if err := h.getJSON(ctx, h.cfg.ContextTimeout, "/v1/context?project="+url.QueryEscape(project), &ans); err != nil {
+	q := url.Values{"project": {project}}
+	if tz := localZone(); tz != "" {
+		q.Set("tz", tz) // so that the context's times are the user's
+	}
+	if err := h.getJSON(ctx, h.cfg.ContextTimeout, "/v1/context?"+q.Encode(), &ans); err != nil {
 		h.debugf("context: %v", err)
 		return nil
 	}

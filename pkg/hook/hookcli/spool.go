@@ -536,11 +536,8 @@ func RunSpool(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if err := fs.Parse(args[1:]); err != nil {
 			return &ExitError{Code: 2}
 		}
-		c := flushConfig{
-			URL:     strings.TrimRight(envOr("MNEMO_URL", DefaultURL), "/"),
-			Token:   os.Getenv("MNEMO_TOKEN"),
-			Timeout: *timeout,
-		}
+		hc := LoadConfig()
+		c := flushConfig{URL: hc.URL, Token: hc.Token, Timeout: *timeout}
 		logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 		if *background {
 			sp.trimLog()
