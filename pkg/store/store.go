@@ -107,6 +107,9 @@ type Observation struct {
 	AcceptedAt     time.Time `json:"accepted_at"`
 	SourceEventIDs []string  `json:"source_event_ids"`
 	CreatedAt      time.Time `json:"created_at"`
+	// DiscoveryTokens are the LLM input tokens spent producing this
+	// observation: its share of its batch's input (0 offline).
+	DiscoveryTokens int64 `json:"discovery_tokens"`
 }
 
 // Summary is the summary of a session (claude-mem's session_summaries).

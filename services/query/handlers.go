@@ -13,6 +13,7 @@ import (
 
 	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/hook"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 )
 
@@ -117,6 +118,21 @@ func (s *Server) answer(w http.ResponseWriter, err error) {
 		s.log.Error("store read failed", "err", err)
 		api.WriteError(w, http.StatusInternalServerError, "the memory store failed: "+err.Error(), "")
 	}
+}
+
+// zone reads an IANA time zone name (the hook sends the user's); absent is
+// the server's own zone.
+func (p *params) zone(name string) *time.Location {
+	raw := strings.TrimSpace(p.v.Get(name))
+	if raw == "" {
+		return time.Local
+	}
+	loc, err := time.LoadLocation(raw)
+	if err != nil || len(raw) > 128 {
+		p.fail(name, "%q is not a time zone: want an IANA name like Europe/Paris", raw)
+		return time.Local
+	}
+	return loc
 }
 
 func badParam(w http.ResponseWriter, e *paramError) {
@@ -399,16 +415,40 @@ func firstLine(s string, max int) string {
 func (s *Server) handleContext(w http.ResponseWriter, r *http.Request) {
 	p := params{v: r.URL.Query()}
 	project := p.project("project", true)
-	budget := p.integer("budget", s.cfg.DefaultBudget, 100, s.cfg.MaxBudget)
+	cs, serr := s.settings.Context()
+	if serr != nil {
+		s.log.Warn("context settings: using defaults for what is invalid", "settings", s.settings.Path(), "err", serr)
+	}
+	budget := p.integer("budget", min(cs.Budget, s.cfg.MaxBudget), 100, s.cfg.MaxBudget)
+	loc := p.zone("tz")
 	if p.err != nil {
 		badParam(w, p.err)
 		return
 	}
-	c, err := s.d.Store.RecentContext(r.Context(), store.ContextQuery{Project: project, Budget: budget})
+	if g := hook.Excluded(hook.ParseExcluded(strings.Join(cs.Excluded, ",")), project, ""); g != "" {
+		// An excluded project gets no context at all, as in claude-mem.
+		api.WriteJSON(w, http.StatusOK, map[string]any{"context": "", "observations": 0, "tokens": 0, "excluded": g})
+		return
+	}
+	c, err := s.d.Store.RecentContext(r.Context(), store.ContextQuery{
+		Project: project, Budget: budget,
+		MaxObservations: max(cs.Observations, 1), MaxSummaries: max(cs.Sessions, 1),
+	})
 	if err != nil {
 		s.answer(w, err)
 		return
 	}
-	text := FormatContext(project, c, time.Now())
+	// The counts select (a count of 0 shows none); the budget only caps.
+	c.Observations = c.Observations[:min(len(c.Observations), cs.Observations)]
+	c.Summaries = c.Summaries[:min(len(c.Summaries), cs.Sessions)]
+	c.Tokens = 0
+	for i := range c.Observations {
+		c.Tokens += store.ObservationTokens(&c.Observations[i])
+	}
+	for i := range c.Summaries {
+		c.Tokens += store.SummaryTokens(&c.Summaries[i])
+	}
+	text := FormatContext(ContextView{Project: project, Observations: c.Observations, Summaries: c.Summaries,
+		Settings: cs, Now: time.Now().In(loc)})
 	api.WriteJSON(w, http.StatusOK, map[string]any{"context": text, "observations": len(c.Observations), "tokens": c.Tokens})
 }

@@ -227,7 +227,7 @@ func TestContextSessionsAndMemories(t *testing.T) {
 		t.Fatalf("context: %d %+v", code, ctxAns)
 	}
 	for _, want := range []string{"<" + event.ContextTag + ">", "[acme] recent context", fmt.Sprintf("%d ", id), "🔴 Fixed the flaky login test",
-		"Request: make login reliable", "get_observations"} {
+		" make login reliable (", "**Completed**: fixed the race", "get_observations"} {
 		if !strings.Contains(ctxAns.Context, want) {
 			t.Errorf("context lacks %q:\n%s", want, ctxAns.Context)
 		}

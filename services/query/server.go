@@ -12,6 +12,7 @@ import (
 
 	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/settings"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -77,16 +78,22 @@ type Deps struct {
 	Redis    redis.UniversalClient
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
+	// Settings are the context's settings, read at every request: the
+	// user's settings.json under `mnemo run`; nil reads them from the
+	// environment once (a cluster's query service).
+	Settings *settings.Settings
 }
 
 // Server is the read-side HTTP API.
 type Server struct {
-	cfg  Config
-	d    Deps
-	log  *slog.Logger
-	hub  *hub
-	reqs *prometheus.CounterVec
-	once sync.Once
+	cfg Config
+	d   Deps
+	log *slog.Logger
+	hub *hub
+	// settings are the context's settings (Deps.Settings).
+	settings *settings.Settings
+	reqs     *prometheus.CounterVec
+	once     sync.Once
 }
 
 // New builds the server and subscribes the live stream to mnemo.status.>.
@@ -104,7 +111,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg, d: d, log: d.Logger.With("service", "query")}
+	if d.Settings == nil {
+		d.Settings = settings.FromEnvironment()
+	}
+	s := &Server{cfg: cfg, d: d, log: d.Logger.With("service", "query"), settings: d.Settings}
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mnemo_query_requests_total", Help: "Read-side requests by endpoint and status class.",
 	}, []string{"endpoint", "class"})
