@@ -18,7 +18,7 @@ type migration struct {
 }
 
 // SchemaVersion is the schema version this code migrates a database to.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrations lists every schema change in order. Append; never edit a
 // released entry.
@@ -26,6 +26,7 @@ var migrations = []migration{
 	{version: 1, name: "initial schema", sqlite: sqliteSchemaV1, postgres: postgresSchemaV1},
 	{version: 2, name: "project in the full-text index", sqlite: sqliteSearchScopeV2, postgres: ""},
 	{version: 3, name: "partition ack floors", sqlite: partitionFloorsV3, postgres: partitionFloorsV3},
+	{version: 4, name: "import keys and the store's identity", sqlite: sqliteImportKeysV4, postgres: postgresImportKeysV4},
 }
 
 // migrate brings a database to SchemaVersion: each migration it has not
@@ -391,3 +392,18 @@ CREATE TABLE conversations (
 	updated_at TIMESTAMPTZ NOT NULL
 );
 `
+
+// importKeysV4 gives imported observations and summaries their stable key
+// (unique: an import run twice writes each row once) and the store an
+// identity, so the rows it made are keyed in its exports (imports.go).
+const importKeysV4 = `
+ALTER TABLE observations ADD COLUMN import_key TEXT;
+CREATE UNIQUE INDEX observations_by_import_key ON observations (import_key);
+ALTER TABLE summaries ADD COLUMN import_key TEXT;
+CREATE UNIQUE INDEX summaries_by_import_key ON summaries (import_key);
+CREATE TABLE store_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+`
+
+const sqliteImportKeysV4 = importKeysV4 + `INSERT INTO store_meta (k, v) VALUES ('id', lower(hex(randomblob(16))));`
+
+const postgresImportKeysV4 = importKeysV4 + `INSERT INTO store_meta (k, v) VALUES ('id', md5(random()::text || clock_timestamp()::text));`

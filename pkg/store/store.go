@@ -365,6 +365,13 @@ type Store interface {
 	// SavePartitionFloors records ack floors; a floor only ever rises.
 	SavePartitionFloors(ctx context.Context, stream string, floors map[int]uint64) error
 
+	// Import writes memory brought from outside the event stream (a
+	// claude-mem database, an export), each row once by its stable key,
+	// moving no cursor (imports.go).
+	Import(ctx context.Context, b ImportBatch) (ImportResult, error)
+	// ExportSession returns a session's memory with the keys Import uses.
+	ExportSession(ctx context.Context, id string) (SessionExport, error)
+
 	// Optimize refreshes what the query planner knows and compacts the
 	// search index, as a store does after a bulk load (import, seeding)
 	// rather than waiting for background maintenance.

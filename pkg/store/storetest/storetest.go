@@ -47,6 +47,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"DeleteSession", testDeleteSession},
 		{"BadInputTypedErrors", testBadInput},
 		{"PartitionFloorsOnlyRise", testPartitionFloors},
+		{"ImportByStableKeys", testImport},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

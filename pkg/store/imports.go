@@ -1,0 +1,436 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Memory brought in from outside the event stream (a claude-mem database,
+// another Mnemo's export) is written by Import, not Apply: it has no events
+// and moves no cursor, so a live session that continues later goes on from
+// where its own events left it. Every imported row has a stable key, so an
+// import run twice, killed half-way and run again, or run on two machines'
+// files writes each row once (docs/ARCHITECTURE.md §7).
+
+// ImportedObservation is an observation with its stable import key.
+type ImportedObservation struct {
+	Key string `json:"key"`
+	Observation
+}
+
+// ImportedSummary is a summary with its stable import key.
+type ImportedSummary struct {
+	Key string `json:"key"`
+	Summary
+}
+
+// ImportBatch is one transaction's worth of imported memory. Sessions are
+// keyed by ID (an existing session is left as it is), prompts by session
+// and number, observations and summaries by Key.
+type ImportBatch struct {
+	Sessions     []Session
+	Prompts      []Prompt
+	Observations []ImportedObservation
+	Summaries    []ImportedSummary
+}
+
+// ImportResult counts the rows an Import wrote, and those it found present.
+type ImportResult struct {
+	Sessions     int `json:"sessions"`
+	Prompts      int `json:"prompts"`
+	Observations int `json:"observations"`
+	Summaries    int `json:"summaries"`
+	Present      int `json:"present"` // rows already in the store, left as they were
+}
+
+// Add adds o's counts to r.
+func (r *ImportResult) Add(o ImportResult) {
+	r.Sessions += o.Sessions
+	r.Prompts += o.Prompts
+	r.Observations += o.Observations
+	r.Summaries += o.Summaries
+	r.Present += o.Present
+}
+
+// Written is the number of rows written.
+func (r ImportResult) Written() int { return r.Sessions + r.Prompts + r.Observations + r.Summaries }
+
+// SessionExport is one session's memory with the keys an import of it
+// uses: a row that came by import keeps its key; a row this store made is
+// keyed by this store's identity and the row's ID.
+type SessionExport struct {
+	Session      Session               `json:"session"`
+	Prompts      []Prompt              `json:"prompts"`
+	Observations []ImportedObservation `json:"observations"`
+	Summaries    []ImportedSummary     `json:"summaries"`
+}
+
+// MaxImportBatch bounds the rows of one ImportBatch (one transaction).
+const MaxImportBatch = 5000
+
+const (
+	insertImportedSessionSQL = `INSERT INTO sessions (id, project, agent, cwd, status, started_at, ended_at, last_event_at, prompt_count)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	insertImportedPromptSQL = `INSERT INTO prompts (session_id, number, text, at, private) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (session_id, number) DO NOTHING`
+	insertImportedObservationSQL = `INSERT INTO observations (session_id, project, type, title, subtitle, narrative,
+		facts, concepts, files_read, files_modified, prompt_number, accepted_at, source_event_ids, created_at, import_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertImportedSummarySQL = `INSERT INTO summaries (session_id, project, request, investigated, learned, completed,
+		next_steps, notes, prompt_number, accepted_at, source_event_ids, created_at, import_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// Import writes b in one transaction. Each session it touches is locked as
+// Apply locks it (its cursor row, which Import never moves), so an import
+// and a worker writing the same session take turns, and so do concurrent
+// imports of the same rows.
+func (s *sqlStore) Import(ctx context.Context, b ImportBatch) (ImportResult, error) {
+	now := utc(time.Now())
+	n, err := normalizeImport(b, now)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	var res ImportResult
+	err = s.db.write(ctx, func(ctx context.Context, tx executor) error {
+		res, err = s.importBatch(ctx, tx, n, now)
+		return err
+	})
+	if err != nil {
+		return ImportResult{}, err
+	}
+	return res, nil
+}
+
+func (s *sqlStore) importBatch(ctx context.Context, tx executor, b ImportBatch, now time.Time) (ImportResult, error) {
+	var res ImportResult
+	for _, id := range importSessions(b) {
+		if _, err := tx.exec(ctx, createCursorSQL, id, now); err != nil {
+			return res, s.fail("import: create cursor", err)
+		}
+		var seq uint64
+		var fence int64
+		if err := scanOne(ctx, tx, readCursorSQL+s.d.forUpdate, []any{id}, &seq, &fence); err != nil {
+			return res, s.fail("import: lock session", err)
+		}
+	}
+	self, err := s.storeID(ctx, tx)
+	if err != nil {
+		return res, err
+	}
+	for _, x := range b.Sessions {
+		n, err := tx.exec(ctx, insertImportedSessionSQL, x.ID, x.Project, x.Agent, x.Cwd, x.Status, x.StartedAt,
+			x.EndedAt, x.LastEventAt, x.PromptCount)
+		if err != nil {
+			return res, s.fail("import session", err)
+		}
+		res.Sessions += int(n)
+		res.Present += 1 - int(n)
+	}
+	for _, p := range b.Prompts {
+		n, err := tx.exec(ctx, insertImportedPromptSQL, p.SessionID, p.Number, p.Text, p.At, p.Private)
+		if err != nil {
+			return res, s.fail("import prompt", err)
+		}
+		res.Prompts += int(n)
+		res.Present += 1 - int(n)
+	}
+	obsKeys := make([]string, len(b.Observations))
+	for i, o := range b.Observations {
+		obsKeys[i] = o.Key
+	}
+	present, err := s.presentKeys(ctx, tx, "observations", self, obsKeys)
+	if err != nil {
+		return res, err
+	}
+	var st []stmt
+	for i := range b.Observations {
+		o := &b.Observations[i]
+		if present[o.Key] {
+			res.Present++
+			continue
+		}
+		present[o.Key] = true // the same key twice in one batch is one row
+		st = append(st, stmt{sql: insertImportedObservationSQL, args: []any{o.SessionID, o.Project, o.Type, o.Title,
+			o.Subtitle, o.Narrative, o.Facts, o.Concepts, o.FilesRead, o.FilesModified, o.PromptNumber, o.AcceptedAt,
+			o.SourceEventIDs, o.CreatedAt, o.Key}})
+		if files := filesOf(&o.Observation); len(files) > 0 {
+			st = append(st, stmt{sql: `INSERT INTO observation_files (observation_id, path, project, accepted_at)
+				SELECT ` + s.d.lastObservationID + `, f.value, ?, ? FROM ` + s.d.listRows + ` WHERE true
+				ON CONFLICT DO NOTHING`, args: []any{o.Project, o.AcceptedAt, files}})
+		}
+		res.Observations++
+	}
+	sumKeys := make([]string, len(b.Summaries))
+	for i, m := range b.Summaries {
+		sumKeys[i] = m.Key
+	}
+	present, err = s.presentKeys(ctx, tx, "summaries", self, sumKeys)
+	if err != nil {
+		return res, err
+	}
+	for _, m := range b.Summaries {
+		if present[m.Key] {
+			res.Present++
+			continue
+		}
+		present[m.Key] = true
+		st = append(st, stmt{sql: insertImportedSummarySQL, args: []any{m.SessionID, m.Project, m.Request,
+			m.Investigated, m.Learned, m.Completed, m.NextSteps, m.Notes, m.PromptNumber, m.AcceptedAt,
+			m.SourceEventIDs, m.CreatedAt, m.Key}})
+		res.Summaries++
+	}
+	if err := tx.send(ctx, st); err != nil {
+		return res, s.fail("import", err)
+	}
+	return res, nil
+}
+
+// importSessions lists, sorted (so concurrent imports lock in one order),
+// every session a batch writes to.
+func importSessions(b ImportBatch) []string {
+	seen := map[string]bool{}
+	for _, x := range b.Sessions {
+		seen[x.ID] = true
+	}
+	for _, p := range b.Prompts {
+		seen[p.SessionID] = true
+	}
+	for _, o := range b.Observations {
+		seen[o.SessionID] = true
+	}
+	for _, m := range b.Summaries {
+		seen[m.SessionID] = true
+	}
+	out := make([]string, 0, len(seen))
+	for id := range seen {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// presentKeys returns which keys of table's rows are in the store: rows
+// imported under the key, and rows this store made whose own key
+// (ownKey) names them.
+func (s *sqlStore) presentKeys(ctx context.Context, x executor, table, self string, keys []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	found, err := queryMap[string, int64](ctx, x, `SELECT import_key, id FROM `+table+` WHERE import_key`+s.d.anyOf, keys)
+	if err != nil {
+		return nil, s.fail("import: look up keys", err)
+	}
+	var own []int64
+	ownKeys := map[int64]string{}
+	for _, k := range keys {
+		if _, ok := found[k]; ok {
+			out[k] = true
+		} else if id, ok := parseOwnKey(k, self, table); ok {
+			own = append(own, id)
+			ownKeys[id] = k
+		}
+	}
+	if len(own) > 0 {
+		ids, err := queryMap[int64, int64](ctx, x, `SELECT id, id FROM `+table+` WHERE id`+s.d.anyOf, own)
+		if err != nil {
+			return nil, s.fail("import: look up rows", err)
+		}
+		for id := range ids {
+			out[ownKeys[id]] = true
+		}
+	}
+	return out, nil
+}
+
+// ownKey is the import key of a row this store made: its identity, the
+// table and the row's ID.
+func ownKey(self, table string, id int64) string {
+	return "mnemo:" + self + ":" + table + ":" + strconv.FormatInt(id, 10)
+}
+
+func parseOwnKey(key, self, table string) (int64, bool) {
+	rest, ok := strings.CutPrefix(key, "mnemo:"+self+":"+table+":")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	return id, err == nil
+}
+
+// storeID is this store's identity, made once by its migration.
+func (s *sqlStore) storeID(ctx context.Context, x executor) (string, error) {
+	var id string
+	if err := scanOne(ctx, x, `SELECT v FROM store_meta WHERE k = 'id'`, nil, &id); err != nil {
+		return "", s.fail("store identity", err)
+	}
+	return id, nil
+}
+
+// ExportSession returns one session's memory with the keys an import of it
+// uses.
+func (s *sqlStore) ExportSession(ctx context.Context, id string) (SessionExport, error) {
+	var e SessionExport
+	sess, err := s.Session(ctx, id)
+	if err != nil {
+		return e, err
+	}
+	e.Session = sess
+	if e.Prompts, err = s.Prompts(ctx, id); err != nil {
+		return e, err
+	}
+	x := s.db.reads()
+	self, err := s.storeID(ctx, x)
+	if err != nil {
+		return e, err
+	}
+	e.Observations, err = queryAll(ctx, x, func(r rows) (ImportedObservation, error) {
+		var key *string
+		o, err := scanObservation(r, &key)
+		return ImportedObservation{Key: keyOr(key, self, "observations", o.ID), Observation: o}, err
+	}, `SELECT `+obsCols+`, o.import_key FROM observations o WHERE o.session_id = ? ORDER BY o.accepted_at, o.id`, id)
+	if err != nil {
+		return e, s.fail("export observations", err)
+	}
+	e.Summaries, err = queryAll(ctx, x, func(r rows) (ImportedSummary, error) {
+		var m ImportedSummary
+		var key *string
+		err := r.Scan(&m.ID, &m.SessionID, &m.Project, &m.Request, &m.Investigated, &m.Learned, &m.Completed,
+			&m.NextSteps, &m.Notes, &m.PromptNumber, &m.AcceptedAt, &m.SourceEventIDs, &m.CreatedAt, &key)
+		m.Key = keyOr(key, self, "summaries", m.ID)
+		return m, err
+	}, `SELECT `+summaryCols+`, import_key FROM summaries WHERE session_id = ? ORDER BY accepted_at, id`, id)
+	if err != nil {
+		return e, s.fail("export summaries", err)
+	}
+	return e, nil
+}
+
+func keyOr(key *string, self, table string, id int64) string {
+	if key != nil && *key != "" {
+		return *key
+	}
+	return ownKey(self, table, id)
+}
+
+// normalizeImport validates a batch as Apply validates its content: the
+// same limits and cleaning, so imported text is stored as live text is.
+func normalizeImport(b ImportBatch, now time.Time) (ImportBatch, error) {
+	if rows := len(b.Sessions) + len(b.Prompts) + len(b.Observations) + len(b.Summaries); rows > MaxImportBatch {
+		return b, invalid("import", "a batch of %d rows, more than %d", rows, MaxImportBatch)
+	}
+	n := ImportBatch{
+		Sessions:     slices.Clone(b.Sessions),
+		Prompts:      slices.Clone(b.Prompts),
+		Observations: slices.Clone(b.Observations),
+		Summaries:    slices.Clone(b.Summaries),
+	}
+	for i := range n.Sessions {
+		x := &n.Sessions[i]
+		f := fmt.Sprintf("sessions[%d]", i)
+		if err := checkID(f+".id", x.ID); err != nil {
+			return n, err
+		}
+		for _, c := range []struct {
+			field string
+			v     *string
+		}{{f + ".project", &x.Project}, {f + ".agent", &x.Agent}, {f + ".cwd", &x.Cwd}} {
+			if err := text(c.field, c.v, MaxShortLen); err != nil {
+				return n, err
+			}
+		}
+		switch x.Status {
+		case "":
+			x.Status = StatusCompleted
+		case StatusActive, StatusCompleted, StatusAborted:
+		default:
+			return n, invalid(f+".status", "%q is not active, completed or aborted", x.Status)
+		}
+		x.StartedAt = utcOr(x.StartedAt, now)
+		x.LastEventAt = utcOr(x.LastEventAt, x.StartedAt)
+		if x.EndedAt != nil {
+			t := utc(*x.EndedAt)
+			x.EndedAt = &t
+		}
+	}
+	for i := range n.Prompts {
+		p := &n.Prompts[i]
+		f := fmt.Sprintf("prompts[%d]", i)
+		if err := checkID(f+".session_id", p.SessionID); err != nil {
+			return n, err
+		}
+		if p.Number < 1 {
+			return n, invalid(f+".number", "is %d, prompts count from 1", p.Number)
+		}
+		if err := text(f+".text", &p.Text, MaxTextLen); err != nil {
+			return n, err
+		}
+		p.At = utcOr(p.At, now)
+	}
+	for i := range n.Observations {
+		o := &n.Observations[i]
+		f := fmt.Sprintf("observations[%d]", i)
+		if err := importKey(f, o.Key); err != nil {
+			return n, err
+		}
+		if err := checkID(f+".session_id", o.SessionID); err != nil {
+			return n, err
+		}
+		if err := normalizeObservation(f, &o.Observation, now, now); err != nil {
+			return n, err
+		}
+	}
+	for i := range n.Summaries {
+		m := &n.Summaries[i]
+		f := fmt.Sprintf("summaries[%d]", i)
+		if err := importKey(f, m.Key); err != nil {
+			return n, err
+		}
+		if err := checkID(f+".session_id", m.SessionID); err != nil {
+			return n, err
+		}
+		for _, c := range []struct {
+			field string
+			v     *string
+			limit int
+		}{
+			{f + ".project", &m.Project, MaxShortLen}, {f + ".request", &m.Request, MaxTextLen},
+			{f + ".investigated", &m.Investigated, MaxTextLen}, {f + ".learned", &m.Learned, MaxTextLen},
+			{f + ".completed", &m.Completed, MaxTextLen}, {f + ".next_steps", &m.NextSteps, MaxTextLen},
+			{f + ".notes", &m.Notes, MaxTextLen},
+		} {
+			if err := text(c.field, c.v, c.limit); err != nil {
+				return n, err
+			}
+		}
+		if m.PromptNumber < 0 {
+			return n, invalid(f+".prompt_number", "is negative")
+		}
+		src, err := ids(f+".source_event_ids", m.SourceEventIDs, maxSourceIDs)
+		if err != nil {
+			return n, err
+		}
+		m.SourceEventIDs = src
+		m.AcceptedAt = utcOr(m.AcceptedAt, now)
+		m.CreatedAt = now
+		m.ID = 0
+	}
+	return n, nil
+}
+
+func importKey(f, key string) error {
+	switch {
+	case strings.TrimSpace(key) == "":
+		return invalid(f+".key", "an imported row needs its stable key")
+	case len(key) > MaxShortLen:
+		return invalid(f+".key", "is %d bytes, more than %d", len(key), MaxShortLen)
+	case !storable(key):
+		return invalid(f+".key", "holds a NUL byte or invalid UTF-8")
+	}
+	return nil
+}
