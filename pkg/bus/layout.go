@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// Stream and subject names (DESIGN.md §4).
+// Stream and subject names (docs/ARCHITECTURE.md §4).
 const (
 	EventsStream     = "MNEMO_EVENTS"
 	AdvisoriesStream = "MNEMO_ADVISORIES"
@@ -34,7 +34,7 @@ const (
 )
 
 // Layout holds the tunables of the broker layout. DefaultLayout gives the
-// values of DESIGN.md §4.
+// values of docs/ARCHITECTURE.md §4.
 type Layout struct {
 	Partitions    int
 	Replicas      int
@@ -55,7 +55,7 @@ type Layout struct {
 	MemoryConsumers bool
 }
 
-// DefaultLayout returns the layout of DESIGN.md §4 for an embedded server.
+// DefaultLayout returns the layout of docs/ARCHITECTURE.md §4 for an embedded server.
 func DefaultLayout() Layout {
 	return Layout{
 		Partitions:      64,

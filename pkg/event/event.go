@@ -13,7 +13,7 @@ import (
 // Kind says what happened in the agent session.
 type Kind string
 
-// The event kinds Mnemo understands (DESIGN.md §3).
+// The event kinds Mnemo understands (docs/ARCHITECTURE.md §3).
 const (
 	KindSessionStart Kind = "session_start"
 	KindUserPrompt   Kind = "user_prompt"
@@ -89,7 +89,7 @@ type Tool struct {
 }
 
 // Limits are the explicit size bounds of an envelope. Each is a config value;
-// DefaultLimits holds the values of DESIGN.md §3.
+// DefaultLimits holds the values of docs/ARCHITECTURE.md §3.
 type Limits struct {
 	Body         int // whole encoded envelope, bytes
 	ToolResponse int // tool response after truncation, bytes
@@ -98,7 +98,7 @@ type Limits struct {
 	Field        int // short fields: project, agent, cwd, tool name, source, ids
 }
 
-// DefaultLimits are the limits of DESIGN.md §3.
+// DefaultLimits are the limits of docs/ARCHITECTURE.md §3.
 var DefaultLimits = Limits{
 	Body:         1 << 20,
 	ToolResponse: 256 << 10,

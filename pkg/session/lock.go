@@ -65,7 +65,7 @@ return ok
 // store's fence is the floor when it is gone.
 const fenceTTL = 7 * 24 * time.Hour
 
-// Locks grants session locks with fences (DESIGN.md §5).
+// Locks grants session locks with fences (docs/ARCHITECTURE.md §5).
 type Locks struct {
 	rdb redis.UniversalClient
 	ttl time.Duration

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Apply writes one unit atomically (docs/ARCHITECTURE.md §3): under the
+// Apply writes one unit atomically (docs/ARCHITECTURE.md §2, §8): under the
 // session's cursor, the fence check, the duplicate check and the cursor
 // check, then the content, the applied events and the new cursor, in one
 // transaction. The result carries the session's row as merged.

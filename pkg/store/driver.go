@@ -3,7 +3,7 @@ package store
 import "context"
 
 // The store's logic is written once, in sqlStore, above two thin drivers in
-// the shape River uses for its database drivers (docs/ARCHITECTURE.md §7):
+// the shape River uses for its database drivers (docs/ARCHITECTURE.md §8):
 // a driver opens its database, runs statements through executors and
 // spells the few fragments its dialect writes differently. Statements are
 // written once with ? placeholders; PostgreSQL's executor numbers them.

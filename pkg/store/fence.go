@@ -8,7 +8,7 @@ import (
 )
 
 // A session's cursor is its position in the stream and its write fence
-// (docs/ARCHITECTURE.md §3): Apply refuses a unit whose fence is older than
+// (docs/ARCHITECTURE.md §2): Apply refuses a unit whose fence is older than
 // the stored one, and ClaimFence raises the stored fence as a new holder
 // of the session's lock starts.
 

@@ -1,9 +1,10 @@
 // Package store is Mnemo's memory store: sessions, prompts, observations,
 // summaries and the bookkeeping that makes the worker's writes exactly-once
-// (applied events, per-session cursors and fences). Two implementations share
-// this interface and one conformance suite (storetest): SQLite, the embedded
-// default, and PostgreSQL, the store many machines share. Redis and NATS hold
-// nothing canonical; this does.
+// (applied events, per-session cursors and fences). Two databases sit behind
+// this interface, one logic (sqlStore, over a thin driver each) and one
+// conformance suite (storetest): SQLite, the embedded default, and
+// PostgreSQL, the store many machines share (docs/ARCHITECTURE.md §8). Redis
+// and NATS hold nothing canonical; this does.
 package store
 
 import (

@@ -53,7 +53,7 @@ type Config struct {
 	SkipTools []string
 }
 
-// DefaultConfig returns the defaults of DESIGN.md §4–§6.
+// DefaultConfig returns the defaults of docs/ARCHITECTURE.md §4–§6.
 func DefaultConfig() Config {
 	return Config{
 		WorkerID:   defaultWorkerID(),

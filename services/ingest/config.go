@@ -34,7 +34,7 @@ type Config struct {
 	MetaQueue int
 }
 
-// DefaultConfig returns the defaults of DESIGN.md §3.
+// DefaultConfig returns the defaults of docs/ARCHITECTURE.md §3.
 func DefaultConfig() Config {
 	return Config{
 		Addr:           "127.0.0.1:37801",

@@ -22,7 +22,7 @@ const metaEvery = 50 * time.Millisecond
 const metaWriteTimeout = time.Second
 
 // metaWriter writes session metadata to Redis off the request path. It is best
-// effort by design (DESIGN.md §5): a slow or dead Redis never delays or fails
+// effort by design (docs/ARCHITECTURE.md §5): a slow or dead Redis never delays or fails
 // an accepted event. The events of a session accepted while a write is under
 // way fold into one pending update, so Redis sees one write per active session
 // and round trip, whatever the event rate. Beyond limit pending sessions,

@@ -42,7 +42,7 @@ type Config struct {
 	StuckAfter time.Duration
 }
 
-// DefaultConfig returns the defaults of DESIGN.md §4–§6.
+// DefaultConfig returns the defaults of docs/ARCHITECTURE.md §4–§7.
 func DefaultConfig() Config {
 	host, _ := os.Hostname()
 	if host == "" {

@@ -1,4 +1,4 @@
-// Package reaper does what JetStream alone does not (DESIGN.md §4–§6). Several
+// Package reaper does what JetStream alone does not (docs/ARCHITECTURE.md §7). Several
 // reapers may run; they elect a leader through a Redis lock
 // (mnemo:reaper:leader, SET NX PX, renewed by a Lua compare-and-extend) and
 // only the leader acts. Every action is idempotent, so a leader that dies

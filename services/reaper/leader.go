@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// LeaderKey is the reaper leadership lock (DESIGN.md §5).
+// LeaderKey is the reaper leadership lock (docs/ARCHITECTURE.md §5).
 const LeaderKey = "mnemo:reaper:leader"
 
 // extendScript extends KEYS[1] only while it holds ARGV[1].
