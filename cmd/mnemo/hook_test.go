@@ -320,40 +320,35 @@ func TestHookSpoolsWhileDownAndReplaysOnce(t *testing.T) {
 	if r := runHookProc(t, home, m.url, "PostToolUse", payload(20)); r.code != 0 {
 		t.Fatalf("hook with Mnemo up: exit %d", r.code)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		got := m.stored(t)
-		ids := map[string]bool{}
-		for _, e := range got {
-			ids[e.EventID] = true
-		}
-		if len(got) >= 21 {
-			if len(got) != 21 || len(ids) != 21 {
-				t.Fatalf("%d stored (%d distinct), want 21 exactly once", len(got), len(ids))
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of 21 events arrived after Mnemo came back", len(got))
-		}
-		time.Sleep(100 * time.Millisecond)
+	// Every event arrives, and a quiet period after the last change shows
+	// no second copy of any.
+	n := testkit.Settled(t, "events after Mnemo came back", 21, 20*time.Second, 2*time.Second, func() int { return len(m.stored(t)) })
+	got := m.stored(t)
+	ids := map[string]bool{}
+	for _, e := range got {
+		ids[e.EventID] = true
 	}
-	// The replay keeps each session's order: step numbers ascend per session.
-	last := map[string]int{}
-	for _, e := range m.stored(t) {
+	if n != 21 || len(got) != 21 || len(ids) != 21 {
+		t.Fatalf("%d stored (%d distinct), want 21 exactly once", len(got), len(ids))
+	}
+	// Spooled concurrently, events of one session have no accept order among
+	// themselves; the one sent live, step 20 of session spool-2, joined the
+	// spool behind them and must be its session's last.
+	var lastOf2 int = -1
+	for _, e := range got {
 		var in struct {
 			Command string `json:"command"`
 		}
 		_ = json.Unmarshal(e.Tool.Input, &in)
-		var n int
-		fmt.Sscanf(in.Command, "make step-%d", &n)
-		if prev, ok := last[e.SessionID]; ok && n < prev {
-			// Spooled concurrently, events of one session have no accept
-			// order among themselves; only the last (sent live) must follow.
-			if n == 20 {
-				t.Fatalf("the live event overtook spooled ones in session %s", e.SessionID)
-			}
+		var step int
+		if _, err := fmt.Sscanf(in.Command, "make step-%d", &step); err != nil {
+			t.Fatalf("stored command %q", in.Command)
 		}
-		last[e.SessionID] = n
+		if e.SessionID == "spool-2" {
+			lastOf2 = step
+		}
+	}
+	if lastOf2 != 20 {
+		t.Fatalf("session spool-2 ends with step %d: the live event overtook spooled ones", lastOf2)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -110,8 +111,17 @@ func TestSpoolFlushReplaysOnceAndSetsRejectsAside(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "sent 3, already there 0, rejected 1, kept 0") {
 		t.Fatalf("flush: %d %s", code, out)
 	}
-	if got := m.stored(t); len(got) != 3 {
-		t.Fatalf("%d events stored, want 3", len(got))
+	// Replayed in the order the hooks ran.
+	var order []string
+	for _, e := range m.stored(t) {
+		var in struct {
+			Command string `json:"command"`
+		}
+		_ = json.Unmarshal(e.Tool.Input, &in)
+		order = append(order, in.Command)
+	}
+	if fmt.Sprint(order) != "[make a make b make c]" {
+		t.Fatalf("stored in the order %q, want make a, make b, make c", order)
 	}
 	st = spoolStatus(t, home)
 	if st.Count != 0 || st.Rejected != 1 {

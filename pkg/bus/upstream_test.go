@@ -41,39 +41,49 @@ func TestForwarderDeliversAfterTheLinkReturns(t *testing.T) {
 			want[sid] = append(want[sid], e.EventID)
 		}
 	}
-	time.Sleep(500 * time.Millisecond)
+	// The forwarder holds the first event and retries it while the link is
+	// down.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		c, err := localJS.Consumer(context.Background(), bus.EventsStream, bus.UpstreamConsumer)
+		if err == nil {
+			if info, err := c.Info(context.Background()); err == nil && info.NumAckPending == 1 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the forwarder never took an event while the link was down")
+		}
+	}
 	hub.Start()
 
-	deadline := time.Now().Add(30 * time.Second)
 	var got map[string][]string
-	for {
+	upstream := func() int {
 		got = map[string][]string{}
 		n := 0
 		s, err := hubJS.Stream(context.Background(), bus.EventsStream)
-		if err == nil {
-			if info, err := s.Info(context.Background()); err == nil {
-				for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-					m, err := s.GetMsg(context.Background(), seq)
-					if err != nil {
-						continue
-					}
-					e, _ := bus.DecodeEvent(m.Data)
-					got[e.SessionID] = append(got[e.SessionID], e.EventID)
-					n++
-				}
+		if err != nil {
+			return 0
+		}
+		info, err := s.Info(context.Background())
+		if err != nil {
+			return 0
+		}
+		for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+			m, err := s.GetMsg(context.Background(), seq)
+			if err != nil {
+				continue
 			}
+			e, _ := bus.DecodeEvent(m.Data)
+			got[e.SessionID] = append(got[e.SessionID], e.EventID)
+			n++
 		}
-		if n >= 100 {
-			if n != 100 {
-				t.Fatalf("%d events upstream, want 100 exactly once", n)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of 100 events forwarded 30 s after the link returned", n)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return n
 	}
+	// All arrive, and a quiet period after the last change shows no copy.
+	if n := testkit.Settled(t, "events upstream", 100, 30*time.Second, 2*time.Second, upstream); n != 100 {
+		t.Fatalf("%d events upstream, want 100 exactly once", n)
+	}
+	upstream()
 	for sid, ids := range want {
 		if fmt.Sprint(got[sid]) != fmt.Sprint(ids) {
 			t.Fatalf("session %s forwarded out of order", sid)

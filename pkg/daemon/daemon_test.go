@@ -114,7 +114,9 @@ func TestServeStopsOnCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	release := make(chan struct{})
+	inFlight := make(chan struct{}, 1)
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inFlight <- struct{}{}
 		<-release // a long-lived request, ended by stopping
 		w.WriteHeader(http.StatusNoContent)
 	})}
@@ -134,7 +136,11 @@ func TestServeStopsOnCancel(t *testing.T) {
 		resp.Body.Close()
 		answered <- resp.StatusCode
 	}()
-	time.Sleep(100 * time.Millisecond) // the request is in flight
+	select {
+	case <-inFlight:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the handler")
+	}
 	cancel()
 	select {
 	case err := <-done:

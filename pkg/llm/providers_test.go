@@ -226,11 +226,13 @@ func TestRetriesAndPermanentFailures(t *testing.T) {
 		}
 	})
 	t.Run("timeout", func(t *testing.T) {
-		f := newFake(t, "anthropic", step{delay: 2 * time.Second, text: goodAnswer})
+		// The answer would take a minute: only the caller's deadline ends the
+		// call, and 20 s is a hang guard, not a speed claim.
+		f := newFake(t, "anthropic", step{delay: time.Minute, text: goodAnswer})
 		cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		if _, err := f.model(t).Observe(cctx, request()); err == nil || time.Since(start) > time.Second {
+		if _, err := f.model(t).Observe(cctx, request()); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 20*time.Second {
 			t.Fatalf("%v after %s: want the deadline to end the call", err, time.Since(start))
 		}
 	})

@@ -2,7 +2,9 @@ package testkit
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -24,11 +26,11 @@ type NATS struct {
 }
 
 // StartNATS starts an embedded nats-server with JetStream, file storage in
-// t.TempDir() and a free loopback port; t.Cleanup shuts it down.
+// t.TempDir() and a loopback port it binds itself (port 0) and keeps across
+// Restart; t.Cleanup shuts it down.
 func StartNATS(t testing.TB) *NATS {
 	t.Helper()
 	n := &NATS{t: t, cfg: bus.EmbeddedConfig{
-		Port:     FreePort(t),
 		StoreDir: filepath.Join(t.TempDir(), "jetstream"),
 		Name:     fmt.Sprintf("test-%d", time.Now().UnixNano()),
 	}}
@@ -39,27 +41,43 @@ func StartNATS(t testing.TB) *NATS {
 
 func (n *NATS) start() {
 	n.t.Helper()
+	if err := n.tryStart(50); err != nil {
+		n.t.Fatalf("testkit: start nats-server: %v", err)
+	}
+}
+
+// tryStart starts the server, trying again while its port may still be held
+// by the previous incarnation's sockets, and records the ports it bound so
+// that a restart comes back where clients look for it.
+func (n *NATS) tryStart(attempts int) error {
 	var (
 		s   *server.Server
 		err error
 	)
-	// The port may be briefly held by the previous incarnation's sockets.
-	for i := 0; i < 50; i++ {
+	for i := 0; i < attempts; i++ {
 		if s, err = bus.StartEmbedded(n.cfg); err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
-		n.t.Fatalf("testkit: start nats-server: %v", err)
+		return err
 	}
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	n.srv = s
-	n.mu.Unlock()
+	if a, ok := s.Addr().(*net.TCPAddr); ok && n.cfg.Port != a.Port {
+		n.cfg.Port = a.Port
+	}
+	return nil
 }
 
 // URL is the client URL of the server; it stays the same across Restart.
-func (n *NATS) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.cfg.Port) }
+func (n *NATS) URL() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return fmt.Sprintf("nats://127.0.0.1:%d", n.cfg.Port)
+}
 
 // Server returns the running server.
 func (n *NATS) Server() *server.Server {
@@ -150,40 +168,19 @@ type Cluster struct {
 // and waits until it has a meta leader; t.Cleanup shuts them down.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
-	name := fmt.Sprintf("mnemo-test-%d", time.Now().UnixNano())
-	clusterPorts := make([]int, n)
-	for i := range clusterPorts {
-		clusterPorts[i] = FreePort(t)
+	var c *Cluster
+	var err error
+	// Every node must know the others' route ports before it starts, so they
+	// are chosen first; one taken meanwhile fails a start, and the cluster is
+	// started again on other ports.
+	for attempt := 0; attempt < 3; attempt++ {
+		if c, err = startCluster(t, n); err == nil {
+			break
+		}
 	}
-	routes := make([]string, n)
-	for i, p := range clusterPorts {
-		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", p)
+	if err != nil {
+		t.Fatalf("testkit: start a %d-node cluster: %v", n, err)
 	}
-	c := &Cluster{t: t}
-	dir := t.TempDir()
-	for i := 0; i < n; i++ {
-		node := &NATS{t: t, cfg: bus.EmbeddedConfig{
-			Port:        FreePort(t),
-			StoreDir:    filepath.Join(dir, fmt.Sprintf("n%d", i)),
-			Name:        fmt.Sprintf("n%d", i),
-			ClusterName: name,
-			ClusterHost: "127.0.0.1",
-			ClusterPort: clusterPorts[i],
-			Routes:      routes,
-		}}
-		c.Nodes = append(c.Nodes, node)
-	}
-	// Start concurrently: each node waits for routes before JetStream is ready.
-	var wg sync.WaitGroup
-	for _, node := range c.Nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			node.start()
-		}()
-		t.Cleanup(node.Shutdown)
-	}
-	wg.Wait()
 	c.WaitMetaLeader(30 * time.Second)
 	// Every node routed to the others and current with the meta group, so
 	// the first stream a test creates is not raced by the cluster forming.
@@ -197,6 +194,64 @@ func StartCluster(t testing.TB, n int) *Cluster {
 		}
 	}
 	return c
+}
+
+func startCluster(t testing.TB, n int) (*Cluster, error) {
+	name := fmt.Sprintf("mnemo-test-%d", time.Now().UnixNano())
+	routes := make([]string, n)
+	clusterPorts := make([]int, n)
+	for i := range clusterPorts {
+		p, err := unusedPort()
+		if err != nil {
+			return nil, err
+		}
+		clusterPorts[i] = p
+		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", p)
+	}
+	c := &Cluster{t: t}
+	dir := t.TempDir()
+	for i := 0; i < n; i++ {
+		c.Nodes = append(c.Nodes, &NATS{t: t, cfg: bus.EmbeddedConfig{
+			StoreDir:    filepath.Join(dir, fmt.Sprintf("n%d", i)),
+			Name:        fmt.Sprintf("n%d", i),
+			ClusterName: name,
+			ClusterHost: "127.0.0.1",
+			ClusterPort: clusterPorts[i],
+			Routes:      routes,
+		}})
+	}
+	// Start concurrently: each node waits for routes before JetStream is ready.
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, node := range c.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = node.tryStart(1)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, node := range c.Nodes {
+			node.Shutdown()
+		}
+		return nil, err
+	}
+	for _, node := range c.Nodes {
+		t.Cleanup(node.Shutdown)
+	}
+	return c, nil
+}
+
+// unusedPort is a port nothing listened on a moment ago: only for a
+// cluster's route ports, which every node must know before any starts.
+func unusedPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("testkit: find a route port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // URLs is a comma-separated client URL list of all nodes.

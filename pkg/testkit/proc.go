@@ -65,5 +65,10 @@ func (p *Proc) Signal(sig os.Signal) {
 	}
 }
 
+func (p *Proc) logText() string {
+	b, _ := os.ReadFile(p.Log)
+	return string(b)
+}
+
 // Done is closed once the process has exited.
 func (p *Proc) Done() <-chan struct{} { return p.done }

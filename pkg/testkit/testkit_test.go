@@ -94,3 +94,25 @@ func TestClusterReplicatesStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Settled reports a count that grows past the wanted one after it was
+// reached, and returns once the count stayed put for the quiet period.
+func TestSettledSeesLateDuplicates(t *testing.T) {
+	start := time.Now()
+	count := func() int {
+		switch since := time.Since(start); {
+		case since < 200*time.Millisecond:
+			return 2
+		case since < 500*time.Millisecond:
+			return 3 // the wanted count
+		default:
+			return 4 // a duplicate arriving later
+		}
+	}
+	if got := testkit.Settled(t, "events", 3, 10*time.Second, 800*time.Millisecond, count); got != 4 {
+		t.Fatalf("Settled = %d, want the late 4th seen", got)
+	}
+	if took := time.Since(start); took < 1300*time.Millisecond {
+		t.Fatalf("Settled returned after %s, before a quiet period after the last change", took)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -96,7 +97,26 @@ func chaosKillWorker(t *testing.T, dsn string) {
 	sessions := sessionIDs("k", 50)
 	progress, wait := publishInBackground(p, sessions, 40)
 	waitRound(t, progress, 15)
+	// Kill w1 while it holds messages: its in-flight registry, which only it
+	// empties, still lists them after the kill.
+	rdb := p.redis.Client(t)
+	ctx := context.Background()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if h, err := session.Inflight(ctx, rdb, "w1"); err == nil && len(h) >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("w1 never held 5 messages at once")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	w1.Signal(syscall.SIGKILL)
+	held, err := session.Inflight(ctx, rdb, "w1")
+	if err != nil || len(held) == 0 {
+		t.Fatalf("w1 held nothing when it died (%v): the test would prove nothing", err)
+	}
+	t.Logf("w1 killed holding %d messages", len(held))
 	wait()
 	took := p.waitApplied(90 * time.Second)
 	t.Logf("all applied %s after the last publish", took.Round(time.Millisecond))
@@ -129,7 +149,7 @@ func TestChaosRestartRedisAndNATS(t *testing.T) {
 }
 
 // 3 workers × 200 sessions with random compressor delays (0–200 ms): same
-// invariants, and no write ever lands under a stale fence.
+// invariants. (Writes under a stale fence: TestZombieWorkerWritesAreRefused.)
 func TestChaosThreeWorkersRandomDelays(t *testing.T) {
 	p := newPipeline(t, "")
 	for i := 1; i <= 3; i++ {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -18,8 +19,9 @@ import (
 
 // fakeLLM speaks the Messages API (anthropic) or chat completions (openai):
 // it reads the tool uses of each request and answers one observation per
-// tool use, or a summary. delay, when set, holds each answer that long.
-func fakeLLM(t *testing.T, provider string, calls *atomic.Int64, delay time.Duration, inFlight *atomic.Int64) *httptest.Server {
+// tool use, or a summary. delay, when set, holds each answer that long;
+// asked, when set, records the tool uses of each request as it arrives.
+func fakeLLM(t *testing.T, provider string, calls *atomic.Int64, delay time.Duration, inFlight *atomic.Int64, asked *askedLog) *httptest.Server {
 	stop := make(chan struct{}) // ends held answers before the server closes
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -32,6 +34,25 @@ func fakeLLM(t *testing.T, provider string, calls *atomic.Int64, delay time.Dura
 			inFlight.Add(1)
 			defer inFlight.Add(-1)
 		}
+		body, _ := io.ReadAll(r.Body)
+		var req struct {
+			Messages []struct{ Role, Content string } `json:"messages"`
+		}
+		_ = json.Unmarshal(body, &req)
+		last := req.Messages[len(req.Messages)-1].Content
+		rest, observe := strings.CutPrefix(last, "Tool uses to observe:\n")
+		var in struct {
+			ToolUses []struct {
+				EventID string `json:"event_id"`
+				Tool    string `json:"tool"`
+			} `json:"tool_uses"`
+		}
+		if observe {
+			_ = json.Unmarshal([]byte(rest), &in)
+			for _, u := range in.ToolUses {
+				asked.add(u.EventID)
+			}
+		}
 		if delay > 0 {
 			select {
 			case <-time.After(delay):
@@ -42,21 +63,8 @@ func fakeLLM(t *testing.T, provider string, calls *atomic.Int64, delay time.Dura
 			}
 		}
 		calls.Add(1)
-		body, _ := io.ReadAll(r.Body)
-		var req struct {
-			Messages []struct{ Role, Content string } `json:"messages"`
-		}
-		_ = json.Unmarshal(body, &req)
-		last := req.Messages[len(req.Messages)-1].Content
 		var answer string
-		if rest, ok := strings.CutPrefix(last, "Tool uses to observe:\n"); ok {
-			var in struct {
-				ToolUses []struct {
-					EventID string `json:"event_id"`
-					Tool    string `json:"tool"`
-				} `json:"tool_uses"`
-			}
-			_ = json.Unmarshal([]byte(rest), &in)
+		if observe {
 			var obs []map[string]any
 			for _, u := range in.ToolUses {
 				obs = append(obs, map[string]any{"type": "discovery", "title": "LLM saw " + u.Tool, "subtitle": "s", "narrative": "n",
@@ -89,7 +97,7 @@ func TestPipelineWithLLMProviders(t *testing.T) {
 	for _, provider := range []string{"anthropic", "openai"} {
 		t.Run(provider, func(t *testing.T) {
 			var calls atomic.Int64
-			srv := fakeLLM(t, provider, &calls, 0, nil)
+			srv := fakeLLM(t, provider, &calls, 0, nil, nil)
 			m, err := llm.New(llm.Config{Provider: provider, BaseURL: srv.URL, APIKey: "test-key", Backoff: 10 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
@@ -117,8 +125,9 @@ func TestPipelineWithLLMProviders(t *testing.T) {
 // redoes them, and no observation is lost or doubled.
 func TestWorkerKilledMidLLMCall(t *testing.T) {
 	var slowCalls, fastCalls, inFlight atomic.Int64
-	slow := fakeLLM(t, "anthropic", &slowCalls, time.Minute, &inFlight)
-	fast := fakeLLM(t, "anthropic", &fastCalls, 0, nil)
+	var slowAsked, fastAsked askedLog
+	slow := fakeLLM(t, "anthropic", &slowCalls, time.Minute, &inFlight, &slowAsked)
+	fast := fakeLLM(t, "anthropic", &fastCalls, 0, nil, &fastAsked)
 	p := newPipeline(t, "")
 	w1 := p.spawn(t, "w1", "MNEMO_LLM_PROVIDER=anthropic", "MNEMO_LLM_BASE_URL="+slow.URL, "MNEMO_LLM_API_KEY=test-key")
 	ctx := context.Background()
@@ -138,7 +147,40 @@ func TestWorkerKilledMidLLMCall(t *testing.T) {
 	startWorker(t, p, "w2", m)
 	p.waitApplied(60 * time.Second)
 	p.checkInvariants()
-	if slowCalls.Load() != 0 || fastCalls.Load() == 0 {
-		t.Fatalf("calls answered: slow %d, fast %d: the killed worker's calls must not have completed", slowCalls.Load(), fastCalls.Load())
+	// The killed worker's calls were cut off (the slow LLM holds each for a
+	// minute), and every tool use it had asked about was asked again of w2's.
+	held := slowAsked.ids()
+	if len(held) == 0 || slowCalls.Load() != 0 {
+		t.Fatalf("slow LLM: asked about %d tool uses, answered %d calls: want calls in flight at the kill, none answered", len(held), slowCalls.Load())
 	}
+	redone := map[string]bool{}
+	for _, id := range fastAsked.ids() {
+		redone[id] = true
+	}
+	for _, id := range held {
+		if !redone[id] {
+			t.Fatalf("tool use %s was in flight at the kill but never asked of the other worker's LLM", id)
+		}
+	}
+}
+
+// askedLog records the tool-use event IDs an LLM was asked to observe.
+type askedLog struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (l *askedLog) add(id string) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.seen = append(l.seen, id)
+	l.mu.Unlock()
+}
+
+func (l *askedLog) ids() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.seen...)
 }

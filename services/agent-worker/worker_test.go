@@ -81,11 +81,10 @@ func TestGracefulStopHandsOver(t *testing.T) {
 }
 
 // Redelivered and re-published events are applied once: the same event ID
-// published again after the dedupe window (as a late spool replay would) makes
-// no second observation.
+// published again under a new message ID (as a spool replay after
+// JetStream's dedupe window would) makes no second observation.
 func TestRepublishedEventIsAppliedOnce(t *testing.T) {
 	p := newPipeline(t, "")
-	// A dedupe window far shorter than the replay delay.
 	startWorker(t, p, "w1", llm.Offline{})
 	ctx := context.Background()
 	p.publish(ctx, []string{"r-1"}, 6, 6)
@@ -158,8 +157,12 @@ func TestSkippedToolsAreNotCompressed(t *testing.T) {
 	p.mu.Lock()
 	p.sessions[sid] = &sessionLog{tools: kept, lastSeq: last.Sequence}
 	p.mu.Unlock()
-	startWorker(t, p, "w1", llm.Offline{})
+	rec := &recordingCompressor{Compressor: llm.Offline{}}
+	startWorker(t, p, "w1", rec)
 	p.waitApplied(30 * time.Second)
+	if asked := rec.toolNames(); fmt.Sprint(asked) != "[Read Bash]" {
+		t.Fatalf("the compressor was asked about %v, want only Read and Bash", asked)
+	}
 	obs, err := p.store.SessionObservations(ctx, sid)
 	if err != nil {
 		t.Fatal(err)
@@ -171,4 +174,27 @@ func TestSkippedToolsAreNotCompressed(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(kept) {
 		t.Fatalf("observations from %v, want only the Read and Bash uses %v", got, kept)
 	}
+}
+
+// recordingCompressor passes every call to its compressor and records the
+// tools it was asked to observe, in order.
+type recordingCompressor struct {
+	llm.Compressor
+	mu    sync.Mutex
+	tools []string
+}
+
+func (c *recordingCompressor) Observe(ctx context.Context, r llm.ObserveRequest) (llm.ObserveResult, error) {
+	c.mu.Lock()
+	for _, u := range r.ToolUses {
+		c.tools = append(c.tools, u.Tool)
+	}
+	c.mu.Unlock()
+	return c.Compressor.Observe(ctx, r)
+}
+
+func (c *recordingCompressor) toolNames() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.tools...)
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
@@ -138,4 +139,26 @@ func BenchmarkHTTPSearch(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkStreamDelivery measures how long a status message published on
+// NATS takes to reach a /v1/stream client as an event, one at a time.
+func BenchmarkStreamDelivery(b *testing.B) {
+	r := newRig(b)
+	events, _ := openStream(b, r.http.URL+"/v1/stream", "")
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sent := time.Now()
+		if err := r.nc.Publish(bus.StatusSubject("observation", "bench"), []byte(`{"kind":"observation","session":"bench"}`)); err != nil {
+			b.Fatal(err)
+		}
+		nextEvent(b, events, "observation", 30*time.Second)
+		lat = append(lat, time.Since(sent))
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+	b.ReportMetric(ms(lat[min(len(lat)-1, len(lat)*99/100)]), "p99-ms")
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/session"
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
+	"github.com/mnemo-dev/mnemo/services/reaper"
 )
 
 // BenchmarkRecoveryAfterKill measures how long work held by a worker that is
@@ -83,5 +85,32 @@ func BenchmarkRecoveryAfterKill(b *testing.B) {
 		b.ReportMetric(float64(lost), "lost")
 		b.ReportMetric(float64(dup), "duplicated")
 		b.ReportMetric(float64(len(held)), "held")
+	}
+}
+
+// BenchmarkLeaderTakeover measures how long the second of two reaper
+// processes takes to lead after the leader is killed with -9 (leader TTL
+// 3 s): the speed claim TestLeaderFailover leaves to the report.
+func BenchmarkLeaderTakeover(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		r := newRig(b, 5*time.Second)
+		procs := map[string]*testkit.Proc{}
+		for _, id := range []string{"ra", "rb"} {
+			procs[id] = r.spawnReaper(id, "127.0.0.1:0")
+			procs[id].WaitLog(b, "http listening", 30*time.Second)
+		}
+		ctx := context.Background()
+		var leader string
+		waitFor(b, 30*time.Second, "a leader", func() bool {
+			leader, _ = reaper.LeaderID(ctx, r.rdb)
+			return leader != ""
+		})
+		killed := time.Now()
+		procs[leader].Signal(syscall.SIGKILL)
+		waitFor(b, time.Minute, "the other reaper to lead", func() bool {
+			id, _ := reaper.LeaderID(ctx, r.rdb)
+			return id != "" && id != leader
+		})
+		b.ReportMetric(time.Since(killed).Seconds(), "takeover-s")
 	}
 }

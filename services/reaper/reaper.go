@@ -319,6 +319,7 @@ func (r *Reaper) serveHTTP() (func(), error) {
 	r.mu.Lock()
 	r.addr = ln.Addr().String()
 	r.mu.Unlock()
+	r.log.Info("http listening", "addr", ln.Addr().String())
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", daemon.MetricsHandler(r.d.Registry, r.cfg.Token))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -107,8 +107,10 @@ func TestDeadWorkerWorkRedeliveredAtOnce(t *testing.T) {
 	}
 	took := time.Since(killed)
 	t.Logf("held work applied %s after kill -9 (AckWait %s)", took.Round(time.Millisecond), r.layout.AckWait)
-	if took > 15*time.Second {
-		t.Errorf("held work took %s after the kill, want < 15s", took)
+	// Before AckWait ran out, so the reaper's NAK redelivered it (how fast
+	// is BenchmarkRecoveryAfterKill's figure).
+	if took >= r.layout.AckWait {
+		t.Errorf("held work took %s after the kill, not before AckWait %s: the reaper did not redeliver it", took, r.layout.AckWait)
 	}
 	for _, sid := range sessions {
 		if got := r.observedFrom(sid); fmt.Sprint(got) != fmt.Sprint(tools[sid]) {
@@ -232,12 +234,38 @@ func TestMaxDeliveriesDeadLetteredOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.startReaper(r.reaperConfig("r3"))
-	time.Sleep(2 * time.Second)
-	r.dlqEntries(sid, 1, time.Second)
-	rows, err := r.store.DeadLetters(ctx, 100, 0)
-	if err != nil || len(rows) != 1 {
-		t.Errorf("%d dead letter rows (%v), want 1", len(rows), err)
+	// The advisory consumer is back and has read the stream again ...
+	waitAdvisoriesRead(t, r)
+	// ... and a quiet period after the last change shows nothing was added.
+	written := func() int {
+		rows, err := r.store.DeadLetters(ctx, 100, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dlq, err := r.js.Stream(ctx, bus.DLQStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(rows) + len(subjectMsgs(t, dlq, bus.DLQSubject(sid)))
 	}
+	if n := testkit.Settled(t, "dead letter rows and dlq entries", 2, 20*time.Second, 2*time.Second, written); n != 2 {
+		t.Errorf("%d dead letter rows and dlq entries together, want 1 of each", n)
+	}
+}
+
+// waitAdvisoriesRead waits until the reaper's advisory consumer exists and
+// has delivered and acknowledged everything in the advisory stream.
+func waitAdvisoriesRead(t *testing.T, r *rig) {
+	t.Helper()
+	ctx := context.Background()
+	waitFor(t, 20*time.Second, "the reaper to read the advisories", func() bool {
+		c, err := r.js.Consumer(ctx, bus.AdvisoriesStream, reaper.AdvisoryConsumer)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream > 0
+	})
 }
 
 // exhaustDeliveries makes JetStream give up on the session's one event: a
@@ -290,34 +318,21 @@ func TestMaxDeliveriesOfAnAppliedEventIsNotDeadLettered(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.startReaper(r.reaperConfig("r1"))
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := r.js.Consumer(ctx, bus.AdvisoriesStream, reaper.AdvisoryConsumer)
-		if err == nil {
-			if info, err := c.Info(ctx); err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream > 0 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the reaper did not consume the advisory")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitAdvisoriesRead(t, r)
 	rows, err := r.store.DeadLetters(ctx, 100, 0)
 	if err != nil || len(rows) != 0 {
 		t.Fatalf("%d dead letter rows (%v) for an applied event, want none", len(rows), err)
 	}
 }
 
-// Two reapers: one leader; kill -9 the leader and the other takes over
-// within 15 s.
+// Two reapers: one leader; kill -9 the leader and the other takes over.
 func TestLeaderFailover(t *testing.T) {
 	r := newRig(t, 5*time.Second)
 	addrs := map[string]string{}
 	procs := map[string]*testkit.Proc{}
 	for _, id := range []string{"ra", "rb"} {
-		addrs[id] = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
-		procs[id] = r.spawnReaper(id, addrs[id])
+		procs[id] = r.spawnReaper(id, "127.0.0.1:0")
+		addrs[id] = procs[id].WaitLog(t, "http listening", 20*time.Second)
 	}
 	ctx := context.Background()
 	var leader string
@@ -345,16 +360,14 @@ func TestLeaderFailover(t *testing.T) {
 	if leader == "ra" {
 		other = "rb"
 	}
-	killed := time.Now()
 	procs[leader].Signal(syscall.SIGKILL)
-	took := waitFor(t, 20*time.Second, "the other reaper to lead", func() bool {
+	// A hang guard ten times the leader TTL (3 s); how fast the takeover is
+	// lives in BenchmarkLeaderTakeover.
+	took := waitFor(t, 30*time.Second, "the other reaper to lead", func() bool {
 		id, _ := reaper.LeaderID(ctx, r.rdb)
 		return id == other && healthz(addrs[other]) == "leader"
 	})
 	t.Logf("%s took over %s after %s was killed", other, took.Round(time.Millisecond), leader)
-	if time.Since(killed) > 15*time.Second {
-		t.Errorf("takeover took %s, want < 15s", time.Since(killed))
-	}
 }
 
 // An idle session gets exactly one summary, from a synthetic stop published
@@ -363,8 +376,8 @@ func TestLeaderFailover(t *testing.T) {
 func TestIdleSessionSummarizedOnce(t *testing.T) {
 	r := newRig(t, 5*time.Second)
 	r.spawnWorker("w1")
-	ra := r.spawnReaper("ra", fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)))
-	rb := r.spawnReaper("rb", fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)))
+	ra := r.spawnReaper("ra", "127.0.0.1:0")
+	rb := r.spawnReaper("rb", "127.0.0.1:0")
 	const sid = "idle-1"
 	ctx := context.Background()
 	meta := session.NewMetaStore(r.rdb)
@@ -414,7 +427,7 @@ func TestIdleSessionSummarizedOnce(t *testing.T) {
 			p.Signal(syscall.SIGKILL)
 		}
 	}
-	r.spawnReaper("rc", fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)))
+	r.spawnReaper("rc", "127.0.0.1:0")
 	if err := r.rdb.Del(ctx, session.MetaKey(sid)).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -429,18 +442,20 @@ func TestIdleSessionSummarizedOnce(t *testing.T) {
 		_, err := r.rdb.ZScore(ctx, session.ActiveKey, sid).Result()
 		return err != nil
 	})
-	time.Sleep(2 * time.Second)
-	if n := summaries(); n != 1 {
-		t.Errorf("%d summaries, want exactly 1", n)
-	}
-	n := 0
-	for _, m := range r.subjectMsgs(bus.StoredSubject(sid, r.layout.Partitions)) {
-		if e, err := bus.DecodeEvent(m.Data); err == nil && e.Kind == event.KindStop {
-			n++
+	stopsStored := func() int {
+		n := 0
+		for _, m := range r.subjectMsgs(bus.StoredSubject(sid, r.layout.Partitions)) {
+			if e, err := bus.DecodeEvent(m.Data); err == nil && e.Kind == event.KindStop {
+				n++
+			}
 		}
+		return n
 	}
-	if n != 1 {
-		t.Errorf("%d stops stored, want 1", n)
+	// Quiet for several idle scans (every 500 ms, idle after 2 s) after the
+	// last change: a second stop or summary would have shown.
+	if n := testkit.Settled(t, "stops and summaries", 2, 20*time.Second, 4*time.Second,
+		func() int { return summaries() + stopsStored() }); n != 2 {
+		t.Errorf("%d summaries, %d stops, want exactly 1 of each", summaries(), stopsStored())
 	}
 }
 
