@@ -1,0 +1,146 @@
+package claudemem
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mnemo-dev/mnemo/pkg/store"
+)
+
+// BatchRows is how many rows one import transaction writes: large enough
+// that a transaction's cost is spread, small enough that a killed import
+// loses little and the store's writers are not held up for long.
+const BatchRows = 1000
+
+// Progress is told, after each batch, how many rows were read so far.
+type Progress func(done int)
+
+// ImportInto brings project's memory ("" = every project) into st with
+// store.Import: sessions keep Claude Code's session id, prompts their
+// numbers, observations and summaries their stable keys, so a second run
+// writes nothing and a run killed half-way completes on the next.
+func (d *DB) ImportInto(ctx context.Context, st store.Store, project string, progress Progress) (store.ImportResult, error) {
+	var res store.ImportResult
+	w := &batcher{ctx: ctx, st: st, res: &res, progress: progress}
+
+	// A session's prompt count is its highest prompt number, so a resumed
+	// Claude Code session numbers its next prompt after the imported ones.
+	maxPrompt := map[string]int{}
+	var prompts []store.Prompt
+	if err := d.Prompts(ctx, project, func(p Prompt) error {
+		maxPrompt[p.SessionID] = max(maxPrompt[p.SessionID], p.Number)
+		prompts = append(prompts, store.Prompt{SessionID: p.SessionID, Number: p.Number, Text: p.Text, At: p.At})
+		return nil
+	}); err != nil {
+		return res, err
+	}
+	bySession := map[string]string{} // memory session id → session id
+	if err := d.Sessions(ctx, project, func(s Session) error {
+		bySession[s.MemorySessionID] = s.ID
+		return w.add(func(b *store.ImportBatch) { b.Sessions = append(b.Sessions, sessionOf(s, maxPrompt[s.ID])) })
+	}); err != nil {
+		return res, err
+	}
+	for _, p := range prompts {
+		if err := w.add(func(b *store.ImportBatch) { b.Prompts = append(b.Prompts, p) }); err != nil {
+			return res, err
+		}
+	}
+	if err := d.Observations(ctx, project, func(o Observation) error {
+		return w.add(func(b *store.ImportBatch) { b.Observations = append(b.Observations, observationOf(o)) })
+	}); err != nil {
+		return res, err
+	}
+	if err := d.Summaries(ctx, project, func(m Summary) error {
+		return w.add(func(b *store.ImportBatch) { b.Summaries = append(b.Summaries, summaryOf(m)) })
+	}); err != nil {
+		return res, err
+	}
+	return res, w.flush()
+}
+
+// batcher gathers rows into batches of BatchRows and imports each.
+type batcher struct {
+	ctx      context.Context
+	st       store.Store
+	b        store.ImportBatch
+	n, done  int
+	res      *store.ImportResult
+	progress Progress
+}
+
+func (w *batcher) add(put func(*store.ImportBatch)) error {
+	put(&w.b)
+	w.n++
+	if w.n >= BatchRows {
+		return w.flush()
+	}
+	return nil
+}
+
+func (w *batcher) flush() error {
+	if w.n == 0 {
+		return nil
+	}
+	r, err := w.st.Import(w.ctx, w.b)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	w.res.Add(r)
+	w.done += w.n
+	w.b, w.n = store.ImportBatch{}, 0
+	if w.progress != nil {
+		w.progress(w.done)
+	}
+	return nil
+}
+
+// sessionID is the Mnemo session a claude-mem row belongs to: its Claude
+// Code session, or, where claude-mem lost the session row, a session named
+// for claude-mem's own memory session.
+func sessionID(content, memory string) string {
+	if content != "" {
+		return content
+	}
+	return "claude-mem-" + memory
+}
+
+func sessionOf(s Session, prompts int) store.Session {
+	agent := s.PlatformSource
+	if agent == "claude" {
+		agent = "claude-code"
+	}
+	status := store.StatusCompleted
+	switch s.Status {
+	case "active":
+		status = store.StatusActive
+	case "failed":
+		status = store.StatusAborted
+	}
+	last := s.StartedAt
+	if s.CompletedAt != nil {
+		last = *s.CompletedAt
+	}
+	return store.Session{ID: s.ID, Project: s.Project, Agent: agent, Status: status, StartedAt: s.StartedAt,
+		EndedAt: s.CompletedAt, LastEventAt: last, PromptCount: prompts}
+}
+
+func observationOf(o Observation) store.ImportedObservation {
+	narrative := o.Narrative
+	if narrative == "" {
+		narrative = o.Text // claude-mem's oldest observations kept their prose in text
+	}
+	return store.ImportedObservation{Key: o.Key, Observation: store.Observation{
+		SessionID: sessionID(o.SessionID, o.MemorySessionID), Project: o.Project, Type: o.Type, Title: o.Title,
+		Subtitle: o.Subtitle, Narrative: narrative, Facts: o.Facts, Concepts: o.Concepts, FilesRead: o.FilesRead,
+		FilesModified: o.FilesModified, PromptNumber: o.PromptNumber, AcceptedAt: o.At,
+	}}
+}
+
+func summaryOf(m Summary) store.ImportedSummary {
+	return store.ImportedSummary{Key: m.Key, Summary: store.Summary{
+		SessionID: sessionID(m.SessionID, m.MemorySessionID), Project: m.Project, Request: m.Request,
+		Investigated: m.Investigated, Learned: m.Learned, Completed: m.Completed, NextSteps: m.NextSteps,
+		Notes: m.Notes, PromptNumber: m.PromptNumber, AcceptedAt: m.At,
+	}}
+}
