@@ -21,9 +21,13 @@ func init() {
 	register("import", command{summary: "read memory written by export (idempotent): mnemo import file.jsonl", run: runImport})
 }
 
-// exportLine is one line of an export: an observation or a summary.
+// exportLine is one line of an export: a session with its prompts,
+// observations and summaries (kind "session"), each row with the stable key
+// an import uses. Lines of older exports (kind "observation" or "summary",
+// no keys) are still read.
 type exportLine struct {
-	Kind        string             `json:"kind"` // observation | summary
+	Kind string `json:"kind"`
+	*store.SessionExport
 	Observation *store.Observation `json:"observation,omitempty"`
 	Summary     *store.Summary     `json:"summary,omitempty"`
 }
@@ -59,33 +63,21 @@ func runExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	defer st.Close()
 	w := bufio.NewWriter(stdout)
 	enc := json.NewEncoder(w)
-	n := 0
+	var n store.ImportResult
 	for off := 0; ; off += 100 {
 		sessions, err := st.Sessions(ctx, store.SessionFilter{Project: *project, Limit: 100, Offset: off})
 		if err != nil {
 			return err
 		}
 		for _, s := range sessions {
-			obs, err := st.SessionObservations(ctx, s.ID)
+			e, err := st.ExportSession(ctx, s.ID)
 			if err != nil {
 				return err
 			}
-			for i := range obs {
-				if err := enc.Encode(exportLine{Kind: "observation", Observation: &obs[i]}); err != nil {
-					return err
-				}
-				n++
-			}
-			sums, err := st.SessionSummaries(ctx, s.ID)
-			if err != nil {
+			if err := enc.Encode(exportLine{Kind: "session", SessionExport: &e}); err != nil {
 				return err
 			}
-			for i := range sums {
-				if err := enc.Encode(exportLine{Kind: "summary", Summary: &sums[i]}); err != nil {
-					return err
-				}
-				n++
-			}
+			n.Add(store.ImportResult{Sessions: 1, Prompts: len(e.Prompts), Observations: len(e.Observations), Summaries: len(e.Summaries)})
 		}
 		if len(sessions) < 100 {
 			break
@@ -94,7 +86,8 @@ func runExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "exported %d records of project %s\n", n, *project)
+	fmt.Fprintf(stderr, "exported project %s: %d sessions, %d prompts, %d observations, %d summaries\n",
+		*project, n.Sessions, n.Prompts, n.Observations, n.Summaries)
 	return nil
 }
 
@@ -110,7 +103,14 @@ func importSession(sid string) string {
 }
 
 func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "claude-mem" {
+		return runImportClaudeMem(ctx, args[1:], stdout, stderr)
+	}
 	fs, set, cfg := storeFlags("import", stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: mnemo import FILE.jsonl (- for stdin)   memory written by mnemo export\n       mnemo import claude-mem [PATH]   a claude-mem database (mnemo import claude-mem -h)")
+		fs.PrintDefaults()
+	}
 	if err := set.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -118,7 +118,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return &exitError{code: 2, err: err}
 	}
 	if fs.NArg() != 1 {
-		return &exitError{code: 2, err: errors.New("usage: mnemo import file.jsonl (- for stdin)")}
+		return &exitError{code: 2, err: errors.New("usage: mnemo import file.jsonl (- for stdin), or mnemo import claude-mem [PATH]")}
 	}
 	in := stdin
 	if name := fs.Arg(0); name != "-" {
@@ -137,8 +137,9 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	defer st.Close()
 	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	added, skipped, line := 0, 0, 0
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	var total store.ImportResult
+	line := 0
 	for sc.Scan() {
 		line++
 		raw := sc.Bytes()
@@ -149,59 +150,86 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		if err := json.Unmarshal(raw, &l); err != nil {
 			return fmt.Errorf("line %d: %w", line, err)
 		}
-		// The event ID is the record's content hash: a second import of
-		// the same line is recognised by the store and writes nothing.
-		sum := sha256.Sum256(raw)
-		u := store.Unit{Fence: 0}
-		id := "imp-" + hex.EncodeToString(sum[:24])
-		switch {
-		case l.Kind == "observation" && l.Observation != nil:
-			o := *l.Observation
-			u.SessionID = importSession(o.SessionID)
-			o.ID, o.SessionID, o.SourceEventIDs = 0, u.SessionID, []string{id}
-			u.Observations = []store.Observation{o}
-			u.Session = &store.SessionUpdate{Project: o.Project}
-		case l.Kind == "summary" && l.Summary != nil:
-			s := *l.Summary
-			u.SessionID = importSession(s.SessionID)
-			s.ID, s.SessionID, s.SourceEventIDs = 0, u.SessionID, []string{id}
-			u.Summary = &s
-			u.Session = &store.SessionUpdate{Project: s.Project}
-		default:
-			return fmt.Errorf("line %d: want kind observation or summary with its record", line)
-		}
-		known, err := st.AppliedSeqs(ctx, []string{id})
-		if err != nil {
-			return err
-		}
-		if _, ok := known[id]; ok {
-			skipped++
-			continue
-		}
-		cur, err := st.Cursor(ctx, u.SessionID)
-		if err != nil {
-			return err
-		}
-		u.Fence = cur.Fence
-		u.Events = []store.AppliedEvent{{EventID: id, Seq: cur.LastSeq + 1, Kind: "import"}}
-		res, err := st.Apply(ctx, u)
+		b, err := importBatchOf(l, raw)
 		if err != nil {
 			return fmt.Errorf("line %d: %w", line, err)
 		}
-		if res.Duplicate {
-			skipped++
-		} else {
-			added++
+		for _, part := range splitBatch(b, store.MaxImportBatch) {
+			res, err := st.Import(ctx, part)
+			if err != nil {
+				return fmt.Errorf("line %d: %w", line, err)
+			}
+			total.Add(res)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return err
 	}
-	if added > 0 {
+	if total.Written() > 0 {
 		if err := st.Optimize(ctx); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "imported %d records, %d already present\n", added, skipped)
+	fmt.Fprintf(stdout, "imported %d sessions, %d prompts, %d observations, %d summaries; %d rows were already present\n",
+		total.Sessions, total.Prompts, total.Observations, total.Summaries, total.Present)
 	return nil
+}
+
+// importBatchOf is what one export line imports. A line of an older export
+// has no keys: its key is its content's hash, and its session its own
+// namespace (imported-<id>), as those exports were imported before.
+func importBatchOf(l exportLine, raw []byte) (store.ImportBatch, error) {
+	switch {
+	case l.Kind == "session" && l.SessionExport != nil:
+		e := l.SessionExport
+		return store.ImportBatch{Sessions: []store.Session{e.Session}, Prompts: e.Prompts,
+			Observations: e.Observations, Summaries: e.Summaries}, nil
+	case l.Kind == "observation" && l.Observation != nil:
+		sum := sha256.Sum256(raw)
+		o := *l.Observation
+		o.SessionID = importSession(o.SessionID)
+		return store.ImportBatch{Observations: []store.ImportedObservation{{Key: "export-v1:" + hex.EncodeToString(sum[:24]), Observation: o}}}, nil
+	case l.Kind == "summary" && l.Summary != nil:
+		sum := sha256.Sum256(raw)
+		m := *l.Summary
+		m.SessionID = importSession(m.SessionID)
+		return store.ImportBatch{Summaries: []store.ImportedSummary{{Key: "export-v1:" + hex.EncodeToString(sum[:24]), Summary: m}}}, nil
+	}
+	return store.ImportBatch{}, errors.New("want kind session (or an older export's observation or summary) with its record")
+}
+
+// splitBatch cuts a session's rows into batches of at most n rows, the
+// session itself in the first.
+func splitBatch(b store.ImportBatch, n int) []store.ImportBatch {
+	if len(b.Sessions)+len(b.Prompts)+len(b.Observations)+len(b.Summaries) <= n {
+		return []store.ImportBatch{b}
+	}
+	var out []store.ImportBatch
+	cur, size := store.ImportBatch{Sessions: b.Sessions}, len(b.Sessions)
+	cut := func() {
+		if size > 0 {
+			out = append(out, cur)
+		}
+		cur, size = store.ImportBatch{}, 0
+	}
+	for _, p := range b.Prompts {
+		if size == n {
+			cut()
+		}
+		cur.Prompts, size = append(cur.Prompts, p), size+1
+	}
+	for _, o := range b.Observations {
+		if size == n {
+			cut()
+		}
+		cur.Observations, size = append(cur.Observations, o), size+1
+	}
+	for _, m := range b.Summaries {
+		if size == n {
+			cut()
+		}
+		cur.Summaries, size = append(cur.Summaries, m), size+1
+	}
+	cut()
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -11,8 +12,9 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/store"
 )
 
-// Export then import into another store twice: the same memory, once.
-func TestExportImportRoundTripIsIdempotent(t *testing.T) {
+// Export then import into another store twice and into the store it came
+// from: the same memory, once, field by field.
+func TestExportImportRoundTripIsExact(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	src, dst := filepath.Join(dir, "src.db"), filepath.Join(dir, "dst.db")
@@ -40,33 +42,73 @@ func TestExportImportRoundTripIsIdempotent(t *testing.T) {
 	if err := runExport(ctx, []string{"--store", src, "--project", "acme"}, nil, &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(out.String(), "\n"); n != 3 {
-		t.Fatalf("export wrote %d lines, want 3:\n%s", n, out.String())
+	if n := strings.Count(out.String(), "\n"); n != 1 {
+		t.Fatalf("export wrote %d lines, want one per session:\n%s", n, out.String())
 	}
-	for i := 0; i < 2; i++ {
+	// Into a fresh store twice, then into the store it came from.
+	for i, target := range []string{dst, dst, src} {
 		var msg bytes.Buffer
-		if err := runImport(ctx, []string{"--store", dst, "-"}, strings.NewReader(out.String()), &msg, &errOut); err != nil {
+		if err := runImport(ctx, []string{"--store", target, "-"}, strings.NewReader(out.String()), &msg, &errOut); err != nil {
 			t.Fatalf("import %d: %v", i, err)
 		}
-		want := "imported 3 records, 0 already present"
-		if i == 1 {
-			want = "imported 0 records, 3 already present"
+		want := "imported 1 sessions, 0 prompts, 2 observations, 1 summaries; 0 rows were already present"
+		if i > 0 {
+			want = "imported 0 sessions, 0 prompts, 0 observations, 0 summaries; 4 rows were already present"
 		}
 		if !strings.Contains(msg.String(), want) {
 			t.Fatalf("import %d said %q, want %q", i, msg.String(), want)
 		}
 	}
-	d, err := store.Open(ctx, dst)
+	a, b := exported(t, src, "s1"), exported(t, dst, "s1")
+	if len(a.Observations) != 2 || len(a.Summaries) != 1 {
+		t.Fatalf("source after importing its own export: %d observations, %d summaries", len(a.Observations), len(a.Summaries))
+	}
+	if !sameMemory(a, b) {
+		t.Fatalf("round trip changed the memory:\nsource %+v\ncopy   %+v", a, b)
+	}
+}
+
+// exported is a session's export from the store at dsn.
+func exported(t *testing.T, dsn, session string) store.SessionExport {
+	t.Helper()
+	st, err := store.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
-	hits, err := d.Search(ctx, store.SearchQuery{Project: "acme", Limit: 10})
-	if err != nil || len(hits) != 2 {
-		t.Fatalf("imported observations: %d %v", len(hits), err)
+	defer st.Close()
+	e, err := st.ExportSession(context.Background(), session)
+	if err != nil {
+		t.Fatal(err)
 	}
-	sums, err := d.SessionSummaries(ctx, importSession("s1"))
-	if err != nil || len(sums) != 1 || sums[0].Request != "db choice" {
-		t.Fatalf("imported summary %+v %v", sums, err)
+	return e
+}
+
+// sameMemory compares two exports of a session field by field, but for
+// what each store assigns itself (row IDs, creation times).
+func sameMemory(a, b store.SessionExport) bool {
+	if a.Session != b.Session && !(a.Session.ID == b.Session.ID && a.Session.Project == b.Session.Project &&
+		a.Session.StartedAt.Equal(b.Session.StartedAt) && a.Session.Status == b.Session.Status) {
+		return false
 	}
+	if len(a.Observations) != len(b.Observations) || len(a.Summaries) != len(b.Summaries) || len(a.Prompts) != len(b.Prompts) {
+		return false
+	}
+	for i := range a.Observations {
+		x, y := a.Observations[i], b.Observations[i]
+		if x.Key != y.Key {
+			return false
+		}
+		x.ID, y.ID, x.CreatedAt, y.CreatedAt = 0, 0, time.Time{}, time.Time{}
+		if !reflect.DeepEqual(x.Observation, y.Observation) {
+			return false
+		}
+	}
+	for i := range a.Summaries {
+		x, y := a.Summaries[i], b.Summaries[i]
+		x.ID, y.ID, x.CreatedAt, y.CreatedAt = 0, 0, time.Time{}, time.Time{}
+		if !reflect.DeepEqual(x, y) {
+			return false
+		}
+	}
+	return reflect.DeepEqual(a.Prompts, b.Prompts)
 }
