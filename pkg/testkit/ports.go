@@ -43,7 +43,7 @@ func Settled(t testing.TB, what string, want int, timeout, quiet time.Duration, 
 
 // logAddr finds the address a daemon logged it listens on, in slog's JSON
 // or text form.
-var logAddr = regexp.MustCompile(`"?addr"?[=:]"?(127\.0\.0\.1:[0-9]+)`)
+var logAddr = regexp.MustCompile(`"?addr"?[=:]"?(?:http://)?(127\.0\.0\.1:[0-9]+)`)
 
 // WaitLog waits until a line of the process's log contains marker and
 // returns the first loopback address on that line (empty when there is

@@ -22,12 +22,18 @@ type Proc struct {
 // StartProc starts bin with env (added to the test's environment).
 func StartProc(t testing.TB, id, bin string, env ...string) *Proc {
 	t.Helper()
+	return StartCmd(t, id, bin, nil, env...)
+}
+
+// StartCmd starts bin with args and env (added to the test's environment).
+func StartCmd(t testing.TB, id, bin string, args []string, env ...string) *Proc {
+	t.Helper()
 	logPath := filepath.Join(t.TempDir(), id+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {

@@ -220,6 +220,9 @@ func (a *actor) process(batch []delivery) {
 			a.loaded = false
 			continue
 		case errors.Is(err, store.ErrStaleFence), errors.Is(err, session.ErrLockLost):
+			if errors.Is(err, store.ErrStaleFence) {
+				a.w.countStale()
+			}
 			a.log.Warn("session lock lost; taking it again", "err", err)
 			a.dropLock()
 		case errors.Is(err, store.ErrCursorBackwards), errors.Is(err, store.ErrPartialDuplicate):

@@ -12,6 +12,7 @@ type Metrics struct {
 	applied    prometheus.Counter
 	duplicates prometheus.Counter
 	dead       prometheus.Counter
+	stale      prometheus.Counter
 	applyDur   prometheus.Histogram
 	lag        prometheus.Histogram
 }
@@ -28,6 +29,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		dead: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mnemo_worker_events_dead_total", Help: "Events given up on and dead-lettered.",
 		}),
+		stale: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mnemo_worker_stale_writes_refused_total",
+			Help: "Writes the store refused because another worker holds a newer fence of the session (this worker had lost its lock).",
+		}),
 		applyDur: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "mnemo_worker_apply_seconds", Help: "Store transaction time per unit.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
@@ -38,7 +43,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.applied, m.duplicates, m.dead, m.applyDur, m.lag)
+		reg.MustRegister(m.applied, m.duplicates, m.dead, m.stale, m.applyDur, m.lag)
 	}
 	return m
 }
@@ -63,6 +68,12 @@ func (w *Worker) observeApply(start time.Time, evs []streamEvent, res store.Appl
 func (w *Worker) countDead(n int) {
 	if w.d.Metrics != nil {
 		w.d.Metrics.dead.Add(float64(n))
+	}
+}
+
+func (w *Worker) countStale() {
+	if w.d.Metrics != nil {
+		w.d.Metrics.stale.Inc()
 	}
 }
 
