@@ -68,4 +68,9 @@ type dialect struct {
 	// lastObservationID is the ID of the observation this transaction
 	// inserted last.
 	lastObservationID string
+	// bulkObservations, where set, is one statement inserting many
+	// imported observations (and its argument): SQLite's full-text index
+	// flushes at every statement, so one statement a batch is what makes a
+	// bulk import fast there. Where nil, each row is its own statement.
+	bulkObservations func(obs []ImportedObservation) (sql string, arg any)
 }

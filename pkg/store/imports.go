@@ -148,22 +148,35 @@ func (s *sqlStore) importBatch(ctx context.Context, tx executor, b ImportBatch, 
 		return res, err
 	}
 	var st []stmt
+	var fresh []ImportedObservation
+	var freshKeys []string
 	for i := range b.Observations {
-		o := &b.Observations[i]
+		o := b.Observations[i]
 		if present[o.Key] {
 			res.Present++
 			continue
 		}
 		present[o.Key] = true // the same key twice in one batch is one row
-		st = append(st, stmt{sql: insertImportedObservationSQL, args: []any{o.SessionID, o.Project, o.Type, o.Title,
-			o.Subtitle, o.Narrative, o.Facts, o.Concepts, o.FilesRead, o.FilesModified, o.PromptNumber, o.AcceptedAt,
-			o.SourceEventIDs, o.CreatedAt, o.Key}})
-		if files := filesOf(&o.Observation); len(files) > 0 {
-			st = append(st, stmt{sql: `INSERT INTO observation_files (observation_id, path, project, accepted_at)
+		fresh, freshKeys = append(fresh, o), append(freshKeys, o.Key)
+	}
+	res.Observations = len(fresh)
+	switch {
+	case len(fresh) == 0:
+	case s.d.bulkObservations != nil:
+		q, arg := s.d.bulkObservations(fresh)
+		st = append(st, stmt{sql: q, args: []any{arg}}, stmt{sql: importedFilesSQL(s.d), args: []any{freshKeys, freshKeys}})
+	default:
+		for i := range fresh {
+			o := &fresh[i]
+			st = append(st, stmt{sql: insertImportedObservationSQL, args: []any{o.SessionID, o.Project, o.Type, o.Title,
+				o.Subtitle, o.Narrative, o.Facts, o.Concepts, o.FilesRead, o.FilesModified, o.PromptNumber, o.AcceptedAt,
+				o.SourceEventIDs, o.CreatedAt, o.Key}})
+			if files := filesOf(&o.Observation); len(files) > 0 {
+				st = append(st, stmt{sql: `INSERT INTO observation_files (observation_id, path, project, accepted_at)
 				SELECT ` + s.d.lastObservationID + `, f.value, ?, ? FROM ` + s.d.listRows + ` WHERE true
 				ON CONFLICT DO NOTHING`, args: []any{o.Project, o.AcceptedAt, files}})
+			}
 		}
-		res.Observations++
 	}
 	sumKeys := make([]string, len(b.Summaries))
 	for i, m := range b.Summaries {
@@ -188,6 +201,17 @@ func (s *sqlStore) importBatch(ctx context.Context, tx executor, b ImportBatch, 
 		return res, s.fail("import", err)
 	}
 	return res, nil
+}
+
+// importedFilesSQL indexes the files of the observations just imported
+// under the given keys (bound twice), as insertObservation does one by one.
+func importedFilesSQL(d dialect) string {
+	files := func(col string) string {
+		return `SELECT o.id, f.value, o.project, o.accepted_at FROM observations o, json_each(o.` + col + `) AS f
+			WHERE o.import_key` + d.anyOf + ` AND f.value <> ''`
+	}
+	return `INSERT INTO observation_files (observation_id, path, project, accepted_at)
+		SELECT * FROM (` + files("files_read") + ` UNION ` + files("files_modified") + `) WHERE true ON CONFLICT DO NOTHING`
 }
 
 // importSessions lists, sorted (so concurrent imports lock in one order),

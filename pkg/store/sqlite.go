@@ -35,6 +35,27 @@ var sqliteDialect = dialect{
 	anyOf:             " IN (SELECT value FROM json_each(?))",
 	listRows:          "json_each(?) AS f",
 	lastObservationID: "last_insert_rowid()", // a trigger's inserts do not change it
+	bulkObservations:  sqliteBulkObservations,
+}
+
+// sqliteBulkObservations inserts imported observations from one JSON
+// array of rows, each row the columns in insertImportedObservationSQL's
+// order, times in microseconds and lists as their JSON text, as the
+// executor stores them.
+func sqliteBulkObservations(obs []ImportedObservation) (string, any) {
+	rows := make([][]any, len(obs))
+	for i, o := range obs {
+		rows[i] = []any{o.SessionID, o.Project, o.Type, o.Title, o.Subtitle, o.Narrative,
+			jsonText(o.Facts, []string{}), jsonText(o.Concepts, []string{}), jsonText(o.FilesRead, []string{}),
+			jsonText(o.FilesModified, []string{}), o.PromptNumber, o.AcceptedAt.UnixMicro(),
+			jsonText(o.SourceEventIDs, []string{}), o.CreatedAt.UnixMicro(), o.Key}
+	}
+	b, _ := json.Marshal(rows) // strings, numbers and their lists always encode
+	return `INSERT INTO observations (session_id, project, type, title, subtitle, narrative, facts, concepts,
+		files_read, files_modified, prompt_number, accepted_at, source_event_ids, created_at, import_key)
+		SELECT r.value->>0, r.value->>1, r.value->>2, r.value->>3, r.value->>4, r.value->>5, r.value->>6,
+			r.value->>7, r.value->>8, r.value->>9, r.value->>10, r.value->>11, r.value->>12, r.value->>13, r.value->>14
+		FROM json_each(?) AS r WHERE true`, string(b)
 }
 
 // OpenSQLite opens (creating when missing) the SQLite store at path and

@@ -73,6 +73,9 @@ func testImport(t *testing.T, dsn string) {
 	if err != nil || len(hits) != 1 {
 		t.Fatalf("imported observation not searchable: %d hits, %v", len(hits), err)
 	}
+	if hits, err := st.Search(ctx, store.SearchQuery{File: "src/abeta.go", Project: "imported-proj"}); err != nil || len(hits) != 1 || hits[0].Observation.Title != "abeta" {
+		t.Fatalf("imported observation not found by its file: %d hits, %v", len(hits), err)
+	}
 
 	// Export carries the keys: into the same store it writes nothing.
 	for _, sid := range []string{"imp-1", "live-1"} {
