@@ -14,7 +14,7 @@ import (
 // and moves no cursor, so a live session that continues later goes on from
 // where its own events left it. Every imported row has a stable key, so an
 // import run twice, killed half-way and run again, or run on two machines'
-// files writes each row once (docs/ARCHITECTURE.md §7).
+// files writes each row once (docs/ARCHITECTURE.md §8).
 
 // ImportedObservation is an observation with its stable import key.
 type ImportedObservation struct {
