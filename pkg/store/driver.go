@@ -35,6 +35,10 @@ type stmt struct {
 	sql  string
 	args []any
 	dest []any // scanned from the row the statement returns; none = no row
+	// id, for an INSERT of one row, receives the new row's id column:
+	// PostgreSQL returns it (RETURNING id), SQLite reports it without a
+	// result set to read.
+	id *int64
 }
 
 // driver is what sqlStore needs of a database beyond statements.

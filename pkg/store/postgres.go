@@ -175,8 +175,12 @@ func (x pgExec) query(ctx context.Context, q string, args ...any) (rows, error) 
 func (x pgExec) send(ctx context.Context, b []stmt) error {
 	batch := &pgx.Batch{}
 	for _, st := range b {
-		qq := batch.Queue(rebind(st.sql, st.args), st.args...)
-		if dest := st.dest; len(dest) > 0 {
+		q, dest := st.sql, st.dest
+		if st.id != nil {
+			q, dest = q+" RETURNING id", []any{st.id}
+		}
+		qq := batch.Queue(rebind(q, st.args), st.args...)
+		if len(dest) > 0 {
 			qq.QueryRow(func(row pgx.Row) error { return pgScan(row.Scan, dest) })
 		}
 	}

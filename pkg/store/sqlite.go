@@ -217,10 +217,16 @@ func (x sqliteExec) query(ctx context.Context, q string, args ...any) (rows, err
 func (x sqliteExec) send(ctx context.Context, b []stmt) error {
 	for i, st := range b {
 		var err error
-		if len(st.dest) == 0 {
-			_, err = x.exec(ctx, st.sql, st.args...)
-		} else {
+		switch {
+		case st.id != nil:
+			var r sql.Result
+			if r, err = x.q.ExecContext(ctx, st.sql, sqliteArgs(st.args)...); err == nil {
+				*st.id, err = r.LastInsertId()
+			}
+		case len(st.dest) > 0:
 			err = scanOne(ctx, x, st.sql, st.args, st.dest...)
+		default:
+			_, err = x.exec(ctx, st.sql, st.args...)
 		}
 		if err != nil {
 			return fmt.Errorf("statement %d of %d: %w", i+1, len(b), err)
