@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +35,23 @@ func (r benchResults) get(bench, unit string) (float64, bool) {
 	}
 	v, ok := m[unit]
 	return v, ok
+}
+
+// failedKey holds the suites whose `go test` failed in the results, so that
+// a correctness row whose benchmark failed says "no", not "not measured".
+const failedKey = "!failed"
+
+func markFailed(r benchResults, dir string) {
+	if r[failedKey] == nil {
+		r[failedKey] = map[string]float64{}
+	}
+	r[failedKey][dir] = 1
+}
+
+// failed reports whether the suite of dir failed in this run.
+func (r benchResults) failed(dir string) bool {
+	_, ok := r.get(failedKey, dir)
+	return ok
 }
 
 var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
@@ -79,6 +97,8 @@ type reportRow struct {
 	Target   string `json:"target"`
 	Met      *bool  `json:"met"` // nil: not measured in this run, or no target
 	Note     string `json:"note,omitempty"`
+	// Earlier: the row took figures from an earlier run (--from).
+	Earlier bool `json:"earlier,omitempty"`
 }
 
 // figure computes a report row from the results.
@@ -105,6 +125,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	res := benchResults{}
+	fresh := benchResults{} // what this run measured
 	var runs []string
 	if *from != "" {
 		b, err := os.ReadFile(*from)
@@ -137,15 +158,15 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		cmd.Stderr = stderr
 		if err := cmd.Run(); err != nil {
 			runs = append(runs, fmt.Sprintf("%s: FAILED (%v)", s.Dir, err))
+			markFailed(res, s.Dir)
+			markFailed(fresh, s.Dir)
 		} else {
 			runs = append(runs, fmt.Sprintf("%s: %s", s.Dir, time.Since(start).Round(time.Second)))
 		}
-		parseBench(&buf, res)
+		parseBench(bytes.NewReader(buf.Bytes()), res)
+		parseBench(&buf, fresh)
 	}
-	var rows []reportRow
-	for _, f := range figures {
-		rows = append(rows, f(res))
-	}
+	rows := computeRows(res, fresh, *from != "")
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
@@ -162,10 +183,36 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
+// computeRows computes every figure. With earlier results (--from), a row
+// that differs when computed from this run's results alone took figures
+// from the earlier run, and is marked so.
+func computeRows(res, fresh benchResults, withEarlier bool) []reportRow {
+	var rows []reportRow
+	for _, f := range figures {
+		row := f(res)
+		if withEarlier && row.Mnemo != "" {
+			if now := f(fresh); now.Mnemo != row.Mnemo || now.Baseline != row.Baseline {
+				row.Earlier = true
+				row.Figure += " †"
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
 func renderReport(machine map[string]string, runs []string, rows []reportRow) string {
 	var b strings.Builder
 	b.WriteString("# Mnemo benchmark report\n\n")
-	b.WriteString("Made by `go tool task bench` (`mnemo bench report`): every figure comes from a benchmark run in this report's run, on this machine; each Mnemo figure is paired with a baseline measured in the same run where one applies, so ratios hold on a noisy machine.\n\n## Machine\n\n")
+	earlier := false
+	for _, r := range rows {
+		earlier = earlier || r.Earlier
+	}
+	if earlier {
+		b.WriteString("Made by `go tool task bench` (`mnemo bench report`) on this machine. Rows marked † took figures from an earlier run (`--from`); the others come from this run. A baseline is measured in the same run as its figure where the row says so; a constant baseline is marked as such.\n\n## Machine\n\n")
+	} else {
+		b.WriteString("Made by `go tool task bench` (`mnemo bench report`): every figure comes from a benchmark run in this report's run, on this machine. A baseline is measured in the same run as its figure where the row says so, so ratios hold on a noisy machine; a constant baseline is marked as such.\n\n## Machine\n\n")
+	}
 	keys := make([]string, 0, len(machine))
 	for k := range machine {
 		keys = append(keys, k)
@@ -174,7 +221,7 @@ func renderReport(machine map[string]string, runs []string, rows []reportRow) st
 	for _, k := range keys {
 		fmt.Fprintf(&b, "- %s: %s\n", k, machine[k])
 	}
-	b.WriteString("\n## Figures\n\n| figure | Mnemo | baseline (same run) | target | met |\n|---|---|---|---|---|\n")
+	b.WriteString("\n## Figures\n\n| figure | Mnemo | baseline | target | met |\n|---|---|---|---|---|\n")
 	met, total := 0, 0
 	for _, r := range rows {
 		verdict := "not measured"
@@ -247,8 +294,36 @@ func machineInfo(ctx context.Context) map[string]string {
 	if out, err := exec.CommandContext(ctx, "psql", "-V").Output(); err == nil {
 		m["psql"] = strings.TrimSpace(string(out))
 	}
-	m["nats-server"] = "v2.15.2 (embedded, from the Go module)"
+	for _, mod := range []struct{ path, name string }{
+		{"github.com/nats-io/nats-server/v2", "nats-server"},
+		{"github.com/nats-io/nats.go", "nats.go"},
+		{"github.com/redis/go-redis/v9", "go-redis"},
+		{"modernc.org/sqlite", "modernc.org/sqlite"},
+		{"github.com/jackc/pgx/v5", "pgx"},
+	} {
+		if v := moduleVersion(mod.path); v != "" {
+			m[mod.name] = v + " (Go module, from the build)"
+		}
+	}
 	return m
+}
+
+// moduleVersion is the version of a module this binary was built with, from
+// its build information ("" when it is not linked in).
+func moduleVersion(path string) string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	for _, d := range bi.Deps {
+		if d.Path == path {
+			if d.Replace != nil {
+				d = d.Replace
+			}
+			return d.Version
+		}
+	}
+	return ""
 }
 
 // cpuProbe times two fixed single-core workloads: SHA-256 of 32 MiB (the
