@@ -53,6 +53,23 @@ type driver interface {
 	// (validated) whose text, cleaned and trimmed, is text; ok false when
 	// q can match nothing.
 	searchSQL(q SearchQuery, text string, limit, offset int) (sql string, args []any, ok bool)
+	// textMatch is how rows of table (observations, prompts or summaries,
+	// as alias) matching text are found in its full-text index; ok false
+	// when text can match nothing.
+	textMatch(table, alias, text string) (m textMatch, ok bool)
+	// size is the bytes the database occupies.
+	size(ctx context.Context) (int64, error)
+}
+
+// textMatch is a full-text condition on one table: from is appended to the
+// statement's FROM (with fromArgs), cond is ANDed to its WHERE (with
+// condArgs), and rank is an expression ranking a match, higher better.
+type textMatch struct {
+	from     string
+	fromArgs []any
+	cond     string
+	condArgs []any
+	rank     string
 }
 
 // dialect holds what the databases spell differently inside statements

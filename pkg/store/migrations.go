@@ -18,7 +18,7 @@ type migration struct {
 }
 
 // SchemaVersion is the schema version this code migrates a database to.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // migrations lists every schema change in order. Append; never edit a
 // released entry.
@@ -27,6 +27,7 @@ var migrations = []migration{
 	{version: 2, name: "project in the full-text index", sqlite: sqliteSearchScopeV2, postgres: ""},
 	{version: 3, name: "partition ack floors", sqlite: partitionFloorsV3, postgres: partitionFloorsV3},
 	{version: 4, name: "import keys and the store's identity", sqlite: sqliteImportKeysV4, postgres: postgresImportKeysV4},
+	{version: 5, name: "prompts and summaries in full-text search", sqlite: sqliteTextSearchV5, postgres: postgresTextSearchV5},
 }
 
 // migrate brings a database to SchemaVersion: each migration it has not

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -49,5 +50,52 @@ func TestSQLiteMigratesV1SearchIndex(t *testing.T) {
 	}
 	if hits, _ := st.Search(ctx, SearchQuery{Text: "legacy"}); len(hits) != 2 {
 		t.Fatalf("unscoped after migration: %d hits, want 2", len(hits))
+	}
+}
+
+// TestSQLiteMigratesTextSearch upgrades a store at the schema before it, holding
+// prompts and a summary, and checks that migration 5 keeps them and makes them
+// searchable, and that the prompt key stays unique.
+func TestSQLiteMigratesTextSearch(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v4.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup := []string{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`}
+	for _, m := range migrations[:4] {
+		setup = append(setup, m.sqlite, `INSERT INTO schema_migrations VALUES (`+strconv.Itoa(m.version)+`, 'x', 0)`)
+	}
+	setup = append(setup,
+		`INSERT INTO sessions (id, project, agent, started_at, last_event_at) VALUES ('s1', 'acme', 'claude-code', 1, 1)`,
+		`INSERT INTO prompts (session_id, number, text, at) VALUES ('s1', 1, 'Migrate the billing exporter', 1), ('s1', 2, 'Now the invoices', 2)`,
+		`INSERT INTO summaries (session_id, project, request, accepted_at, created_at) VALUES ('s1', 'acme', 'Billing exporter migration', 3, 3)`)
+	for _, q := range setup {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("v4 setup: %v", err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatalf("migrate v4 → %d: %v", SchemaVersion, err)
+	}
+	defer st.Close()
+	ps, err := st.SearchPrompts(ctx, SearchQuery{Text: "billing", Project: "acme"})
+	if err != nil || len(ps) != 1 || ps[0].Prompt.Number != 1 {
+		t.Fatalf("prompts after migration: %v %+v", err, ps)
+	}
+	if all, _ := st.Prompts(ctx, "s1"); len(all) != 2 {
+		t.Fatalf("prompts kept: %+v", all)
+	}
+	ss, err := st.SearchSummaries(ctx, SearchQuery{Text: "billing"})
+	if err != nil || len(ss) != 1 {
+		t.Fatalf("summaries after migration: %v %+v", err, ss)
+	}
+	if _, err := st.w.ExecContext(ctx, `INSERT INTO prompts (session_id, number, text, at) VALUES ('s1', 1, 'dup', 4)`); err == nil {
+		t.Fatal("a second prompt 1 of s1 was accepted: the key is no longer unique")
 	}
 }

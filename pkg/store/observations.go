@@ -106,7 +106,7 @@ func (s *sqlStore) SessionSummaries(ctx context.Context, sessionID string) ([]Su
 }
 
 func (s *sqlStore) summaries(ctx context.Context, q string, args ...any) ([]Summary, error) {
-	out, err := queryAll(ctx, s.db.reads(), scanSummary, q, args...)
+	out, err := queryAll(ctx, s.db.reads(), scanSummaryRow, q, args...)
 	if err != nil {
 		return nil, s.fail("query summaries", err)
 	}

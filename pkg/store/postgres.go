@@ -117,22 +117,34 @@ func (p *Postgres) write(ctx context.Context, fn func(ctx context.Context, tx ex
 // indexes without ranking, and ts_rank runs on it alone.
 func (p *Postgres) searchSQL(q SearchQuery, text string, limit, offset int) (string, []any, bool) {
 	f := searchFilters(q, true)
-	var sql string
-	var args []any
-	if text == "" {
-		sql, args = listSQL(f, limit, offset)
-	} else {
-		const from = `observations o, websearch_to_tsquery('english', ?) AS query`
-		sql = `WITH win AS MATERIALIZED (SELECT o.id FROM ` + from + ` WHERE o.search @@ query` + f.where +
-			` ORDER BY o.id DESC LIMIT ?)
-			SELECT ` + obsCols + `, ts_rank(o.search, query)::float8 AS rank FROM ` + from + `
-			WHERE o.id IN (SELECT id FROM win) ORDER BY rank DESC, o.id DESC LIMIT ? OFFSET ?`
-		args = append(append([]any{text}, f.args...), searchWindow(limit, offset), text, limit, offset)
-	}
+	const from = `observations o, websearch_to_tsquery('english', ?) AS query`
+	sql := `WITH win AS MATERIALIZED (SELECT o.id FROM ` + from + ` WHERE o.search @@ query` + f.where +
+		` ORDER BY o.id DESC LIMIT ?)
+		SELECT ` + obsCols + `, ts_rank(o.search, query)::float8 AS rank FROM ` + from + `
+		WHERE o.id IN (SELECT id FROM win) ORDER BY rank DESC, o.id DESC LIMIT ? OFFSET ?`
+	args := append(append([]any{text}, f.args...), searchWindow(limit, offset), text, limit, offset)
 	// QueryExecModeExec plans the statement with this query's values, as
 	// the window needs: walking the primary key newest first suits common
 	// words, the GIN index rare ones, and only the values tell which.
 	return sql, append([]any{pgx.QueryExecModeExec}, args...), true
+}
+
+// textMatch matches text against the table's generated tsvector column
+// (search), ranked by ts_rank.
+func (p *Postgres) textMatch(table, alias, text string) (textMatch, bool) {
+	return textMatch{
+		from:     `, websearch_to_tsquery('english', ?) AS query`,
+		fromArgs: []any{text},
+		cond:     alias + `.search @@ query`,
+		rank:     `ts_rank(` + alias + `.search, query)::float8`,
+	}, true
+}
+
+// size is the database's size on disk in bytes.
+func (p *Postgres) size(ctx context.Context) (int64, error) {
+	var n int64
+	err := scanOne(ctx, p.reads(), `SELECT pg_database_size(current_database())`, nil, &n)
+	return n, err
 }
 
 // Optimize analyzes the database, so the planner's estimates (which the

@@ -117,12 +117,15 @@ func scanSearchHit(r rows) (SearchHit, error) {
 const summaryCols = `id, session_id, project, request, investigated, learned, completed, next_steps, notes,
 	prompt_number, accepted_at, source_event_ids, created_at`
 
-func scanSummary(r rows) (Summary, error) {
+// scanSummary scans summaryCols followed by extra destinations.
+func scanSummary(r rows, extra ...any) (Summary, error) {
 	var m Summary
-	err := r.Scan(&m.ID, &m.SessionID, &m.Project, &m.Request, &m.Investigated, &m.Learned, &m.Completed,
-		&m.NextSteps, &m.Notes, &m.PromptNumber, &m.AcceptedAt, &m.SourceEventIDs, &m.CreatedAt)
+	err := r.Scan(append([]any{&m.ID, &m.SessionID, &m.Project, &m.Request, &m.Investigated, &m.Learned, &m.Completed,
+		&m.NextSteps, &m.Notes, &m.PromptNumber, &m.AcceptedAt, &m.SourceEventIDs, &m.CreatedAt}, extra...)...)
 	return m, err
 }
+
+func scanSummaryRow(r rows) (Summary, error) { return scanSummary(r) }
 
 const deadLetterCols = `id, event_id, session_id, seq, reason, deliveries, payload, at, replayed_as`
 

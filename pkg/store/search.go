@@ -13,28 +13,57 @@ const SearchWindow = 2000
 // or more when its page reaches further.
 func searchWindow(limit, offset int) int { return max(SearchWindow, limit+offset) }
 
-// Search runs a full-text search with filters (the driver ranks the text
-// its own way); empty text lists the filtered observations newest first.
+// Search runs a full-text search with filters: by relevance the driver
+// ranks the newest matches its own way (SearchQuery); by date, or without
+// text, the matches are listed in time order.
 func (s *sqlStore) Search(ctx context.Context, q SearchQuery) ([]SearchHit, error) {
 	if err := validTypes(q.Types); err != nil {
 		return nil, err
 	}
-	if len(q.Text) > MaxShortLen {
-		return nil, invalid("text", "is %d bytes, more than %d", len(q.Text), MaxShortLen)
+	plan, err := planSearch(q, true)
+	if err != nil {
+		return nil, err
 	}
-	if !storable(q.Project) || !storable(q.File) {
+	if !storable(q.Project) || !storable(q.File) || !storable(q.Platform) {
 		return []SearchHit{}, nil
 	}
-	limit, offset := clamp(q.Limit, defaultSearchLimit, maxSearchLimit), offsetOf(q.Offset)
-	sql, args, ok := s.db.searchSQL(q, strings.TrimSpace(clean(q.Text)), limit, offset)
-	if !ok {
-		return []SearchHit{}, nil
+	var sql string
+	var args []any
+	if plan.text != "" && plan.order == OrderRelevance {
+		var ok bool
+		if sql, args, ok = s.db.searchSQL(q, plan.text, plan.limit, plan.offset); !ok {
+			return []SearchHit{}, nil
+		}
+	} else {
+		from, rank := `observations o`, `CAST(0 AS DOUBLE PRECISION)`
+		f := searchFilters(q, true)
+		if plan.text != "" {
+			m, ok := s.db.textMatch("observations", "o", plan.text)
+			if !ok {
+				return []SearchHit{}, nil
+			}
+			from += m.from
+			f.where = " AND " + m.cond + f.where
+			f.args = append(append(m.fromArgs, m.condArgs...), f.args...)
+		}
+		sql = `SELECT ` + obsCols + `, ` + rank + ` FROM ` + from + ` WHERE 1 = 1` + f.where +
+			dateOrder(plan.order, "o.accepted_at", "o.id") + ` LIMIT ? OFFSET ?`
+		args = append(f.args, plan.limit, plan.offset)
 	}
 	out, err := queryAll(ctx, s.db.reads(), scanSearchHit, sql, args...)
 	if err != nil {
 		return nil, s.fail("search", err)
 	}
 	return out, nil
+}
+
+// dateOrder is the ORDER BY of a listing in time order, ties broken by the
+// id column (or columns: the last one takes the direction).
+func dateOrder(order, at, id string) string {
+	if order == OrderDateAsc {
+		return " ORDER BY " + at + ", " + id
+	}
+	return " ORDER BY " + at + " DESC, " + id + " DESC"
 }
 
 // searchFilter is a search's filters as one condition on observations o.
@@ -68,6 +97,9 @@ func searchFilters(q SearchQuery, withProject bool) searchFilter {
 			and("o.id IN (SELECT observation_id FROM observation_files WHERE path = ?)", q.File)
 		}
 	}
+	if q.Platform != "" {
+		and("o.session_id IN (SELECT id FROM sessions WHERE agent = ?)", q.Platform)
+	}
 	if !q.Since.IsZero() {
 		and("o.accepted_at >= ?", utc(q.Since))
 	}
@@ -75,10 +107,4 @@ func searchFilters(q SearchQuery, withProject bool) searchFilter {
 		and("o.accepted_at < ?", utc(q.Until))
 	}
 	return f
-}
-
-// listSQL lists the observations f selects, newest first, ranked 0.
-func listSQL(f searchFilter, limit, offset int) (string, []any) {
-	return `SELECT ` + obsCols + `, CAST(0 AS DOUBLE PRECISION) FROM observations o WHERE 1 = 1` + f.where +
-		` ORDER BY o.accepted_at DESC, o.id DESC LIMIT ? OFFSET ?`, append(f.args, limit, offset)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -147,10 +148,6 @@ func (s *SQLite) write(ctx context.Context, fn func(ctx context.Context, tx exec
 // The project is narrowed inside the index (ftsScoped); the window's own
 // walk joins observations only for filters the index does not hold.
 func (s *SQLite) searchSQL(q SearchQuery, text string, limit, offset int) (string, []any, bool) {
-	if text == "" {
-		sql, args := listSQL(searchFilters(q, true), limit, offset)
-		return sql, args, true
-	}
 	match := ftsQuery(text)
 	if match == "" {
 		return "", nil, false
@@ -172,6 +169,37 @@ func (s *SQLite) searchSQL(q SearchQuery, text string, limit, offset int) (strin
 	args = append(args, searchWindow(limit, offset)-1)
 	args = append(args, f.args...)
 	return sql, append(args, limit, offset), true
+}
+
+// textMatch matches text in the table's FTS5 index (observations_fts,
+// prompts_fts or summaries_fts, joined on its rowid), ranked by bm25; an
+// observation's text only, not its project key (ftsScoped).
+func (s *SQLite) textMatch(table, alias, text string) (textMatch, bool) {
+	match := ftsQuery(text)
+	if match == "" {
+		return textMatch{}, false
+	}
+	if table == "observations" {
+		match = ftsScoped(match, "")
+	}
+	return textMatch{
+		from:     ` JOIN ` + table + `_fts f ON f.rowid = ` + alias + `.id`,
+		cond:     `f.` + table + `_fts MATCH ?`,
+		condArgs: []any{match},
+		rank:     `-f.rank`,
+	}, true
+}
+
+// size is the database's pages plus its write-ahead log's, in bytes.
+func (s *SQLite) size(ctx context.Context) (int64, error) {
+	var n int64
+	if err := scanOne(ctx, s.reads(), `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`, nil, &n); err != nil {
+		return 0, err
+	}
+	if fi, err := os.Stat(s.path + "-wal"); err == nil {
+		n += fi.Size()
+	}
+	return n, nil
 }
 
 // Optimize merges the full-text index into one segment and lets SQLite

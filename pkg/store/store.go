@@ -286,6 +286,12 @@ type SearchQuery struct {
 	Until   time.Time // accepted before (exclusive)
 	Limit   int       // default 20, max 100
 	Offset  int
+	// OrderBy is OrderRelevance (the default with Text), OrderDateDesc (the
+	// default without) or OrderDateAsc.
+	OrderBy string
+	// Platform keeps only rows of sessions recorded by this agent
+	// (claude-mem's platformSource; Session.Agent, e.g. "claude-code").
+	Platform string
 }
 
 // SearchHit is one search result.
@@ -339,6 +345,17 @@ type Store interface {
 	ObservationsByFile(ctx context.Context, project, path string, since time.Time, limit int) ([]Observation, error)
 	RecentContext(ctx context.Context, q ContextQuery) (Context, error)
 	Search(ctx context.Context, q SearchQuery) ([]SearchHit, error)
+	// SearchPrompts searches user prompts: Text, Project and Platform (of
+	// the prompt's session), Since/Until, OrderBy, Limit and Offset; Types
+	// and File are observations' filters and refused here.
+	SearchPrompts(ctx context.Context, q SearchQuery) ([]PromptHit, error)
+	// SearchSummaries searches session summaries, with SearchPrompts' filters.
+	SearchSummaries(ctx context.Context, q SearchQuery) ([]SummaryHit, error)
+	// Projects lists every project with its counts and last activity, most
+	// recently active first.
+	Projects(ctx context.Context) ([]Project, error)
+	// Size is the bytes the store occupies (database file or database).
+	Size(ctx context.Context) (int64, error)
 	// Timeline returns up to before observations older than around, the
 	// observation itself and up to after newer ones, of the same project.
 	Timeline(ctx context.Context, around int64, before, after int) ([]Observation, error)
