@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -60,15 +61,21 @@ func (p *params) integer(name string, def, min, max int) int {
 	return n
 }
 
-func (p *params) time(name string) time.Time {
+// time reads a time: RFC 3339, YYYY-MM-DD or epoch milliseconds. With
+// wholeDay, a bare date means the end of that day (an inclusive dateEnd).
+func (p *params) time(name string, wholeDay bool) time.Time {
 	raw := p.v.Get(name)
 	if raw == "" {
 		return time.Time{}
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02"} {
-		if t, err := time.Parse(layout, raw); err == nil {
-			return t
+	if t, err := time.Parse(time.RFC3339Nano, raw); err == nil {
+		return t
+	}
+	if t, err := time.Parse("2006-01-02", raw); err == nil {
+		if wholeDay {
+			t = t.AddDate(0, 0, 1)
 		}
+		return t
 	}
 	if ms, err := strconv.ParseInt(raw, 10, 64); err == nil && ms > 0 {
 		return time.UnixMilli(ms)
@@ -139,80 +146,19 @@ func badParam(w http.ResponseWriter, e *paramError) {
 	api.WriteError(w, http.StatusBadRequest, e.Error(), e.field)
 }
 
-// IndexEntry is one compact search result (~50 tokens): enough to choose
-// what to fetch with get_observations.
-type IndexEntry struct {
-	ID         int64     `json:"id"`
-	Type       string    `json:"type"`
-	Title      string    `json:"title"`
-	Subtitle   string    `json:"subtitle,omitempty"`
-	Project    string    `json:"project"`
-	SessionID  string    `json:"session_id"`
-	AcceptedAt time.Time `json:"accepted_at"`
-	Rank       float64   `json:"rank,omitempty"`
-}
-
-func index(o store.Observation, rank float64) IndexEntry {
-	return IndexEntry{ID: o.ID, Type: o.Type, Title: o.Title, Subtitle: o.Subtitle, Project: o.Project,
-		SessionID: o.SessionID, AcceptedAt: o.AcceptedAt, Rank: rank}
-}
-
-func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
-	p := params{v: r.URL.Query()}
-	q := store.SearchQuery{
-		Text: p.str("q", store.MaxShortLen), Project: p.project("project", false), File: p.str("file", store.MaxShortLen),
-		Since: p.time("since"), Until: p.time("until"),
-		Limit: p.integer("limit", 20, 1, s.cfg.MaxPage), Offset: p.integer("offset", 0, 0, 100000),
-	}
-	for _, t := range strings.FieldsFunc(p.v.Get("type"), func(r rune) bool { return r == ',' }) {
-		if !store.ValidType(t) {
-			p.fail("type", "%q is not one of %s", t, strings.Join(store.ObservationTypes, ", "))
-		}
-		q.Types = append(q.Types, t)
-	}
-	if p.err != nil {
-		badParam(w, p.err)
-		return
-	}
-	hits, err := s.d.Store.Search(r.Context(), q)
-	if err != nil {
-		s.answer(w, err)
-		return
-	}
-	out := make([]IndexEntry, len(hits))
-	for i, h := range hits {
-		out[i] = index(h.Observation, h.Rank)
-	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"results": out, "count": len(out), "limit": q.Limit, "offset": q.Offset})
-}
-
-func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request) {
-	p := params{v: r.URL.Query()}
-	around := p.ids("around", 1)
-	before := p.integer("before", 3, 0, s.cfg.MaxPage)
-	after := p.integer("after", 3, 0, s.cfg.MaxPage)
-	if p.err == nil && len(around) != 1 {
-		p.fail("around", "is required: the observation ID to center on")
-	}
-	if p.err != nil {
-		badParam(w, p.err)
-		return
-	}
-	obs, err := s.d.Store.Timeline(r.Context(), around[0], before, after)
-	if err != nil {
-		s.answer(w, err)
-		return
-	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"observations": obs, "around": around[0]})
-}
-
 func (s *Server) handleObservations(w http.ResponseWriter, r *http.Request) {
 	p := params{v: r.URL.Query()}
 	ids := p.ids("ids", s.cfg.MaxPage)
 	file := p.str("file", store.MaxShortLen)
 	project := p.project("project", false)
-	since := p.time("since")
+	since := p.time("since", false)
 	limit := p.integer("limit", 20, 1, s.cfg.MaxPage)
+	order := p.str("orderBy", 32)
+	switch order {
+	case "", store.OrderDateAsc, store.OrderDateDesc:
+	default:
+		p.fail("orderBy", "%q is not date_asc or date_desc", order)
+	}
 	if p.err == nil && len(ids) == 0 && file == "" {
 		p.fail("ids", "give ids=1,2,3 or file=<path> (with project=)")
 	}
@@ -229,6 +175,7 @@ func (s *Server) handleObservations(w http.ResponseWriter, r *http.Request) {
 	)
 	if len(ids) > 0 {
 		obs, err = s.d.Store.Observations(r.Context(), ids)
+		obs = pickObservations(obs, project, order, p.v.Get("limit") != "", limit)
 	} else {
 		obs, err = s.d.Store.ObservationsByFile(r.Context(), project, file, since, limit)
 	}
@@ -237,6 +184,29 @@ func (s *Server) handleObservations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	api.WriteJSON(w, http.StatusOK, map[string]any{"observations": obs})
+}
+
+// pickObservations applies get_observations' optional project, orderBy and
+// limit to observations fetched by ID (which come in ID order).
+func pickObservations(obs []store.Observation, project, order string, limited bool, limit int) []store.Observation {
+	out := obs[:0]
+	for _, o := range obs {
+		if project == "" || o.Project == project {
+			out = append(out, o)
+		}
+	}
+	if order != "" {
+		sort.SliceStable(out, func(i, j int) bool {
+			if order == store.OrderDateAsc {
+				return out[i].AcceptedAt.Before(out[j].AcceptedAt)
+			}
+			return out[i].AcceptedAt.After(out[j].AcceptedAt)
+		})
+	}
+	if limited && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
 }
 
 func (s *Server) handleDeleteObservation(w http.ResponseWriter, r *http.Request) {

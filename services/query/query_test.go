@@ -43,11 +43,17 @@ type rig struct {
 
 func newRig(t testing.TB) *rig {
 	t.Helper()
+	return newRigOn(t, filepath.Join(t.TempDir(), "mnemo.db"))
+}
+
+// newRigOn is a rig over the store at dsn (a SQLite path or a PostgreSQL URL).
+func newRigOn(t *testing.T, dsn string) *rig {
+	t.Helper()
 	r := &rig{t: t, nats: testkit.StartNATS(t), redis: testkit.StartRedis(t), layout: testkit.TestLayout()}
 	r.nc, r.js = r.nats.Connect(t)
 	testkit.Ensure(t, r.js, r.layout)
 	r.rdb = r.redis.Client(t)
-	r.dsn = filepath.Join(t.TempDir(), "mnemo.db")
+	r.dsn = dsn
 	st, err := store.Open(context.Background(), r.dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +183,7 @@ func TestBadParametersAre4xx(t *testing.T) {
 		{"GET", "/v1/search?type=rant", "", 400, "type"},
 		{"GET", "/v1/search?since=yesterday", "", 400, "since"},
 		{"GET", "/v1/search?q=" + strings.Repeat("a", 5000), "", 400, "q"},
-		{"GET", "/v1/timeline", "", 400, "around"},
+		{"GET", "/v1/timeline", "", 400, "anchor"},
 		{"GET", "/v1/timeline?around=abc", "", 400, "around"},
 		{"GET", "/v1/timeline?around=999999", "", 404, ""},
 		{"GET", "/v1/observations", "", 400, "ids"},

@@ -94,6 +94,8 @@ type Server struct {
 	settings *settings.Settings
 	reqs     *prometheus.CounterVec
 	once     sync.Once
+	// started is when the server was built, for /v1/stats' uptime.
+	started time.Time
 }
 
 // New builds the server and subscribes the live stream to mnemo.status.>.
@@ -114,7 +116,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Settings == nil {
 		d.Settings = settings.FromEnvironment()
 	}
-	s := &Server{cfg: cfg, d: d, log: d.Logger.With("service", "query"), settings: d.Settings}
+	s := &Server{cfg: cfg, d: d, log: d.Logger.With("service", "query"), settings: d.Settings,
+		started: time.Now().UTC().Truncate(time.Second)}
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mnemo_query_requests_total", Help: "Read-side requests by endpoint and status class.",
 	}, []string{"endpoint", "class"})
@@ -142,6 +145,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	route("GET /v1/context", "context", s.handleContext)
 	route("GET /v1/search", "search", s.handleSearch)
 	route("GET /v1/timeline", "timeline", s.handleTimeline)
+	route("GET /v1/projects", "projects", s.handleProjects)
 	route("GET /v1/observations", "observations", s.handleObservations)
 	route("DELETE /v1/observations/{id}", "delete_observation", s.handleDeleteObservation)
 	route("GET /v1/sessions", "sessions", s.handleSessions)

@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -31,6 +32,17 @@ type Stats struct {
 	LLMTokensToday int64            `json:"llm_tokens_today"`
 	Partitions     []PartitionDepth `json:"partitions"`
 	Errors         []string         `json:"errors,omitempty"` // sources that could not be read
+
+	// The memory held (claude-mem's database figures) and this server's
+	// build and time up (its worker figures).
+	Observations  int64     `json:"observations"`
+	Sessions      int64     `json:"sessions"`
+	Prompts       int64     `json:"prompts"`
+	Summaries     int64     `json:"summaries"`
+	StoreBytes    int64     `json:"store_bytes"`
+	Version       string    `json:"version"`
+	StartedAt     time.Time `json:"started_at"`
+	UptimeSeconds int64     `json:"uptime_seconds"`
 }
 
 // Stats gathers the figures; a source that fails is named in Errors and the
@@ -38,7 +50,8 @@ type Stats struct {
 func (s *Server) Stats(ctx context.Context) Stats {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	st := Stats{LiveWorkers: []string{}, Partitions: make([]PartitionDepth, s.d.Layout.Partitions)}
+	st := Stats{LiveWorkers: []string{}, Partitions: make([]PartitionDepth, s.d.Layout.Partitions),
+		Version: Version(), StartedAt: s.started, UptimeSeconds: int64(time.Since(s.started) / time.Second)}
 	var mu sync.Mutex
 	fail := func(what string, err error) {
 		mu.Lock()
@@ -92,8 +105,14 @@ func (s *Server) Stats(ctx context.Context) Stats {
 			fail("store", err)
 			return
 		}
+		size, err := s.d.Store.Size(ctx)
+		if err != nil {
+			fail("store size", err)
+		}
 		mu.Lock()
 		st.LLMTokensToday = c.InputTokens + c.OutputTokens
+		st.Observations, st.Sessions, st.Prompts, st.Summaries = c.Observations, c.Sessions, c.Prompts, c.Summaries
+		st.StoreBytes = size
 		mu.Unlock()
 	}()
 	if s.d.Redis != nil {
@@ -127,4 +146,32 @@ func (s *Server) Stats(ctx context.Context) Stats {
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	api.WriteJSON(w, http.StatusOK, s.Stats(r.Context()))
+}
+
+// Version is this binary's version from its build information: the main
+// module's version, else its VCS revision (12 characters, "+dirty" when
+// built from modified files), else "devel".
+func Version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, kv := range bi.Settings {
+		switch kv.Key {
+		case "vcs.revision":
+			rev = kv.Value
+		case "vcs.modified":
+			if kv.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	return "devel-" + rev[:min(12, len(rev))] + dirty
 }
