@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -18,10 +19,12 @@ import (
 )
 
 // TestMCPOverStdio runs the real `mnemo mcp` binary as a child process and
-// speaks MCP to it: initialize, tools/list, tools/call search and
-// get_observations, against a query service on a seeded store.
+// speaks MCP to it as a claude-mem user's agent would: search with obs_type,
+// dateStart and orderBy, search with type=prompts, timeline by query with
+// depth_*, get_observations; each answered with the compact index (one line
+// per result: reference, time, type, title) and structured content.
 func TestMCPOverStdio(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	n := testkit.StartNATS(t)
 	nc, js := n.Connect(t)
@@ -32,14 +35,32 @@ func TestMCPOverStdio(t *testing.T) {
 	}
 	defer st.Close()
 	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
-	res, err := st.Apply(ctx, store.Unit{SessionID: "s1", Fence: 1,
-		Events:  []store.AppliedEvent{{EventID: "e1", Seq: 1, Kind: "tool_use", AcceptedAt: at}},
-		Session: &store.SessionUpdate{Project: "acme"},
-		Observations: []store.Observation{{SessionID: "s1", Project: "acme", Type: store.TypeDecision,
-			Title: "Webhook retries use exponential backoff", Narrative: "Chosen over fixed delays to spare the partner API.",
-			AcceptedAt: at, SourceEventIDs: []string{"e1"}}}})
-	if err != nil {
-		t.Fatal(err)
+	seq := uint64(0)
+	apply := func(sid string, u store.Unit) store.ApplyResult {
+		t.Helper()
+		seq++
+		e := store.AppliedEvent{EventID: fmt.Sprintf("e%d", seq), Seq: seq, Kind: "tool_use", AcceptedAt: at.Add(time.Duration(seq) * time.Minute)}
+		u.SessionID, u.Fence, u.Events = sid, 1, []store.AppliedEvent{e}
+		u.Session = &store.SessionUpdate{Project: "acme", Agent: "claude-code"}
+		for i := range u.Observations {
+			u.Observations[i].SessionID, u.Observations[i].Project, u.Observations[i].AcceptedAt = sid, "acme", e.AcceptedAt
+			u.Observations[i].SourceEventIDs = []string{e.EventID}
+		}
+		res, err := st.Apply(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	apply("s1", store.Unit{Prompts: []store.Prompt{{SessionID: "s1", Number: 1, Text: "Make the webhook retries gentler", At: at.Add(time.Minute)}}})
+	var ids []int64
+	for _, o := range []store.Observation{
+		{Type: store.TypeDiscovery, Title: "Partner API rate limits webhooks", Narrative: "429s after 10 calls a second."},
+		{Type: store.TypeDecision, Title: "Webhook retries use exponential backoff", Narrative: "Chosen over fixed delays to spare the partner API."},
+		{Type: store.TypeBugfix, Title: "Webhook retry counter reset", Narrative: "The counter reset on every attempt.", FilesModified: []string{"/src/acme/retry.go"}},
+		{Type: store.TypeChange, Title: "Retry metrics exported", Narrative: "A histogram of attempts."},
+	} {
+		ids = append(ids, apply("s1", store.Unit{Observations: []store.Observation{o}}).ObservationIDs[0])
 	}
 	q, err := query.New(query.Config{Token: "mcp-secret"}, query.Deps{Store: st, NC: nc, JS: js, Layout: testkit.TestLayout()})
 	if err != nil {
@@ -50,7 +71,7 @@ func TestMCPOverStdio(t *testing.T) {
 	defer srv.Close()
 
 	cmd := exec.Command(mnemoBin, "mcp")
-	cmd.Env = append(os.Environ(), "MNEMO_URL="+srv.URL, "MNEMO_TOKEN=mcp-secret")
+	cmd.Env = append(os.Environ(), "MNEMO_URL="+srv.URL, "MNEMO_TOKEN=mcp-secret", "TZ=UTC")
 	client := mcp.NewClient(&mcp.Implementation{Name: "mnemo-test", Version: "1"}, nil)
 	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
 	if err != nil {
@@ -67,29 +88,109 @@ func TestMCPOverStdio(t *testing.T) {
 	names := map[string]bool{}
 	for _, tool := range tools.Tools {
 		names[tool.Name] = tool.Description != "" && tool.InputSchema != nil
+		if tool.Name == "search" {
+			schema, _ := json.Marshal(tool.InputSchema)
+			for _, p := range []string{"query", "type", "obs_type", "project", "dateStart", "dateEnd", "orderBy", "limit", "offset", "platformSource", "file"} {
+				if !strings.Contains(string(schema), `"`+p+`"`) {
+					t.Errorf("search's input schema lacks %s: %s", p, schema)
+				}
+			}
+			if tool.OutputSchema == nil {
+				t.Error("search has no output schema for its structured content")
+			}
+		}
 	}
 	for _, want := range []string{"search", "timeline", "get_observations", "session_start_context", "save_memory", "how_to_search"} {
 		if !names[want] {
 			t.Errorf("tool %s missing or undocumented (%v)", want, names)
 		}
 	}
-	r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "search", Arguments: map[string]any{"query": "webhook backoff", "project": "acme"}})
-	if err != nil || r.IsError {
-		t.Fatalf("search: %v %+v", err, r)
+	call := func(name string, args map[string]any, structured any) []string {
+		t.Helper()
+		r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+		if err != nil || r.IsError {
+			var msg string
+			if r != nil && len(r.Content) > 0 {
+				msg = r.Content[0].(*mcp.TextContent).Text
+			}
+			t.Fatalf("%s %v: %v %s", name, args, err, msg)
+		}
+		b, err := json.Marshal(r.StructuredContent)
+		if err != nil || r.StructuredContent == nil {
+			t.Fatalf("%s: no structured content (%v)", name, err)
+		}
+		if err := json.Unmarshal(b, structured); err != nil {
+			t.Fatalf("%s: structured content %s: %v", name, b, err)
+		}
+		return strings.Split(r.Content[0].(*mcp.TextContent).Text, "\n")
 	}
-	var found struct {
+	line := func(id int64, minute int, typ, title string) string {
+		return fmt.Sprintf("#%d 2026-11-20 09:%02d %s %s", id, minute, typ, title)
+	}
+
+	// search with claude-mem's obs_type, dateStart and orderBy.
+	var sa query.SearchAnswer
+	lines := call("search", map[string]any{"query": "webhook", "obs_type": "decision,bugfix", "dateStart": "2026-11-20", "orderBy": "date_asc"}, &sa)
+	want := []string{line(ids[1], 3, "decision", "Webhook retries use exponential backoff"), line(ids[2], 4, "bugfix", "Webhook retry counter reset")}
+	if len(lines) != 3 || lines[1] != want[0] || lines[2] != want[1] {
+		t.Fatalf("search index:\n%s\nwant a header then\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	if sa.Type != "observations" || sa.OrderBy != "date_asc" || len(sa.Results) != 2 || sa.Results[0].ID != ids[1] ||
+		sa.Results[1].Type != "bugfix" || sa.Results[1].Title != "Webhook retry counter reset" {
+		t.Fatalf("search structured content %+v", sa)
+	}
+	if lines := call("search", map[string]any{"query": "webhook", "dateStart": "2026-11-21"}, &sa); len(sa.Results) != 0 || !strings.HasPrefix(lines[0], "No observations") {
+		t.Fatalf("search after the data: %v %+v", lines, sa)
+	}
+	// search with type=prompts.
+	lines = call("search", map[string]any{"query": "gentler retries", "type": "prompts"}, &sa)
+	if len(lines) != 2 || lines[1] != "Ps1/1 2026-11-20 09:01 prompt Make the webhook retries gentler" ||
+		sa.Type != "prompts" || len(sa.Results) != 1 || sa.Results[0].SessionID != "s1" || sa.Results[0].PromptNumber != 1 {
+		t.Fatalf("prompt search: %q %+v", lines, sa)
+	}
+	// timeline by query with depth_before / depth_after.
+	var tl struct {
+		Anchor  int64              `json:"anchor"`
 		Results []query.IndexEntry `json:"results"`
 	}
-	if err := json.Unmarshal([]byte(r.Content[0].(*mcp.TextContent).Text), &found); err != nil || len(found.Results) != 1 || found.Results[0].ID != res.ObservationIDs[0] {
-		t.Fatalf("search result %v %+v", err, found)
+	lines = call("timeline", map[string]any{"query": "counter reset", "depth_before": 2, "depth_after": 0}, &tl)
+	want = []string{line(ids[0], 2, "discovery", "Partner API rate limits webhooks"), want[0], want[1]}
+	if len(lines) != 4 || !strings.Contains(lines[0], fmt.Sprintf("#%d", ids[2])) || strings.Join(lines[1:], "\n") != strings.Join(want, "\n") {
+		t.Fatalf("timeline:\n%s\nwant a header then\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
-	r, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "get_observations", Arguments: map[string]any{"ids": []int64{res.ObservationIDs[0]}}})
-	if err != nil || r.IsError || !strings.Contains(r.Content[0].(*mcp.TextContent).Text, "spare the partner API") {
-		t.Fatalf("get_observations: %v %+v", err, r)
+	if tl.Anchor != ids[2] || len(tl.Results) != 3 || tl.Results[2].ID != ids[2] {
+		t.Fatalf("timeline structured content %+v", tl)
+	}
+	lines = call("timeline", map[string]any{"anchor": ids[1], "depth_before": 0, "depth_after": 1}, &tl)
+	if len(lines) != 3 || len(tl.Results) != 2 || tl.Results[0].ID != ids[1] || tl.Results[1].ID != ids[2] {
+		t.Fatalf("timeline by anchor, none before: %q %+v", lines, tl)
+	}
+	// get_observations: the full records.
+	var full struct {
+		Observations []store.Observation `json:"observations"`
+	}
+	lines = call("get_observations", map[string]any{"ids": []int64{ids[2], ids[1]}, "orderBy": "date_desc"}, &full)
+	text := strings.Join(lines, "\n")
+	if !strings.Contains(text, "spare the partner API") || !strings.Contains(text, "/src/acme/retry.go") ||
+		strings.Index(text, "counter reset on every") > strings.Index(text, "spare the partner API") {
+		t.Fatalf("get_observations text:\n%s", text)
+	}
+	if len(full.Observations) != 2 || full.Observations[0].ID != ids[2] || full.Observations[1].Narrative != "Chosen over fixed delays to spare the partner API." {
+		t.Fatalf("get_observations structured content %+v", full)
 	}
 	// A bad call is a tool error the model can read, not a broken server.
-	r, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "timeline", Arguments: map[string]any{"anchor": 999999}})
-	if err != nil || !r.IsError {
-		t.Fatalf("timeline of a missing ID: %v %+v, want a tool error", err, r)
+	for _, bad := range []struct {
+		tool string
+		args map[string]any
+		want string
+	}{
+		{"timeline", map[string]any{"anchor": 999999}, "404"},
+		{"search", map[string]any{"orderBy": "newest"}, "orderBy"},
+		{"search", map[string]any{"obs_type": "rant"}, "obs_type"},
+	} {
+		r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: bad.tool, Arguments: bad.args})
+		if err != nil || !r.IsError || !strings.Contains(r.Content[0].(*mcp.TextContent).Text, bad.want) {
+			t.Fatalf("%s %v: %v %+v, want a tool error naming %s", bad.tool, bad.args, err, r, bad.want)
+		}
 	}
 }
