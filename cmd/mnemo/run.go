@@ -99,6 +99,8 @@ type runInfo struct {
 	NATSURL  string `json:"nats_url"`
 	RedisURL string `json:"redis_url"`
 	Store    string `json:"store"`
+	// Compressor names the worker's compressor, for `mnemo status`.
+	Compressor string `json:"compressor,omitempty"`
 }
 
 func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer) error {
@@ -220,7 +222,7 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
-	info := runInfo{PID: os.Getpid(), Addr: ln.Addr().String(), NATSURL: ns.ClientURL(), RedisURL: redisURL, Store: redactDSN(dsn)}
+	info := runInfo{PID: os.Getpid(), Addr: ln.Addr().String(), NATSURL: ns.ClientURL(), RedisURL: redisURL, Store: redactDSN(dsn), Compressor: comp.Name()}
 	if err := writeRunInfo(cfg.Home, info); err != nil {
 		log.Warn("write run.json", "err", err)
 	}
