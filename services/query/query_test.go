@@ -47,7 +47,7 @@ func newRig(t testing.TB) *rig {
 }
 
 // newRigOn is a rig over the store at dsn (a SQLite path or a PostgreSQL URL).
-func newRigOn(t *testing.T, dsn string) *rig {
+func newRigOn(t testing.TB, dsn string) *rig {
 	t.Helper()
 	r := &rig{t: t, nats: testkit.StartNATS(t), redis: testkit.StartRedis(t), layout: testkit.TestLayout()}
 	r.nc, r.js = r.nats.Connect(t)
