@@ -63,3 +63,64 @@ func TestDesignCitationsPointIntoArchitecture(t *testing.T) {
 		t.Fatal("no citation of docs/ARCHITECTURE.md found: the walk read nothing")
 	}
 }
+
+// README's layout table lists every Go package of the repository: in a row
+// of its own, or beside its parent's (`services/ingest` (`cmd/mnemo-ingest`)).
+func TestREADMELayoutListsEveryPackage(t *testing.T) {
+	root := filepath.Join("..", "..")
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cells []string // each layout row's first cell
+	for _, line := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(line, "| `") {
+			cells = append(cells, strings.SplitN(line, "|", 3)[1])
+		}
+	}
+	listed := func(pkg string) bool {
+		for _, c := range cells {
+			if strings.Contains(c, "`"+pkg+"`") {
+				return true
+			}
+			for _, parent := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(c, -1) {
+				if rest, ok := strings.CutPrefix(pkg, parent[1]+"/"); ok && strings.Contains(c, "`"+rest+"`") {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	found := 0
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		if name := d.Name(); name == ".git" || name == "testdata" || name == "node_modules" || (strings.HasPrefix(name, ".") && path != root) {
+			return filepath.SkipDir
+		}
+		files, _ := filepath.Glob(filepath.Join(path, "*.go"))
+		hasCode := false
+		for _, f := range files {
+			hasCode = hasCode || !strings.HasSuffix(f, "_test.go")
+		}
+		rel, _ := filepath.Rel(root, path)
+		if !hasCode {
+			return nil
+		}
+		found++
+		if !listed(filepath.ToSlash(rel)) {
+			t.Errorf("README's layout table does not list the package %s", filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found < 10 {
+		t.Fatalf("found %d packages: the walk missed the tree", found)
+	}
+}
