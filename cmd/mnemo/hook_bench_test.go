@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -21,8 +22,10 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(ms(lat[min(len(lat)-1, len(lat)*99/100)]), "p99-ms")
 }
 
-// timeProcs runs the command b.N times and reports whole-process wall time.
-func timeProcs(b *testing.B, payload []byte, env []string, name string, args ...string) {
+// timeProcs runs the command b.N times and reports whole-process wall time;
+// check, when set, is given each run's stdout, so that what was timed is
+// what the figure claims.
+func timeProcs(b *testing.B, payload []byte, env []string, check func(stdout []byte), name string, args ...string) {
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -31,14 +34,62 @@ func timeProcs(b *testing.B, payload []byte, env []string, name string, args ...
 		if payload != nil {
 			cmd.Stdin = newReader(payload)
 		}
+		var out bytes.Buffer
+		cmd.Stdout = &out
 		t0 := time.Now()
 		if err := cmd.Run(); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(t0))
+		if check != nil {
+			check(out.Bytes())
+		}
 	}
 	b.StopTimer()
 	reportLatency(b, lat)
+}
+
+// hookUp times the hook against a running Mnemo and then checks that every
+// run's event arrived and none was spooled.
+func hookUp(b *testing.B, payload []byte, bin string) {
+	m := startMnemo(b, "")
+	home := b.TempDir()
+	env := append(os.Environ(), "MNEMO_HOME="+home, "MNEMO_URL="+m.url)
+	timeProcs(b, payload, env, nil, bin, "hook", "claude-code", "PostToolUse")
+	if got := len(m.stored(b)); got != b.N {
+		b.Fatalf("%d events arrived from %d hook runs with Mnemo up", got, b.N)
+	}
+	if n := spooled(b, home); n != 0 {
+		b.Fatalf("%d events spooled with Mnemo up", n)
+	}
+}
+
+// hookDown times the hook with Mnemo down and then checks every run's
+// event waits in the spool.
+func hookDown(b *testing.B, payload []byte, bin string) {
+	home := b.TempDir()
+	env := append(os.Environ(), "MNEMO_HOME="+home, "MNEMO_URL=http://127.0.0.1:1")
+	timeProcs(b, payload, env, nil, bin, "hook", "claude-code", "PostToolUse")
+	if n := spooled(b, home); n != b.N {
+		b.Fatalf("%d events spooled from %d hook runs with Mnemo down", n, b.N)
+	}
+}
+
+func spooled(b *testing.B, home string) int {
+	names, err := filepath.Glob(filepath.Join(home, "spool", "*.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return len(names)
+}
+
+// printsContext fails the benchmark when a SessionStart run printed no context.
+func printsContext(b *testing.B) func([]byte) {
+	return func(out []byte) {
+		if !bytes.Contains(out, []byte(`"additionalContext"`)) {
+			b.Fatalf("SessionStart printed %q, want its context", out)
+		}
+	}
 }
 
 // BenchmarkHookProcess is the whole-process wall time of `mnemo hook
@@ -51,39 +102,25 @@ func BenchmarkHookProcess(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("true", func(b *testing.B) {
-		timeProcs(b, payload, os.Environ(), "true")
+		timeProcs(b, payload, os.Environ(), nil, "true")
 	})
 	// What any Go hook pays on this machine before doing anything: the
 	// runtime's start, and the start of one that links an HTTP client (and
 	// with it TLS), as a hook that can post to a remote ingest must.
 	b.Run("go-empty", func(b *testing.B) {
-		timeProcs(b, payload, os.Environ(), goProgram(b, goEmpty))
+		timeProcs(b, payload, os.Environ(), nil, goProgram(b, goEmpty))
 	})
 	b.Run("go-net-http", func(b *testing.B) {
-		timeProcs(b, payload, os.Environ(), goProgram(b, goNetHTTP))
+		timeProcs(b, payload, os.Environ(), nil, goProgram(b, goNetHTTP))
 	})
-	b.Run("up", func(b *testing.B) {
-		m := startMnemo(b, "")
-		env := append(os.Environ(), "MNEMO_HOME="+b.TempDir(), "MNEMO_URL="+m.url)
-		timeProcs(b, payload, env, mnemoBin, "hook", "claude-code", "PostToolUse")
-	})
-	b.Run("down", func(b *testing.B) {
-		env := append(os.Environ(), "MNEMO_HOME="+b.TempDir(), "MNEMO_URL=http://127.0.0.1:1")
-		timeProcs(b, payload, env, mnemoBin, "hook", "claude-code", "PostToolUse")
-	})
+	b.Run("up", func(b *testing.B) { hookUp(b, payload, mnemoBin) })
+	b.Run("down", func(b *testing.B) { hookDown(b, payload, mnemoBin) })
 	// mnemo-hook: the small executable `mnemo install` puts in the hooks
 	// when it sits next to mnemo (the same code, without the full binary's
 	// package initialisation).
 	small := smallHookBin(b)
-	b.Run("small-up", func(b *testing.B) {
-		m := startMnemo(b, "")
-		env := append(os.Environ(), "MNEMO_HOME="+b.TempDir(), "MNEMO_URL="+m.url)
-		timeProcs(b, payload, env, small, "hook", "claude-code", "PostToolUse")
-	})
-	b.Run("small-down", func(b *testing.B) {
-		env := append(os.Environ(), "MNEMO_HOME="+b.TempDir(), "MNEMO_URL=http://127.0.0.1:1")
-		timeProcs(b, payload, env, small, "hook", "claude-code", "PostToolUse")
-	})
+	b.Run("small-up", func(b *testing.B) { hookUp(b, payload, small) })
+	b.Run("small-down", func(b *testing.B) { hookDown(b, payload, small) })
 }
 
 // BenchmarkSessionStartHook is the SessionStart hook, as installed
@@ -100,14 +137,18 @@ func BenchmarkSessionStartHook(b *testing.B) {
 	}
 	up := append(os.Environ(), "MNEMO_HOME="+b.TempDir(), "MNEMO_URL="+m.url)
 	b.Run("up-100k", func(b *testing.B) {
-		timeProcs(b, payload, up, small, "hook", "claude-code", "SessionStart")
+		timeProcs(b, payload, up, printsContext(b), small, "hook", "claude-code", "SessionStart")
 	})
 	b.Run("full-up-100k", func(b *testing.B) {
-		timeProcs(b, payload, up, mnemoBin, "hook", "claude-code", "SessionStart")
+		timeProcs(b, payload, up, printsContext(b), mnemoBin, "hook", "claude-code", "SessionStart")
 	})
 	b.Run("down", func(b *testing.B) {
 		env := append(os.Environ(), "MNEMO_HOME="+b.TempDir(), "MNEMO_URL=http://127.0.0.1:1")
-		timeProcs(b, payload, env, small, "hook", "claude-code", "SessionStart")
+		timeProcs(b, payload, env, func(out []byte) {
+			if len(out) != 0 {
+				b.Fatalf("SessionStart with Mnemo down printed %q", out)
+			}
+		}, small, "hook", "claude-code", "SessionStart")
 	})
 }
 

@@ -13,8 +13,8 @@ var benchSuites = []suite{
 	{Dir: "services/agent-worker", Pattern: "^(BenchmarkPipelineInstant|BenchmarkPipelinePaced|BenchmarkPipelineSlowLLM)$", Benchtime: "1x"},
 	{Dir: "cmd/mnemo", Pattern: "^BenchmarkRunRSS$", Benchtime: "1x"},
 	{Dir: "cmd/mnemo", Pattern: "^(BenchmarkHookProcess|BenchmarkSessionStartHook)$", Benchtime: "300x"},
-	{Dir: "services/reaper", Pattern: "^BenchmarkRecoveryAfterKill$", Benchtime: "1x"},
-	{Dir: "services/query", Pattern: "^(BenchmarkHTTPContext|BenchmarkHTTPSearch)$", Benchtime: "1000x"},
+	{Dir: "services/reaper", Pattern: "^(BenchmarkRecoveryAfterKill|BenchmarkLeaderTakeover)$", Benchtime: "1x"},
+	{Dir: "services/query", Pattern: "^(BenchmarkHTTPContext|BenchmarkHTTPSearch|BenchmarkStreamDelivery)$", Benchtime: "1000x"},
 	{Dir: "pkg/llm", Pattern: "^BenchmarkBatchedInputTokens$", Benchtime: "1x"},
 	{Dir: "pkg/store", Pattern: "^(BenchmarkRecentContext|BenchmarkSearch|BenchmarkSearchFiltered|BenchmarkApply)$", Benchtime: "2000x"},
 	{Dir: "pkg/claudemem", Pattern: "^BenchmarkImportClaudeMem$", Benchtime: "1x"},
@@ -122,6 +122,31 @@ var figures = []figure{
 		row.Mnemo = fmt.Sprintf("%.1f s for %.0f held events; %.0f lost, %.0f duplicated", sec, held, lost, dup)
 		row.Baseline = "constant, not measured: without the reaper, AckWait (60 s)"
 		row.Met = metOf(sec <= 15 && lost == 0 && dup == 0)
+		return row
+	},
+	func(r benchResults) reportRow {
+		row := reportRow{Figure: "reaper leader takeover after kill -9 of the leader (leader TTL 3 s)", Target: "≤ 15 s"}
+		sec, ok := r.get("BenchmarkLeaderTakeover", "takeover-s")
+		if !ok {
+			row.Note = "not measured"
+			return row
+		}
+		row.Mnemo = fmt.Sprintf("%.1f s", sec)
+		row.Baseline = "constant, not measured: the leader TTL (3 s)"
+		row.Met = metOf(sec <= 15)
+		return row
+	},
+	func(r benchResults) reportRow {
+		row := reportRow{Figure: "live stream: status message on NATS → /v1/stream event", Target: "p99 ≤ 1 s"}
+		p50, ok1 := r.get("BenchmarkStreamDelivery", "p50-ms")
+		p99, ok2 := r.get("BenchmarkStreamDelivery", "p99-ms")
+		if !ok1 || !ok2 {
+			row.Note = "not measured"
+			return row
+		}
+		row.Mnemo = fmt.Sprintf("p50 %s / p99 %s ms", f2(p50), f2(p99))
+		row.Baseline = "—"
+		row.Met = metOf(p99 <= 1000)
 		return row
 	},
 	func(r benchResults) reportRow {
