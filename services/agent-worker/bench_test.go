@@ -77,14 +77,19 @@ func benchPipeline(b *testing.B, comp llm.Compressor, sessions, perSession int, 
 	for i := 0; i < perSession; i++ {
 		var futures []jetstream.PubAckFuture
 		for k, sid := range ids {
+			sent := time.Now()
 			if rate > 0 { // spread evenly, as independent agents would
-				time.Sleep(time.Until(start.Add(time.Duration(float64(i*sessions+k) / rate * float64(time.Second)))))
+				// Latency counts from the scheduled send, so a publish held
+				// up behind a slow one is not left out (no coordinated
+				// omission).
+				sent = start.Add(time.Duration(float64(i*sessions+k) / rate * float64(time.Second)))
+				time.Sleep(time.Until(sent))
 			}
 			e := &event.Envelope{EventID: event.NewID(), SessionID: sid, Kind: event.KindToolUse, At: time.Now(), Project: "bench",
 				Tool: &event.Tool{Name: "Read", Input: json.RawMessage(fmt.Sprintf(`{"file_path":"/w/f%d.go"}`, i))}}
 			m, _ := bus.EventMsg(e)
 			mu.Lock()
-			pubAt[sid] = append(pubAt[sid], time.Now())
+			pubAt[sid] = append(pubAt[sid], sent)
 			mu.Unlock()
 			f, err := p.js.PublishMsgAsync(m)
 			if err != nil {
