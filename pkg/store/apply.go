@@ -43,8 +43,8 @@ const (
 	writePromptSQL = `INSERT INTO prompts (session_id, number, text, at, private) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (session_id, number) DO UPDATE SET text = excluded.text, private = excluded.private`
 	insertSummarySQL = `INSERT INTO summaries (session_id, project, request, investigated, learned, completed,
-		next_steps, notes, prompt_number, accepted_at, source_event_ids, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		next_steps, notes, prompt_number, accepted_at, source_event_ids, created_at, last_assistant_message)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertUsageSQL = `INSERT INTO llm_usage (session_id, project, provider, model, input_tokens, output_tokens, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
 	writeConversationSQL = `INSERT INTO conversations (session_id, provider, state, updated_at) VALUES (?, ?, ?, ?)
@@ -137,7 +137,8 @@ func (s *sqlStore) applyUnit(ctx context.Context, tx executor, n *Unit, now time
 			m.Project = project
 		}
 		b = append(b, stmt{sql: insertSummarySQL, args: []any{m.SessionID, m.Project, m.Request, m.Investigated,
-			m.Learned, m.Completed, m.NextSteps, m.Notes, m.PromptNumber, m.AcceptedAt, m.SourceEventIDs, m.CreatedAt},
+			m.Learned, m.Completed, m.NextSteps, m.Notes, m.PromptNumber, m.AcceptedAt, m.SourceEventIDs, m.CreatedAt,
+			m.LastAssistantMessage},
 			id: &res.SummaryID})
 	}
 	for _, x := range n.Usage {

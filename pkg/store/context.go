@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"unicode/utf8"
 )
 
@@ -12,12 +13,21 @@ func (s *sqlStore) RecentContext(ctx context.Context, q ContextQuery) (Context, 
 		return selectContext(nil, nil, 0), nil
 	}
 	budget, nObs, nSums := contextLimits(q)
-	obsWhere, where, args := "", "", []any{}
+	obsWhere, where, args := ` WHERE 1 = 1`, "", []any{}
 	if q.Project != "" {
 		obsWhere, where, args = ` WHERE o.project = ?`, ` WHERE project = ?`, []any{q.Project}
 	}
+	obsArgs := append([]any{}, args...)
+	if len(q.Types) > 0 {
+		obsWhere += ` AND o.type` + s.d.anyOf
+		obsArgs = append(obsArgs, q.Types)
+	}
+	if len(q.Concepts) > 0 {
+		obsWhere += ` AND ` + fmt.Sprintf(s.d.jsonHasAny, "o.concepts")
+		obsArgs = append(obsArgs, q.Concepts)
+	}
 	obs, err := s.observations(ctx, `SELECT `+obsCols+` FROM observations o`+obsWhere+
-		` ORDER BY o.accepted_at DESC, o.id DESC LIMIT ?`, append(args, nObs)...)
+		` ORDER BY o.accepted_at DESC, o.id DESC LIMIT ?`, append(obsArgs, nObs)...)
 	if err != nil {
 		return Context{}, err
 	}

@@ -86,6 +86,9 @@ type dialect struct {
 	// listRows is a FROM item giving the elements of a list parameter as
 	// the column value of f.
 	listRows string
+	// jsonHasAny is a condition on a JSON list column (%s): it holds at
+	// least one element of a list parameter.
+	jsonHasAny string
 	// lastObservationID is the ID of the observation this transaction
 	// inserted last.
 	lastObservationID string

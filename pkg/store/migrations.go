@@ -18,7 +18,7 @@ type migration struct {
 }
 
 // SchemaVersion is the schema version this code migrates a database to.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // migrations lists every schema change in order. Append; never edit a
 // released entry.
@@ -28,6 +28,7 @@ var migrations = []migration{
 	{version: 3, name: "partition ack floors", sqlite: partitionFloorsV3, postgres: partitionFloorsV3},
 	{version: 4, name: "import keys and the store's identity", sqlite: sqliteImportKeysV4, postgres: postgresImportKeysV4},
 	{version: 5, name: "prompts and summaries in full-text search", sqlite: sqliteTextSearchV5, postgres: postgresTextSearchV5},
+	{version: 6, name: "discovery tokens and the last assistant message", sqlite: discoveryV6, postgres: discoveryV6},
 }
 
 // migrate brings a database to SchemaVersion: each migration it has not
@@ -71,6 +72,14 @@ CREATE TABLE partition_floors (
 	seq        BIGINT NOT NULL,
 	PRIMARY KEY (stream, partition)
 );
+`
+
+// discoveryV6 records what each observation cost to produce (its share of
+// its batch's LLM input tokens) and each summary's last assistant message,
+// for the context's work figures and its "Previously".
+const discoveryV6 = `
+ALTER TABLE observations ADD COLUMN discovery_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE summaries ADD COLUMN last_assistant_message TEXT NOT NULL DEFAULT '';
 `
 
 // sqliteSearchScopeV2 puts each observation's project into observations_fts

@@ -7,15 +7,15 @@ import (
 )
 
 const insertObservationSQL = `INSERT INTO observations (session_id, project, type, title, subtitle, narrative,
-	facts, concepts, files_read, files_modified, prompt_number, accepted_at, source_event_ids, created_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	facts, concepts, files_read, files_modified, prompt_number, accepted_at, source_event_ids, created_at, discovery_tokens)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // insertObservation appends to b the statements that insert o and its file
 // rows; id receives the new observation's ID.
 func (s *sqlStore) insertObservation(b []stmt, o *Observation, id *int64) []stmt {
 	b = append(b, stmt{sql: insertObservationSQL, args: []any{o.SessionID, o.Project, o.Type, o.Title, o.Subtitle,
 		o.Narrative, o.Facts, o.Concepts, o.FilesRead, o.FilesModified, o.PromptNumber, o.AcceptedAt,
-		o.SourceEventIDs, o.CreatedAt}, id: id})
+		o.SourceEventIDs, o.CreatedAt, o.DiscoveryTokens}, id: id})
 	if files := filesOf(o); len(files) > 0 {
 		b = append(b, stmt{sql: `INSERT INTO observation_files (observation_id, path, project, accepted_at)
 			SELECT ` + s.d.lastObservationID + `, f.value, ?, ? FROM ` + s.d.listRows + ` WHERE true

@@ -30,6 +30,7 @@ var postgresDialect = dialect{
 	forUpdate:         " FOR UPDATE",
 	anyOf:             " = ANY(?)",
 	listRows:          "unnest(CAST(? AS text[])) AS f (value)",
+	jsonHasAny:        "jsonb_exists_any(%s, CAST(? AS text[]))",
 	lastObservationID: "currval(pg_get_serial_sequence('observations', 'id'))",
 }
 

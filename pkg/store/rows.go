@@ -94,14 +94,14 @@ func scanPrompt(r rows) (Prompt, error) {
 }
 
 const obsCols = `o.id, o.session_id, o.project, o.type, o.title, o.subtitle, o.narrative, o.facts, o.concepts,
-	o.files_read, o.files_modified, o.prompt_number, o.accepted_at, o.source_event_ids, o.created_at`
+	o.files_read, o.files_modified, o.prompt_number, o.accepted_at, o.source_event_ids, o.created_at, o.discovery_tokens`
 
 // scanObservation scans obsCols followed by extra destinations.
 func scanObservation(r rows, extra ...any) (Observation, error) {
 	var o Observation
 	err := r.Scan(append([]any{&o.ID, &o.SessionID, &o.Project, &o.Type, &o.Title, &o.Subtitle, &o.Narrative,
 		&o.Facts, &o.Concepts, &o.FilesRead, &o.FilesModified, &o.PromptNumber, &o.AcceptedAt, &o.SourceEventIDs,
-		&o.CreatedAt}, extra...)...)
+		&o.CreatedAt, &o.DiscoveryTokens}, extra...)...)
 	return o, err
 }
 
@@ -115,13 +115,13 @@ func scanSearchHit(r rows) (SearchHit, error) {
 }
 
 const summaryCols = `id, session_id, project, request, investigated, learned, completed, next_steps, notes,
-	prompt_number, accepted_at, source_event_ids, created_at`
+	prompt_number, accepted_at, source_event_ids, created_at, last_assistant_message`
 
 // scanSummary scans summaryCols followed by extra destinations.
 func scanSummary(r rows, extra ...any) (Summary, error) {
 	var m Summary
 	err := r.Scan(append([]any{&m.ID, &m.SessionID, &m.Project, &m.Request, &m.Investigated, &m.Learned, &m.Completed,
-		&m.NextSteps, &m.Notes, &m.PromptNumber, &m.AcceptedAt, &m.SourceEventIDs, &m.CreatedAt}, extra...)...)
+		&m.NextSteps, &m.Notes, &m.PromptNumber, &m.AcceptedAt, &m.SourceEventIDs, &m.CreatedAt, &m.LastAssistantMessage}, extra...)...)
 	return m, err
 }
 

@@ -35,6 +35,7 @@ var sqliteDialect = dialect{
 	name:              "sqlite",
 	anyOf:             " IN (SELECT value FROM json_each(?))",
 	listRows:          "json_each(?) AS f",
+	jsonHasAny:        "EXISTS (SELECT 1 FROM json_each(%s) c WHERE c.value IN (SELECT value FROM json_each(?)))",
 	lastObservationID: "last_insert_rowid()", // a trigger's inserts do not change it
 	bulkObservations:  sqliteBulkObservations,
 }

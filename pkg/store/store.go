@@ -128,6 +128,9 @@ type Summary struct {
 	AcceptedAt     time.Time `json:"accepted_at"`
 	SourceEventIDs []string  `json:"source_event_ids"`
 	CreatedAt      time.Time `json:"created_at"`
+	// LastAssistantMessage is the agent's last message at the stop this
+	// summary is of (the context's "Previously").
+	LastAssistantMessage string `json:"last_assistant_message,omitempty"`
 }
 
 // AppliedEvent records that a stream message was applied to the store.
@@ -261,6 +264,9 @@ type ContextQuery struct {
 	Budget          int
 	MaxObservations int // default 50
 	MaxSummaries    int // default 10
+	// Types and Concepts, when not empty, select the observations of one
+	// of these types having at least one of these concepts.
+	Types, Concepts []string
 }
 
 // Context is what RecentContext selected, newest first.

@@ -231,6 +231,7 @@ func normalizeUnit(u Unit, now time.Time) (Unit, error) {
 			{"summary.request", &s.Request}, {"summary.investigated", &s.Investigated},
 			{"summary.learned", &s.Learned}, {"summary.completed", &s.Completed},
 			{"summary.next_steps", &s.NextSteps}, {"summary.notes", &s.Notes},
+			{"summary.last_assistant_message", &s.LastAssistantMessage},
 		} {
 			if err := text(c.field, c.v, MaxTextLen); err != nil {
 				return Unit{}, err
@@ -342,6 +343,9 @@ func normalizeObservation(f string, o *Observation, accepted, now time.Time) err
 	}
 	if o.PromptNumber < 0 {
 		return invalid(f+".prompt_number", "is negative")
+	}
+	if o.DiscoveryTokens < 0 {
+		return invalid(f+".discovery_tokens", "is negative")
 	}
 	o.AcceptedAt = utcOr(o.AcceptedAt, accepted)
 	o.CreatedAt = now

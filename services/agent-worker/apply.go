@@ -222,11 +222,13 @@ func (a *actor) buildObservations(ctx context.Context, u store.Unit, evs []strea
 		}
 		return store.Unit{}, nil, fmt.Errorf("compress: %w", err)
 	}
-	for _, o := range res.Observations {
+	cost := llm.DiscoveryTokens(req.ToolUses, res.Observations, res.Usage)
+	for i, o := range res.Observations {
 		so := store.Observation{
 			SessionID: a.sid, Project: req.Session.Project, Type: o.Type, Title: o.Title, Subtitle: o.Subtitle,
 			Narrative: o.Narrative, Facts: o.Facts, Concepts: o.Concepts, FilesRead: o.FilesRead,
 			FilesModified: o.FilesModified, PromptNumber: a.sess.PromptCount, SourceEventIDs: o.SourceEventIDs,
+			DiscoveryTokens: cost[i],
 		}
 		if !store.ValidType(so.Type) {
 			so.Type = store.TypeDiscovery
@@ -290,6 +292,7 @@ func (a *actor) buildSummary(ctx context.Context, u store.Unit, e streamEvent, c
 			SessionID: a.sid, Project: project, Request: s.Request, Investigated: s.Investigated,
 			Learned: s.Learned, Completed: s.Completed, NextSteps: s.NextSteps, Notes: s.Notes,
 			PromptNumber: a.sess.PromptCount, AcceptedAt: e.at, SourceEventIDs: []string{e.id},
+			LastAssistantMessage: e.env.LastAssistantMessage,
 		}
 	}
 	a.addUsage(&u, project, res.Usage)

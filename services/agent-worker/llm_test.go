@@ -117,6 +117,24 @@ func TestPipelineWithLLMProviders(t *testing.T) {
 			if err != nil || c.InputTokens == 0 || c.OutputTokens != 17*calls.Load() {
 				t.Fatalf("usage %+v after %d calls (%v)", c, calls.Load(), err)
 			}
+			// Each observation carries its share of its batch's input
+			// tokens; the shares never exceed what was spent.
+			var discovery int64
+			for _, sid := range sessionIDs("llm", 8) {
+				obs, err := p.store.SessionObservations(ctx, sid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, o := range obs {
+					if o.DiscoveryTokens <= 0 {
+						t.Fatalf("observation %d %q has no discovery tokens", o.ID, o.Title)
+					}
+					discovery += o.DiscoveryTokens
+				}
+			}
+			if discovery > c.InputTokens {
+				t.Fatalf("discovery tokens %d exceed the %d input tokens spent", discovery, c.InputTokens)
+			}
 		})
 	}
 }

@@ -39,10 +39,12 @@ func (a *actor) buildRecompress(ctx context.Context, u store.Unit, rc streamEven
 		if err != nil {
 			return err
 		}
-		for _, o := range res.Observations {
+		cost := llm.DiscoveryTokens(batch, res.Observations, res.Usage)
+		for i, o := range res.Observations {
 			so := store.Observation{SessionID: a.sid, Project: project, Type: o.Type, Title: o.Title, Subtitle: o.Subtitle,
 				Narrative: o.Narrative, Facts: o.Facts, Concepts: o.Concepts, FilesRead: o.FilesRead,
-				FilesModified: o.FilesModified, PromptNumber: number, SourceEventIDs: o.SourceEventIDs}
+				FilesModified: o.FilesModified, PromptNumber: number, SourceEventIDs: o.SourceEventIDs,
+				DiscoveryTokens: cost[i]}
 			if !store.ValidType(so.Type) {
 				so.Type = store.TypeDiscovery
 			}
@@ -122,7 +124,8 @@ func (a *actor) buildRecompress(ctx context.Context, u store.Unit, rc streamEven
 		if s := res.Summary; s != nil {
 			u.Summary = &store.Summary{SessionID: a.sid, Project: project, Request: s.Request, Investigated: s.Investigated,
 				Learned: s.Learned, Completed: s.Completed, NextSteps: s.NextSteps, Notes: s.Notes,
-				PromptNumber: number, AcceptedAt: lastEnd.at, SourceEventIDs: []string{lastEnd.id}}
+				PromptNumber: number, AcceptedAt: lastEnd.at, SourceEventIDs: []string{lastEnd.id},
+				LastAssistantMessage: lastEnd.env.LastAssistantMessage}
 		}
 		a.addUsage(&u, project, res.Usage)
 		state = res.State

@@ -181,7 +181,7 @@ func FormatContext(v ContextView) string {
 			}
 		}
 	}
-	if msg := strings.TrimSpace(v.LastMessage); cfg.ShowLastMessage && msg != "" {
+	if msg := clip(strings.TrimSpace(v.LastMessage), maxLastMessage); cfg.ShowLastMessage && msg != "" {
 		fmt.Fprintf(&b, "\n---\n\n**Previously**\n\nA: %s\n", msg)
 	}
 	if work > 0 {
@@ -277,6 +277,20 @@ func workAmount(n int64) string {
 		return fmt.Sprintf("%d tokens", n)
 	}
 	return fmt.Sprintf("%dk tokens", int64(math.Round(float64(n)/1000)))
+}
+
+// maxLastMessage bounds the "Previously" message, in bytes.
+const maxLastMessage = 4000
+
+// clip cuts s to at most n bytes on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && (s[n]&0xC0) == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func oneLine(s string) string {

@@ -1,7 +1,9 @@
 package query_test
 
 import (
+	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,5 +124,45 @@ func TestContextFooterIsTrue(t *testing.T) {
 	v.Settings.ShowSavingsPercent = false
 	if got = query.FormatContext(v); strings.Contains(got, "Stats:") {
 		t.Errorf("stats line shown with every stats setting off:\n%s", got)
+	}
+}
+
+// A cluster's query service reads the context settings from its
+// environment: types select in the store, excluded projects get nothing,
+// and the summary's last message shows under "Previously".
+func TestContextSettingsFromEnvironment(t *testing.T) {
+	t.Setenv("MNEMO_CONTEXT_OBSERVATION_TYPES", "bugfix,decision")
+	t.Setenv("MNEMO_CONTEXT_OBSERVATIONS", "2")
+	t.Setenv("MNEMO_CONTEXT_SHOW_LAST_MESSAGE", "true")
+	t.Setenv("MNEMO_EXCLUDED_PROJECTS", "secret-*")
+	r := newRig(t)
+	r.observe("s1", "acme", store.TypeBugfix, "Fixed the old bug", "n")
+	r.observe("s1", "acme", store.TypeDecision, "Chose the queue", "n")
+	r.observe("s1", "acme", store.TypeBugfix, "Fixed the new bug", "n")
+	r.observe("s1", "acme", store.TypeChange, "Renamed a file", "n")
+	r.observe("s2", "secret-plans", store.TypeBugfix, "Secret fix", "n")
+	r.seq++
+	e := store.AppliedEvent{EventID: fmt.Sprintf("ev-%d", r.seq), Seq: r.seq, Kind: "stop", AcceptedAt: t0.Add(time.Hour)}
+	if _, err := r.store.Apply(context.Background(), store.Unit{SessionID: "s1", Fence: 1, Events: []store.AppliedEvent{e},
+		Summary: &store.Summary{SessionID: "s1", Project: "acme", Completed: "fixed both", AcceptedAt: e.AcceptedAt,
+			SourceEventIDs: []string{e.EventID}, LastAssistantMessage: "Both bugs are fixed."}}); err != nil {
+		t.Fatal(err)
+	}
+	var ans struct {
+		Context      string `json:"context"`
+		Observations int    `json:"observations"`
+	}
+	if code := r.get("/v1/context?project=acme&tz=Asia/Tokyo", &ans); code != 200 {
+		t.Fatalf("context: HTTP %d", code)
+	}
+	if ans.Observations != 2 || !strings.Contains(ans.Context, "Fixed the new bug") || !strings.Contains(ans.Context, "Chose the queue") ||
+		strings.Contains(ans.Context, "Renamed a file") || strings.Contains(ans.Context, "Fixed the old bug") {
+		t.Errorf("want the 2 newest bugfixes or decisions, got %d:\n%s", ans.Observations, ans.Context)
+	}
+	if !strings.Contains(ans.Context, "**Previously**\n\nA: Both bugs are fixed.") || !strings.Contains(ans.Context, " JST\n") {
+		t.Errorf("no Previously or not in Tokyo time:\n%s", ans.Context)
+	}
+	if code := r.get("/v1/context?project=secret-plans", &ans); code != 200 || ans.Context != "" || ans.Observations != 0 {
+		t.Errorf("excluded project: HTTP %d %+v, want no context", code, ans)
 	}
 }

@@ -403,10 +403,19 @@ func (s *Server) handleContext(w http.ResponseWriter, r *http.Request) {
 	c, err := s.d.Store.RecentContext(r.Context(), store.ContextQuery{
 		Project: project, Budget: budget,
 		MaxObservations: max(cs.Observations, 1), MaxSummaries: max(cs.Sessions, 1),
+		Types: cs.Types, Concepts: cs.Concepts,
 	})
 	if err != nil {
 		s.answer(w, err)
 		return
+	}
+	// "Previously": the agent's last message at the latest stop.
+	last := ""
+	for _, m := range c.Summaries {
+		if strings.TrimSpace(m.LastAssistantMessage) != "" {
+			last = m.LastAssistantMessage
+			break
+		}
 	}
 	// The counts select (a count of 0 shows none); the budget only caps.
 	c.Observations = c.Observations[:min(len(c.Observations), cs.Observations)]
@@ -419,6 +428,6 @@ func (s *Server) handleContext(w http.ResponseWriter, r *http.Request) {
 		c.Tokens += store.SummaryTokens(&c.Summaries[i])
 	}
 	text := FormatContext(ContextView{Project: project, Observations: c.Observations, Summaries: c.Summaries,
-		Settings: cs, Now: time.Now().In(loc)})
+		Settings: cs, Now: time.Now().In(loc), LastMessage: last})
 	api.WriteJSON(w, http.StatusOK, map[string]any{"context": text, "observations": len(c.Observations), "tokens": c.Tokens})
 }

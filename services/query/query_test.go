@@ -191,6 +191,7 @@ func TestBadParametersAre4xx(t *testing.T) {
 		{"GET", "/v1/observations?file=/a.go", "", 400, "project"},
 		{"GET", "/v1/context", "", 400, "project"},
 		{"GET", "/v1/context?project=acme&budget=5", "", 400, "budget"},
+		{"GET", "/v1/context?project=acme&tz=Mars/Olympus", "", 400, "tz"},
 		{"GET", "/v1/sessions?status=sleeping", "", 400, "status"},
 		{"GET", "/v1/sessions/a.b", "", 400, "id"},
 		{"GET", "/v1/sessions/nope", "", 404, ""},

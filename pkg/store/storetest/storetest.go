@@ -43,6 +43,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"SearchPromptsAndSummaries", testSearchPromptsAndSummaries},
 		{"ProjectsAndSize", testProjectsAndSize},
 		{"ContextWithinBudget", testContextBudget},
+		{"ContextTypesConceptsAndCosts", testContextSelection},
 		{"TimelineAndGetByIDs", testTimeline},
 		{"SessionsPromptsAndCounts", testSessionsAndCounts},
 		{"DeadLetters", testDeadLetters},
@@ -570,6 +571,69 @@ func testContextBudget(t *testing.T, dsn string) {
 	}
 	if c, _ := st.RecentContext(ctx, store.ContextQuery{Project: "nobody", Budget: 1000}); len(c.Observations) != 0 {
 		t.Fatal("context leaked across projects")
+	}
+}
+
+// The context selects by type and concept in the store (so the count is of
+// matching observations), and keeps each observation's discovery tokens and
+// each summary's last assistant message.
+func testContextSelection(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	s := &seq{}
+	kinds := []struct {
+		typ      string
+		concepts []string
+	}{
+		{store.TypeBugfix, []string{"gotcha"}}, {store.TypeDecision, []string{"trade-off", "pattern"}},
+		{store.TypeChange, []string{"what-changed"}}, {store.TypeBugfix, []string{"problem-solution"}},
+	}
+	for i := 0; i < 12; i++ {
+		k := kinds[i%len(kinds)]
+		o := obs("sel", "sel", k.typ, fmt.Sprintf("item %02d", i), "n")
+		o.Concepts, o.DiscoveryTokens = k.concepts, int64(100*(i+1))
+		mustApply(t, st, toolUnit(s, "sel", 1, o))
+	}
+	e := ev(s, "stop")
+	mustApply(t, st, store.Unit{SessionID: "sel", Fence: 1, Events: []store.AppliedEvent{e},
+		Summary: &store.Summary{SessionID: "sel", Project: "sel", Completed: "done", AcceptedAt: e.AcceptedAt,
+			SourceEventIDs: []string{e.EventID}, LastAssistantMessage: "All tests pass now."}})
+	get := func(q store.ContextQuery) []store.Observation {
+		t.Helper()
+		q.Project, q.Budget = "sel", 100000
+		c, err := st.RecentContext(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Observations
+	}
+	all := get(store.ContextQuery{MaxObservations: 3})
+	if len(all) != 3 || all[0].Title != "item 11" || all[0].DiscoveryTokens != 1200 {
+		t.Fatalf("newest 3: %+v", all)
+	}
+	bugs := get(store.ContextQuery{MaxObservations: 4, Types: []string{store.TypeBugfix}})
+	if len(bugs) != 4 || bugs[0].Title != "item 11" || bugs[3].Title != "item 04" {
+		t.Fatalf("bugfixes only: %d, first %q", len(bugs), bugs[0].Title)
+	}
+	for _, o := range bugs {
+		if o.Type != store.TypeBugfix {
+			t.Fatalf("type filter let through %s", o.Type)
+		}
+	}
+	sel := get(store.ContextQuery{MaxObservations: 10, Concepts: []string{"pattern", "gotcha"}})
+	if len(sel) != 6 {
+		t.Fatalf("concepts pattern|gotcha: %d observations, want 6", len(sel))
+	}
+	both := get(store.ContextQuery{MaxObservations: 10, Types: []string{store.TypeBugfix, store.TypeChange}, Concepts: []string{"gotcha", "what-changed"}})
+	if len(both) != 6 {
+		t.Fatalf("types and concepts: %d observations, want 6", len(both))
+	}
+	if none := get(store.ContextQuery{Concepts: []string{"nothing-has-this"}}); len(none) != 0 {
+		t.Fatalf("an unknown concept selected %d", len(none))
+	}
+	sums, err := st.SessionSummaries(ctx, "sel")
+	if err != nil || len(sums) != 1 || sums[0].LastAssistantMessage != "All tests pass now." {
+		t.Fatalf("summary's last message: %+v %v", sums, err)
 	}
 }
 
