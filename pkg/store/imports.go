@@ -78,11 +78,12 @@ const (
 	insertImportedPromptSQL = `INSERT INTO prompts (session_id, number, text, at, private) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (session_id, number) DO NOTHING`
 	insertImportedObservationSQL = `INSERT INTO observations (session_id, project, type, title, subtitle, narrative,
-		facts, concepts, files_read, files_modified, prompt_number, accepted_at, source_event_ids, created_at, import_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		facts, concepts, files_read, files_modified, prompt_number, accepted_at, source_event_ids, created_at, import_key,
+		discovery_tokens)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertImportedSummarySQL = `INSERT INTO summaries (session_id, project, request, investigated, learned, completed,
-		next_steps, notes, prompt_number, accepted_at, source_event_ids, created_at, import_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		next_steps, notes, prompt_number, accepted_at, source_event_ids, created_at, import_key, last_assistant_message)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 // Import writes b in one transaction. Each session it touches is locked as
@@ -170,7 +171,7 @@ func (s *sqlStore) importBatch(ctx context.Context, tx executor, b ImportBatch, 
 			o := &fresh[i]
 			st = append(st, stmt{sql: insertImportedObservationSQL, args: []any{o.SessionID, o.Project, o.Type, o.Title,
 				o.Subtitle, o.Narrative, o.Facts, o.Concepts, o.FilesRead, o.FilesModified, o.PromptNumber, o.AcceptedAt,
-				o.SourceEventIDs, o.CreatedAt, o.Key}})
+				o.SourceEventIDs, o.CreatedAt, o.Key, o.DiscoveryTokens}})
 			if files := filesOf(&o.Observation); len(files) > 0 {
 				st = append(st, stmt{sql: `INSERT INTO observation_files (observation_id, path, project, accepted_at)
 				SELECT ` + s.d.lastObservationID + `, f.value, ?, ? FROM ` + s.d.listRows + ` WHERE true
@@ -194,7 +195,7 @@ func (s *sqlStore) importBatch(ctx context.Context, tx executor, b ImportBatch, 
 		present[m.Key] = true
 		st = append(st, stmt{sql: insertImportedSummarySQL, args: []any{m.SessionID, m.Project, m.Request,
 			m.Investigated, m.Learned, m.Completed, m.NextSteps, m.Notes, m.PromptNumber, m.AcceptedAt,
-			m.SourceEventIDs, m.CreatedAt, m.Key}})
+			m.SourceEventIDs, m.CreatedAt, m.Key, m.LastAssistantMessage}})
 		res.Summaries++
 	}
 	if err := tx.send(ctx, st); err != nil {
@@ -325,7 +326,7 @@ func (s *sqlStore) ExportSession(ctx context.Context, id string) (SessionExport,
 		var m ImportedSummary
 		var key *string
 		err := r.Scan(&m.ID, &m.SessionID, &m.Project, &m.Request, &m.Investigated, &m.Learned, &m.Completed,
-			&m.NextSteps, &m.Notes, &m.PromptNumber, &m.AcceptedAt, &m.SourceEventIDs, &m.CreatedAt, &key)
+			&m.NextSteps, &m.Notes, &m.PromptNumber, &m.AcceptedAt, &m.SourceEventIDs, &m.CreatedAt, &m.LastAssistantMessage, &key)
 		m.Key = keyOr(key, self, "summaries", m.ID)
 		return m, err
 	}, `SELECT `+summaryCols+`, import_key FROM summaries WHERE session_id = ? ORDER BY accepted_at, id`, id)

@@ -50,13 +50,14 @@ func sqliteBulkObservations(obs []ImportedObservation) (string, any) {
 		rows[i] = []any{o.SessionID, o.Project, o.Type, o.Title, o.Subtitle, o.Narrative,
 			jsonText(o.Facts, []string{}), jsonText(o.Concepts, []string{}), jsonText(o.FilesRead, []string{}),
 			jsonText(o.FilesModified, []string{}), o.PromptNumber, o.AcceptedAt.UnixMicro(),
-			jsonText(o.SourceEventIDs, []string{}), o.CreatedAt.UnixMicro(), o.Key}
+			jsonText(o.SourceEventIDs, []string{}), o.CreatedAt.UnixMicro(), o.Key, o.DiscoveryTokens}
 	}
 	b, _ := json.Marshal(rows) // strings, numbers and their lists always encode
 	return `INSERT INTO observations (session_id, project, type, title, subtitle, narrative, facts, concepts,
-		files_read, files_modified, prompt_number, accepted_at, source_event_ids, created_at, import_key)
+		files_read, files_modified, prompt_number, accepted_at, source_event_ids, created_at, import_key, discovery_tokens)
 		SELECT r.value->>0, r.value->>1, r.value->>2, r.value->>3, r.value->>4, r.value->>5, r.value->>6,
-			r.value->>7, r.value->>8, r.value->>9, r.value->>10, r.value->>11, r.value->>12, r.value->>13, r.value->>14
+			r.value->>7, r.value->>8, r.value->>9, r.value->>10, r.value->>11, r.value->>12, r.value->>13, r.value->>14,
+			r.value->>15
 		FROM json_each(?) AS r WHERE true`, string(b)
 }
 
