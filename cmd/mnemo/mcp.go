@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/hook/hookcli"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/mnemo-dev/mnemo/services/query"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -209,6 +210,9 @@ func newMCPServer(api *mnemoAPI) *mcp.Server {
 	mcp.AddTool(s, &mcp.Tool{Name: "session_start_context", Description: "The recent context of a project as injected at session start: latest summary and an index of recent observations."},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in contextIn) (*mcp.CallToolResult, any, error) {
 			q := url.Values{"project": {in.Project}}
+			if tz := hookcli.LocalZone(); tz != "" {
+				q.Set("tz", tz) // times in the user's zone, as the hook's
+			}
 			if in.Budget > 0 {
 				q.Set("budget", strconv.Itoa(in.Budget))
 			}

@@ -336,7 +336,7 @@ type contextAnswer struct {
 func (h *hookRun) sessionContext(ctx context.Context, project string) []byte {
 	var ans contextAnswer
 	q := url.Values{"project": {project}}
-	if tz := localZone(); tz != "" {
+	if tz := LocalZone(); tz != "" {
 		q.Set("tz", tz) // so that the context's times are the user's
 	}
 	if err := h.getJSON(ctx, h.cfg.ContextTimeout, "/v1/context?"+q.Encode(), &ans); err != nil {

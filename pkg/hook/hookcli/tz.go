@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// localZone is the user's IANA time zone name, which the server cannot
+// LocalZone is the user's IANA time zone name, which the server cannot
 // know: $TZ when set, else the zone /etc/localtime links to, else
 // /etc/timezone. It is "" when unknown or not a zone this machine knows, and
 // the server then uses its own.
-func localZone() string {
+func LocalZone() string {
 	tz, set := os.LookupEnv("TZ")
 	return zoneName(tz, set, "/etc/localtime", "/etc/timezone")
 }
