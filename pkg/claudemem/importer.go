@@ -134,6 +134,7 @@ func observationOf(o Observation) store.ImportedObservation {
 		SessionID: sessionID(o.SessionID, o.MemorySessionID), Project: o.Project, Type: o.Type, Title: o.Title,
 		Subtitle: o.Subtitle, Narrative: narrative, Facts: o.Facts, Concepts: o.Concepts, FilesRead: o.FilesRead,
 		FilesModified: o.FilesModified, PromptNumber: o.PromptNumber, AcceptedAt: o.At,
+		DiscoveryTokens: max(o.DiscoveryTokens, 0), // claude-mem's work figure, kept for the context's
 	}}
 }
 
