@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -52,6 +53,20 @@ type Summary struct {
 	Completed    string `json:"completed"`
 	NextSteps    string `json:"next_steps"`
 	Notes        string `json:"notes"`
+}
+
+// Empty reports whether a summary says nothing: every field blank. Such a
+// summary is never stored.
+func (s *Summary) Empty() bool {
+	if s == nil {
+		return true
+	}
+	for _, f := range []string{s.Request, s.Investigated, s.Learned, s.Completed, s.NextSteps, s.Notes} {
+		if strings.TrimSpace(f) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // Usage is the cost of one provider call.

@@ -10,8 +10,11 @@ import (
 	"unicode/utf8"
 )
 
-// Offline is the extractive compressor: it makes plain observations from the
-// tool events themselves, with no LLM, instantly and for free.
+// Offline is the extractive compressor: with no LLM, instantly and for free,
+// it titles each tool use by what happened (a command and its outcome, a
+// file and what was touched in it, a search and its hits) and summarizes a
+// session from its prompt, files, commands and last message, or not at all
+// when there is nothing to say.
 type Offline struct{}
 
 // Name implements Compressor.
@@ -30,42 +33,6 @@ func (Offline) Observe(ctx context.Context, r ObserveRequest) (ObserveResult, er
 	return res, nil
 }
 
-// Summarize builds the summary from the prompt, the files the session touched
-// and the agent's last message.
-func (Offline) Summarize(ctx context.Context, r SummarizeRequest) (SummarizeResult, error) {
-	if err := ctx.Err(); err != nil {
-		return SummarizeResult{}, err
-	}
-	read, modified := map[string]bool{}, map[string]bool{}
-	var titles []string
-	for _, o := range r.Observations {
-		for _, f := range o.FilesRead {
-			read[f] = true
-		}
-		for _, f := range o.FilesModified {
-			modified[f] = true
-		}
-		titles = append(titles, o.Title)
-	}
-	s := &Summary{
-		Request:   clip(firstNonEmpty(r.Session.UserPrompt, r.LastUserMessage), 1000),
-		Completed: clip(r.LastAssistantMessage, 2000),
-	}
-	if len(read) > 0 {
-		s.Investigated = "Read " + strings.Join(sortedKeys(read, 20), ", ")
-	}
-	if len(modified) > 0 {
-		s.Learned = "Changed " + strings.Join(sortedKeys(modified, 20), ", ")
-	}
-	if n := len(titles); n > 0 {
-		if n > 10 {
-			titles = titles[n-10:]
-		}
-		s.Notes = fmt.Sprintf("%d observations; latest: %s", n, strings.Join(titles, "; "))
-	}
-	return SummarizeResult{Summary: s, State: r.State}, nil
-}
-
 type toolInput struct {
 	FilePath     string `json:"file_path"`
 	Path         string `json:"path"`
@@ -73,92 +40,52 @@ type toolInput struct {
 	Command      string `json:"command"`
 	Description  string `json:"description"`
 	Pattern      string `json:"pattern"`
+	Glob         string `json:"glob"`
 	Query        string `json:"query"`
 	URL          string `json:"url"`
 	Prompt       string `json:"prompt"`
 	Subject      string `json:"subject"`
+	SubagentType string `json:"subagent_type"`
+	TaskID       string `json:"taskId"`
+	Name         string `json:"name"`
+	Action       string `json:"action"`
 }
 
+// extract makes the observation of one tool use from what happened: the
+// command and its outcome, the file and what was touched in it, the search
+// and its hits. A narrative explains and never copies a file's lines; at
+// most a few lines of a command's output stand in it as evidence.
 func extract(tu ToolUse) Observation {
 	var in toolInput
 	_ = json.Unmarshal(tu.Input, &in) // a tool input need not be an object
 	file := firstNonEmpty(in.FilePath, in.NotebookPath)
-	o := Observation{SourceEventIDs: []string{tu.EventID}}
+	var o Observation
 	switch tu.Tool {
-	case "Read":
-		o.Type, o.Title = "discovery", "Read "+short(file)
-		o.FilesRead = nonEmpty(file)
-		o.Concepts = []string{"how-it-works"}
-	case "Edit", "MultiEdit":
-		o.Type, o.Title = "change", "Edited "+short(file)
-		o.FilesModified = nonEmpty(file)
-		o.Concepts = []string{"what-changed"}
+	case "Read", "NotebookRead":
+		o = observeRead(tu, file)
+	case "Edit", "MultiEdit", "NotebookEdit":
+		var ei editInput
+		_ = json.Unmarshal(tu.Input, &ei)
+		o = observeEdit(tu, tu.Tool, file, ei)
 	case "Write":
-		o.Type, o.Title = "change", "Wrote "+short(file)
-		o.FilesModified = nonEmpty(file)
-		o.Concepts = []string{"what-changed"}
-	case "NotebookEdit":
-		o.Type, o.Title = "change", "Edited notebook "+short(file)
-		o.FilesModified = nonEmpty(file)
-		o.Concepts = []string{"what-changed"}
-	case "Bash":
-		o.Type, o.Title = "discovery", "Ran "+clip(oneLine(in.Command), 80)
-		o.Subtitle = clip(in.Description, 200)
-		o.Concepts = []string{"how-it-works"}
+		var ei editInput
+		_ = json.Unmarshal(tu.Input, &ei)
+		o = observeWrite(tu, file, ei)
+	case "Bash", "BashOutput", "PowerShell":
+		o = observeCommand(tu, in)
 	case "Grep", "Glob":
-		o.Type, o.Title = "discovery", "Searched for "+clip(oneLine(firstNonEmpty(in.Pattern, in.Query)), 80)
-		if in.Path != "" {
-			o.Subtitle = "in " + in.Path
-		}
-		o.Concepts = []string{"how-it-works"}
-	case "WebFetch", "WebSearch":
-		o.Type, o.Title = "discovery", "Looked up "+clip(oneLine(firstNonEmpty(in.URL, in.Query)), 80)
-		o.Concepts = []string{"how-it-works"}
+		o = observeSearch(tu, tu.Tool, in)
+	case "Agent", "Task":
+		o = observeAgent(tu, in)
 	default:
-		o.Type, o.Title = "discovery", "Used "+tu.Tool
-		if d := firstNonEmpty(in.Description, in.Subject, in.Prompt); d != "" {
-			o.Subtitle = clip(oneLine(d), 200)
-		}
-		o.Concepts = []string{"how-it-works"}
+		o = observeOther(tu, in)
 	}
-	if strings.TrimSpace(o.Title) == "" || strings.HasSuffix(o.Title, " ") {
-		o.Title = strings.TrimSpace(o.Title + " " + tu.Tool)
-	}
-	if tu.Error != "" {
-		o.Title = "Failed: " + o.Title
-		o.Facts = append(o.Facts, clip(oneLine(tu.Error), 300))
-		o.Concepts = []string{"problem-solution"}
-	}
-	if out := responseText(tu.Response); out != "" {
-		o.Narrative = clip(out, 600)
+	o.SourceEventIDs = []string{tu.EventID}
+	o.Title = strings.TrimSpace(o.Title)
+	if o.Title == "" {
+		o.Title = "Used " + tu.Tool
 	}
 	return o
-}
-
-// responseText pulls the human-readable part out of a structured response.
-func responseText(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	var v map[string]any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-		return ""
-	}
-	for _, k := range []string{"stdout", "content", "output", "result"} {
-		if s, ok := v[k].(string); ok && s != "" {
-			return s
-		}
-	}
-	if f, ok := v["file"].(map[string]any); ok {
-		if s, ok := f["content"].(string); ok {
-			return s
-		}
-	}
-	return ""
 }
 
 func short(path string) string {
