@@ -287,7 +287,7 @@ func (a *actor) buildSummary(ctx context.Context, u store.Unit, e streamEvent, c
 		}
 		return store.Unit{}, nil, fmt.Errorf("summarize: %w", err)
 	}
-	if s := res.Summary; s != nil {
+	if s := res.Summary; !s.Empty() { // a summary that says nothing is never stored
 		u.Summary = &store.Summary{
 			SessionID: a.sid, Project: project, Request: s.Request, Investigated: s.Investigated,
 			Learned: s.Learned, Completed: s.Completed, NextSteps: s.NextSteps, Notes: s.Notes,

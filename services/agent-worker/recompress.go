@@ -29,6 +29,7 @@ func (a *actor) buildRecompress(ctx context.Context, u store.Unit, rc streamEven
 		number  int
 		private bool
 		lastEnd *streamEvent
+		stored  int // events of the session other than recompress requests
 	)
 	flush := func() error {
 		if len(batch) == 0 {
@@ -80,6 +81,9 @@ func (a *actor) buildRecompress(ctx context.Context, u store.Unit, rc streamEven
 			continue
 		}
 		e := streamEvent{seq: raw.Sequence, at: raw.Time.UTC(), id: env.EventID, env: env}
+		if env.Kind != event.KindRecompress {
+			stored++
+		}
 		switch env.Kind {
 		case event.KindUserPrompt:
 			if err := flush(); err != nil {
@@ -108,6 +112,13 @@ func (a *actor) buildRecompress(ctx context.Context, u store.Unit, rc streamEven
 			}
 		}
 	}
+	if stored == 0 {
+		// Nothing of the session is in the stream (imported memory, or events
+		// older than the stream keeps): keep its memory rather than erase it.
+		a.log.Info("recompress skipped: no stored events", "compressor", a.w.d.Compressor.Name())
+		u.Session = nil
+		return u, func(store.ApplyResult) {}, nil
+	}
 	if err := flush(); err != nil {
 		return a.recompressFailed(u, rc, err)
 	}
@@ -115,13 +126,15 @@ func (a *actor) buildRecompress(ctx context.Context, u store.Unit, rc streamEven
 		req := llm.SummarizeRequest{Session: llm.Session{ID: a.sid, Project: project, UserPrompt: prompt, PromptNumber: number},
 			EventID: lastEnd.id, LastAssistantMessage: lastEnd.env.LastAssistantMessage, State: state}
 		for _, o := range obs {
-			req.Observations = append(req.Observations, llm.Observation{Type: o.Type, Title: o.Title, SourceEventIDs: o.SourceEventIDs})
+			req.Observations = append(req.Observations, llm.Observation{Type: o.Type, Title: o.Title, Subtitle: o.Subtitle,
+				Narrative: o.Narrative, Facts: o.Facts, Concepts: o.Concepts, FilesRead: o.FilesRead,
+				FilesModified: o.FilesModified, SourceEventIDs: o.SourceEventIDs})
 		}
 		res, err := a.w.d.Compressor.Summarize(ctx, req)
 		if err != nil {
 			return a.recompressFailed(u, rc, err)
 		}
-		if s := res.Summary; s != nil {
+		if s := res.Summary; !s.Empty() {
 			u.Summary = &store.Summary{SessionID: a.sid, Project: project, Request: s.Request, Investigated: s.Investigated,
 				Learned: s.Learned, Completed: s.Completed, NextSteps: s.NextSteps, Notes: s.Notes,
 				PromptNumber: number, AcceptedAt: lastEnd.at, SourceEventIDs: []string{lastEnd.id},
