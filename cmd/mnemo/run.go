@@ -15,6 +15,8 @@ import (
 	"time"
 
 	worker "github.com/mnemo-dev/mnemo/services/agent-worker"
+	"github.com/mnemo-dev/mnemo/services/ingest"
+	"github.com/mnemo-dev/mnemo/services/query"
 	"github.com/mnemo-dev/mnemo/services/reaper"
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
@@ -35,7 +37,9 @@ func init() {
 	})
 }
 
-// runConfig is the all-in-one runner's configuration.
+// runConfig is the all-in-one runner's configuration: its own settings and
+// every service's, bound to the same flags and variables as the service
+// binaries (a name shared by several services sets each of them).
 type runConfig struct {
 	Addr         string
 	Home         string
@@ -45,8 +49,10 @@ type runConfig struct {
 	NATSPort     int
 	NATSHTTPPort int
 	LogLevel     string
+	Ingest       ingest.Config
+	Query        query.Config
 	Worker       worker.Config
-	IdleSummary  time.Duration
+	Reaper       reaper.Config
 	// Upstream, when set, is a shared cluster this machine's events are
 	// forwarded to (a laptop feeding the team's memory, offline-tolerant).
 	Upstream      string
@@ -62,20 +68,30 @@ func (c *runConfig) bind(s *config.Set) {
 	s.Int(&c.NATSPort, "nats-port", "MNEMO_NATS_PORT", 0, "embedded NATS client port on 127.0.0.1 (0 = a free port)")
 	s.Int(&c.NATSHTTPPort, "nats-http-port", "MNEMO_NATS_HTTP_PORT", 0, "embedded NATS monitoring port for dashboards (0 = off)")
 	s.String(&c.LogLevel, "log-level", "MNEMO_LOG_LEVEL", "info", "debug, info, warn or error")
+	c.Ingest = ingest.DefaultConfig()
+	c.Ingest.Bind(s)
+	c.Query = query.DefaultConfig()
+	c.Query.Bind(s)
 	c.Worker = worker.DefaultConfig()
 	c.Worker.WorkerID = "local"
 	c.Worker.Bind(s)
+	c.Reaper = reaper.DefaultConfig()
+	c.Reaper.ID, c.Reaper.Addr = "local", "" // the reaper's routes are served on --addr
+	c.Reaper.Bind(s)
 	s.String(&c.Upstream, "upstream", "MNEMO_UPSTREAM", "", "NATS URL of a shared Mnemo cluster to forward this machine's events to (events wait locally while it is unreachable)")
 	s.String(&c.UpstreamToken, "upstream-token", "MNEMO_UPSTREAM_TOKEN", "", "token for the upstream cluster")
-	s.Duration(&c.IdleSummary, "idle-summary", "MNEMO_IDLE_SUMMARY", reaper.DefaultConfig().IdleSummary, "summarize a session idle this long without a stop")
+	s.Reads(llm.EnvVars)
+	s.Reads(map[string]string{"MNEMO_REDIS_SERVER": "path of the redis-server started when MNEMO_REDIS_URL is empty"})
+	for _, d := range settings.Defs { // the settings file's, read by the services and the hook
+		s.Reads(map[string]string{d.Key: d.Help})
+	}
 }
 
 // reaperConfig runs the reaper with the worker's layout and timings, so it
 // detects a dead worker and releases exactly what the worker held.
 func (c *runConfig) reaperConfig() reaper.Config {
-	r := reaper.DefaultConfig()
-	r.ID, r.Addr, r.Layout = "local", "", c.Worker.Layout
-	r.MemberTTL, r.LockTTL, r.IdleSummary = c.Worker.MemberTTL, c.Worker.LockTTL, c.IdleSummary
+	r := c.Reaper
+	r.Layout, r.MemberTTL, r.LockTTL = c.Worker.Layout, c.Worker.MemberTTL, c.Worker.LockTTL
 	return r
 }
 
@@ -84,6 +100,8 @@ func (c *runConfig) validate() error {
 	p.Add(config.CheckBind(c.Addr, c.Token))
 	p.Addf(c.Home == "", "no data directory: set MNEMO_HOME")
 	p.Addf(c.NATSPort < 0 || c.NATSPort > 65535, "MNEMO_NATS_PORT must be 0..65535")
+	p.Add(c.Ingest.Validate())
+	p.Add(c.Query.Validate())
 	p.Add(c.Worker.Validate())
 	p.Add(c.reaperConfig().Validate())
 	_, err := logging.ParseLevel(c.LogLevel)
@@ -130,6 +148,7 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	if err := userSettings.Err(); err != nil {
 		log.Warn("settings file unreadable; using the variables and defaults", "err", err)
 	}
+	daemon.WarnUnknown(log, set)
 	// Take the HTTP port first: a second `mnemo run` fails here, before it
 	// touches the first one's data.
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -215,8 +234,9 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", daemon.MetricsHandler(reg, cfg.Token))
-	closeServices, err := mountServices(mux, services{log: log, nc: nc, js: js, rdb: rdb, store: st, reg: reg, token: cfg.Token,
-		layout: cfg.Worker.Layout, memberTTL: cfg.Worker.MemberTTL, settings: userSettings})
+	rp.Register(mux)
+	closeServices, err := mountServices(mux, services{log: log, nc: nc, js: js, rdb: rdb, store: st, reg: reg,
+		ingest: cfg.Ingest, query: cfg.Query, layout: cfg.Worker.Layout, settings: userSettings})
 	if err != nil {
 		return err
 	}

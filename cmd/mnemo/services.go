@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
@@ -30,16 +29,14 @@ type services struct {
 	rdb   redis.UniversalClient
 	store store.Store
 	reg   prometheus.Registerer
-	token string
-	// layout and memberTTL are the worker's, for the stats of /v1/stats.
-	layout    bus.Layout
-	memberTTL time.Duration
+	// ingest and query are the services' settings; the token is shared.
+	ingest ingest.Config
+	query  query.Config
+	// layout is the worker's, for the stats of /v1/stats.
+	layout bus.Layout
 	// settings are the user's settings file, read by the context builder.
 	settings *settings.Settings
 }
-
-// readiness is one service's readiness check.
-type readiness func(ctx context.Context) error
 
 // mountServices mounts ingest (and the other HTTP services) on mux with
 // /healthz and /readyz, and returns what closes them, in order.
@@ -48,12 +45,12 @@ func mountServices(mux *http.ServeMux, s services) (closeAll func(), err error) 
 	if s.rdb != nil {
 		deps.Meta = session.NewMetaStore(s.rdb)
 	}
-	in, err := ingest.New(ingest.Config{Token: s.token}, deps)
+	in, err := ingest.New(s.ingest, deps)
 	if err != nil {
 		return nil, err
 	}
 	in.Register(mux)
-	q, err := query.New(query.Config{Token: s.token, MemberTTL: s.memberTTL}, query.Deps{
+	q, err := query.New(s.query, query.Deps{
 		Store: s.store, NC: s.nc, JS: s.js, Layout: s.layout, Redis: s.rdb, Logger: s.log, Registry: s.reg, Settings: s.settings,
 	})
 	if err != nil {
@@ -61,21 +58,7 @@ func mountServices(mux *http.ServeMux, s services) (closeAll func(), err error) 
 		return nil, err
 	}
 	q.Register(mux)
-	checks := []readiness{in.Ready, q.Ready}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		var errs []error
-		for _, c := range checks {
-			errs = append(errs, c(r.Context()))
-		}
-		if err := errors.Join(errs...); err != nil {
-			api.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
-			return
-		}
-		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	api.Probes(mux, func(ctx context.Context) error { return errors.Join(in.Ready(ctx), q.Ready(ctx)) }, s.log)
 	return func() { in.Close(); q.Close() }, nil
 }
 

@@ -10,87 +10,163 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Set binds config fields to flags whose defaults come from the environment.
+// Set binds config fields to flags and MNEMO_* variables. A flag name bound
+// more than once (by several services' configs in one process, as `mnemo
+// run` does) sets every field bound to it, so each service sees the value.
 type Set struct {
-	fs   *flag.FlagSet
-	errs []error
+	fs       *flag.FlagSet
+	settings []*setting
+	byFlag   map[string]*setting
+	reads    map[string]string // variables read outside the Set → meaning
+	errs     []error
 }
 
-// NewSet returns a Set over fs.
-func NewSet(fs *flag.FlagSet) *Set { return &Set{fs: fs} }
+// setting is one flag and its variable, with every field it sets.
+type setting struct {
+	flag, env, def, usage string
+	isBool                bool
+	sets                  []func(string) error
+}
+
+// NewSet returns a Set over fs; fs's usage (-h) prints every setting.
+func NewSet(fs *flag.FlagSet) *Set {
+	s := &Set{fs: fs, byFlag: map[string]*setting{}, reads: map[string]string{}}
+	fs.Usage = s.usage
+	return s
+}
 
 // FlagSet returns the underlying flag set.
 func (s *Set) FlagSet() *flag.FlagSet { return s.fs }
 
-func envUsage(env, usage string) string {
-	if env == "" {
-		return usage
+// bind applies the variable's value (or def) through set now and registers
+// the flag. A parse error of the variable is kept for Parse to report.
+func (s *Set) bind(name, env, def, usage string, isBool bool, set func(string) error) {
+	v, fromEnv := def, false
+	if env != "" {
+		if ev, ok := os.LookupEnv(env); ok {
+			v, fromEnv = ev, true
+		}
 	}
-	return usage + " (env " + env + ")"
+	if err := set(v); err != nil {
+		if fromEnv {
+			s.errs = append(s.errs, fmt.Errorf("%s=%q: %w", env, v, err))
+		} else {
+			s.errs = append(s.errs, fmt.Errorf("default of -%s %q: %w", name, v, err))
+		}
+	}
+	if st, ok := s.byFlag[name]; ok {
+		if st.env != env {
+			panic(fmt.Sprintf("config: flag -%s bound to both %s and %s", name, st.env, env))
+		}
+		st.sets = append(st.sets, set)
+		return
+	}
+	st := &setting{flag: name, env: env, def: def, usage: usage, isBool: isBool, sets: []func(string) error{set}}
+	s.byFlag[name] = st
+	s.settings = append(s.settings, st)
+	apply := func(v string) error {
+		for _, f := range st.sets {
+			if err := f(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if isBool {
+		s.fs.BoolFunc(name, usage, apply)
+	} else {
+		s.fs.Func(name, usage, apply)
+	}
 }
 
 // String binds a string.
 func (s *Set) String(p *string, name, env, def, usage string) {
-	if v, ok := os.LookupEnv(env); ok && env != "" {
-		def = v
-	}
-	s.fs.StringVar(p, name, def, envUsage(env, usage))
+	s.bind(name, env, def, usage, false, func(v string) error { *p = v; return nil })
 }
 
 // Int binds an int.
 func (s *Set) Int(p *int, name, env string, def int, usage string) {
-	if v, ok := os.LookupEnv(env); ok && env != "" {
+	s.bind(name, env, strconv.Itoa(def), usage, false, func(v string) error {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
-			s.errs = append(s.errs, fmt.Errorf("%s=%q is not a whole number", env, v))
-		} else {
-			def = n
+			return errors.New("not a whole number")
 		}
-	}
-	s.fs.IntVar(p, name, def, envUsage(env, usage))
+		*p = n
+		return nil
+	})
 }
 
 // Duration binds a duration ("5s", "2m").
 func (s *Set) Duration(p *time.Duration, name, env string, def time.Duration, usage string) {
-	if v, ok := os.LookupEnv(env); ok && env != "" {
+	s.bind(name, env, def.String(), usage, false, func(v string) error {
 		d, err := time.ParseDuration(strings.TrimSpace(v))
 		if err != nil {
-			s.errs = append(s.errs, fmt.Errorf("%s=%q is not a duration (like 5s or 2m)", env, v))
-		} else {
-			def = d
+			return errors.New("not a duration (like 5s or 2m)")
 		}
-	}
-	s.fs.DurationVar(p, name, def, envUsage(env, usage))
+		*p = d
+		return nil
+	})
 }
 
 // Bool binds a bool.
 func (s *Set) Bool(p *bool, name, env string, def bool, usage string) {
-	if v, ok := os.LookupEnv(env); ok && env != "" {
+	s.bind(name, env, strconv.FormatBool(def), usage, true, func(v string) error {
 		b, err := strconv.ParseBool(strings.TrimSpace(v))
 		if err != nil {
-			s.errs = append(s.errs, fmt.Errorf("%s=%q is not true or false", env, v))
-		} else {
-			def = b
+			return errors.New("not true or false")
 		}
-	}
-	s.fs.BoolVar(p, name, def, envUsage(env, usage))
+		*p = b
+		return nil
+	})
 }
 
 // Func binds a value parsed by set: from the environment now (or def), and
 // from the flag when given.
 func (s *Set) Func(name, env, def, usage string, set func(string) error) {
-	if v, ok := os.LookupEnv(env); ok && env != "" {
-		def = v
+	s.bind(name, env, def, usage, false, set)
+}
+
+// Durations binds a comma-separated list of durations; "none" is empty.
+func (s *Set) Durations(p *[]time.Duration, name, env string, def []time.Duration, usage string) {
+	parts := make([]string, len(def))
+	for i, d := range def {
+		parts[i] = d.String()
 	}
-	if err := set(def); err != nil {
-		s.errs = append(s.errs, err)
+	ds := strings.Join(parts, ",")
+	if ds == "" {
+		ds = "none"
 	}
-	s.fs.Func(name, envUsage(env, usage), set)
+	s.bind(name, env, ds, usage, false, func(v string) error {
+		v = strings.TrimSpace(v)
+		if v == "" || v == "none" {
+			*p = nil
+			return nil
+		}
+		var out []time.Duration
+		for _, part := range strings.Split(v, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(part))
+			if err != nil {
+				return fmt.Errorf("%q is not a list of durations like 30s,1m (or none)", v)
+			}
+			out = append(out, d)
+		}
+		*p = out
+		return nil
+	})
+}
+
+// Reads declares variables the process reads outside the Set (a library's
+// own: name → meaning), so Unknown does not report them and -h lists them.
+func (s *Set) Reads(vars map[string]string) {
+	for name, meaning := range vars {
+		s.reads[name] = meaning
+	}
 }
 
 // Parse parses args and returns the environment errors met while binding.
@@ -99,6 +175,81 @@ func (s *Set) Parse(args []string) error {
 		return err
 	}
 	return errors.Join(s.errs...)
+}
+
+// Unknown returns, sorted, the names of the MNEMO_* variables in environ
+// ("NAME=value" entries, as os.Environ gives) that nothing in this process
+// reads: a typo or a leftover an operator should hear about.
+func (s *Set) Unknown(environ []string) []string {
+	known := map[string]bool{}
+	for _, st := range s.settings {
+		known[st.env] = true
+	}
+	for env := range s.reads {
+		known[env] = true
+	}
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "MNEMO_") && !known[name] && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Variables returns the names of every variable the process reads, sorted.
+func (s *Set) Variables() []string {
+	var out []string
+	for _, st := range s.settings {
+		if st.env != "" {
+			out = append(out, st.env)
+		}
+	}
+	for env := range s.reads {
+		out = append(out, env)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// usage prints every setting: its flag, its variable, its default and what
+// it means. It never prints a value taken from the environment (a token).
+func (s *Set) usage() {
+	w := s.fs.Output()
+	fmt.Fprintf(w, "Usage of %s (a flag wins over its variable, which wins over the default):\n", s.fs.Name())
+	for _, st := range s.settings {
+		line := "  -" + st.flag
+		if st.env != "" {
+			line += "  " + st.env
+		}
+		if st.def != "" && !(st.isBool && st.def == "false") {
+			line += fmt.Sprintf("  (default %s)", st.def)
+		}
+		fmt.Fprintf(w, "%s\n    \t%s\n", line, st.usage)
+	}
+	s.fs.VisitAll(func(f *flag.Flag) {
+		if _, ok := s.byFlag[f.Name]; ok {
+			return
+		}
+		line := "  -" + f.Name
+		if f.DefValue != "" {
+			line += fmt.Sprintf("  (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "%s\n    \t%s\n", line, f.Usage)
+	})
+	if len(s.reads) > 0 {
+		fmt.Fprintln(w, "Variables without a flag:")
+		names := make([]string, 0, len(s.reads))
+		for n := range s.reads {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			fmt.Fprintf(w, "  %s\n    \t%s\n", n, s.reads[n])
+		}
+	}
 }
 
 // Problems collects validation problems.
@@ -176,40 +327,4 @@ func CheckBind(addr, token string) error {
 		return fmt.Errorf("listen address %s is reachable from other machines: set MNEMO_TOKEN to require a bearer token, or bind to 127.0.0.1", addr)
 	}
 	return nil
-}
-
-// Durations binds a comma-separated list of durations; "none" is empty.
-func (s *Set) Durations(p *[]time.Duration, name, env string, def []time.Duration, usage string) {
-	*p = def
-	parse := func(v string) ([]time.Duration, error) {
-		v = strings.TrimSpace(v)
-		if v == "" || v == "none" {
-			return nil, nil
-		}
-		var out []time.Duration
-		for _, part := range strings.Split(v, ",") {
-			d, err := time.ParseDuration(strings.TrimSpace(part))
-			if err != nil {
-				return nil, fmt.Errorf("%q is not a list of durations like 30s,1m (or none)", v)
-			}
-			out = append(out, d)
-		}
-		return out, nil
-	}
-	if v, ok := os.LookupEnv(env); ok && env != "" {
-		d, err := parse(v)
-		if err != nil {
-			s.errs = append(s.errs, fmt.Errorf("%s: %w", env, err))
-		} else {
-			*p = d
-		}
-	}
-	s.fs.Func(name, envUsage(env, usage), func(v string) error {
-		d, err := parse(v)
-		if err != nil {
-			return err
-		}
-		*p = d
-		return nil
-	})
 }

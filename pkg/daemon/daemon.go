@@ -52,13 +52,16 @@ type Command struct {
 	stop     context.CancelFunc
 }
 
-// Start binds the backends' flags on set (the command has bound its own),
-// parses args, reports every problem found by the backends' check and by
-// check (nil for none) in one error, and makes the logger named service.
-// Call Stop when done.
+// Start binds the backends' flags and the log level on set (the command has
+// bound its own), parses args, reports every problem found by the backends'
+// check and by check (nil for none) in one error, and makes the logger named
+// service. It then warns, one line each, about MNEMO_* variables in the
+// environment the command does not read. Call Stop when done.
 func Start(set *config.Set, args []string, service string, needs Needs, check func(*config.Problems)) (*Command, error) {
 	c := &Command{}
 	c.Backends.Bind(set, needs)
+	var level string
+	set.String(&level, "log-level", "MNEMO_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := set.Parse(args); err != nil {
 		return nil, err
 	}
@@ -67,16 +70,23 @@ func Start(set *config.Set, args []string, service string, needs Needs, check fu
 		check(&p)
 	}
 	c.Backends.Check(&p)
+	lvl, err := logging.ParseLevel(level)
+	p.Add(err)
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
-	log, err := logging.FromEnv(service)
-	if err != nil {
-		return nil, err
-	}
-	c.Log = log
+	c.Log = logging.New(os.Stderr, service, lvl)
+	WarnUnknown(c.Log, set)
 	c.Ctx, c.stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	return c, nil
+}
+
+// WarnUnknown logs one warning per MNEMO_* variable in the environment that
+// nothing bound on set reads (a typo or a leftover shows up at start).
+func WarnUnknown(log *slog.Logger, set *config.Set) {
+	for _, name := range set.Unknown(os.Environ()) {
+		log.Warn("unknown variable "+name+" ignored: this command does not read it", "variable", name)
+	}
 }
 
 // Stop releases the signal handlers.
@@ -94,11 +104,13 @@ type Needs struct {
 
 // Backends are where a command finds NATS, Redis and the memory store.
 type Backends struct {
-	NATSURL   string
-	NATSToken string
-	RedisURL  string
-	StoreDSN  string
-	needs     Needs
+	NATSURL      string
+	NATSToken    string
+	NATSUser     string
+	NATSPassword string
+	RedisURL     string
+	StoreDSN     string
+	needs        Needs
 }
 
 // Bind registers the backends' flags and MNEMO_* variables on set.
@@ -106,6 +118,8 @@ func (b *Backends) Bind(set *config.Set, needs Needs) {
 	b.needs = needs
 	set.String(&b.NATSURL, "nats", "MNEMO_NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s)")
 	set.String(&b.NATSToken, "nats-token", "MNEMO_NATS_TOKEN", "", "NATS auth token")
+	set.String(&b.NATSUser, "nats-user", "MNEMO_NATS_USER", "", "NATS user (each service its own; see deploy/nats/nats.conf)")
+	set.String(&b.NATSPassword, "nats-password", "MNEMO_NATS_PASSWORD", "", "the NATS user's password")
 	if needs.Redis != "" {
 		set.String(&b.RedisURL, "redis", "MNEMO_REDIS_URL", "redis://127.0.0.1:6379/0", needs.Redis)
 	}
@@ -117,6 +131,8 @@ func (b *Backends) Bind(set *config.Set, needs Needs) {
 // Check adds a problem for each backend the command needs and was not given.
 func (b *Backends) Check(p *config.Problems) {
 	p.Addf(b.NATSURL == "", "no NATS configured: set MNEMO_NATS_URL")
+	p.Addf(b.NATSUser != "" && b.NATSToken != "", "MNEMO_NATS_USER and MNEMO_NATS_TOKEN are both set: use one")
+	p.Addf(b.NATSUser == "" && b.NATSPassword != "", "MNEMO_NATS_PASSWORD is set without MNEMO_NATS_USER")
 	p.Addf(b.needs.Redis != "" && b.RedisURL == "", "no Redis configured: set MNEMO_REDIS_URL")
 	p.Addf(b.needs.Store && b.StoreDSN == "", "no store configured: set MNEMO_STORE to a postgres:// URL (shared) or a SQLite path")
 }
@@ -141,7 +157,8 @@ func (b *Backends) Open(ctx context.Context, service string, log *slog.Logger) (
 			c = nil
 		}
 	}()
-	nc, js, err := bus.ConnectJetStream(ctx, bus.ConnectOptions{URL: b.NATSURL, Service: service, Token: b.NATSToken, Logger: log})
+	nc, js, err := bus.ConnectJetStream(ctx, bus.ConnectOptions{URL: b.NATSURL, Service: service, Token: b.NATSToken,
+		User: b.NATSUser, Password: b.NATSPassword, Logger: log})
 	if err != nil {
 		return c, err
 	}
@@ -209,11 +226,18 @@ func Listen(addr, variable string) (net.Listener, error) {
 	return ln, nil
 }
 
+// MetricsRoute is where every service command serves its metrics, behind
+// the token.
+var MetricsRoute = api.Route{Pattern: "GET /metrics"}
+
 // MetricsHandler serves reg for Prometheus, behind the bearer token when one
 // is set: a process reachable from other machines shows nothing without it.
 func MetricsHandler(reg *prometheus.Registry, token string) http.Handler {
 	return api.RequireToken(token, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 }
+
+// OpsRoutes is every route Ops.Serve serves.
+func OpsRoutes() []api.Route { return []api.Route{MetricsRoute, api.HealthzRoute} }
 
 // Ops is where a command without an API of its own (mnemo-worker) serves
 // /metrics and /healthz for scrapers and probes.
@@ -251,10 +275,11 @@ func (o Ops) Serve(ctx context.Context, log *slog.Logger, reg *prometheus.Regist
 		return "", nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", MetricsHandler(reg, o.Token))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle(MetricsRoute.Pattern, MetricsHandler(reg, o.Token))
+	mux.HandleFunc(api.HealthzRoute.Pattern, func(w http.ResponseWriter, _ *http.Request) {
 		if err := healthy(); err != nil {
-			api.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
+			log.Warn("unhealthy", "err", err)
+			api.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 			return
 		}
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -107,29 +107,40 @@ func New(cfg Config, d Deps) (*Server, error) {
 	return s, nil
 }
 
-// Register mounts the /v1 event endpoints on mux, behind the token.
-func (s *Server) Register(mux *http.ServeMux) {
-	auth := func(h http.HandlerFunc) http.Handler { return api.RequireToken(s.cfg.Token, h) }
-	mux.Handle("POST /v1/events", auth(s.handleEvent))
-	mux.Handle("POST /v1/events:batch", auth(s.handleBatch))
-	mux.Handle("POST /v1/hooks/claude-code/{event}", auth(s.handleClaudeCode))
+// routes is ingest's route table; Register mounts it and Routes exports it.
+var routes = []struct {
+	pattern string
+	h       func(*Server, http.ResponseWriter, *http.Request)
+}{
+	{"POST /v1/events", (*Server).handleEvent},
+	{"POST /v1/events:batch", (*Server).handleBatch},
+	{"POST /v1/hooks/claude-code/{event}", (*Server).handleClaudeCode},
 }
 
-// Handler is the whole standalone API: the /v1 endpoints, /healthz, /readyz
-// and /metrics (when Registry is also a Gatherer, use promhttp yourself).
+// Register mounts the /v1 event endpoints on mux, behind the token.
+func (s *Server) Register(mux *http.ServeMux) {
+	for _, rt := range routes {
+		h := rt.h
+		mux.Handle(rt.pattern, api.RequireToken(s.cfg.Token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })))
+	}
+}
+
+// Routes is every route Handler serves: the /v1 endpoints behind the token
+// and the open probes.
+func Routes() []api.Route {
+	out := []api.Route{api.HealthzRoute, api.ReadyzRoute}
+	for _, rt := range routes {
+		out = append(out, api.Route{Pattern: rt.pattern})
+	}
+	return out
+}
+
+// Handler is the whole standalone API: the /v1 endpoints, /healthz and
+// /readyz (the command adds /metrics).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.Register(mux)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := s.Ready(r.Context()); err != nil {
-			api.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
-			return
-		}
-		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	api.Probes(mux, s.Ready, s.log)
 	return mux
 }
 

@@ -26,6 +26,11 @@ const AbortPrefix = "mnemo.ctl.abort"
 
 // Config is the query service's configuration; every page size is bounded.
 type Config struct {
+	// Addr is the HTTP listen address (standalone binary only).
+	Addr string
+	// Partitions is the event stream's partition count (MNEMO_PARTITIONS),
+	// the same as the workers'.
+	Partitions int
 	// Token, when set, is required as a bearer token on every /v1 endpoint.
 	Token string
 	// MaxPage bounds limit= on every list (default 100).
@@ -137,39 +142,53 @@ func (s *Server) Close() {
 	s.once.Do(func() { s.hub.close() })
 }
 
+// route is one /v1 endpoint: its pattern, its name in the request counter
+// and its handler.
+type route struct {
+	pattern, name string
+	h             func(*Server, http.ResponseWriter, *http.Request)
+}
+
+// routes is the read side's route table; Register mounts it and Routes
+// exports it.
+var routes = []route{
+	{"GET /v1/context", "context", (*Server).handleContext},
+	{"GET /v1/search", "search", (*Server).handleSearch},
+	{"GET /v1/timeline", "timeline", (*Server).handleTimeline},
+	{"GET /v1/projects", "projects", (*Server).handleProjects},
+	{"GET /v1/observations", "observations", (*Server).handleObservations},
+	{"DELETE /v1/observations/{id}", "delete_observation", (*Server).handleDeleteObservation},
+	{"GET /v1/sessions", "sessions", (*Server).handleSessions},
+	{"GET /v1/sessions/{id}", "session", (*Server).handleSession},
+	{"DELETE /v1/sessions/{id}", "delete_session", (*Server).handleDeleteSession},
+	{"POST /v1/memories", "memories", (*Server).handleMemory},
+	{"GET /v1/stats", "stats", (*Server).handleStats},
+	{"GET /v1/stream", "stream", (*Server).handleStream},
+}
+
 // Register mounts the /v1 read endpoints on mux, behind the token.
 func (s *Server) Register(mux *http.ServeMux) {
-	route := func(pattern, name string, h http.HandlerFunc) {
-		mux.Handle(pattern, api.RequireToken(s.cfg.Token, s.count(name, h)))
+	for _, rt := range routes {
+		h := rt.h
+		mux.Handle(rt.pattern, api.RequireToken(s.cfg.Token, s.count(rt.name, func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })))
 	}
-	route("GET /v1/context", "context", s.handleContext)
-	route("GET /v1/search", "search", s.handleSearch)
-	route("GET /v1/timeline", "timeline", s.handleTimeline)
-	route("GET /v1/projects", "projects", s.handleProjects)
-	route("GET /v1/observations", "observations", s.handleObservations)
-	route("DELETE /v1/observations/{id}", "delete_observation", s.handleDeleteObservation)
-	route("GET /v1/sessions", "sessions", s.handleSessions)
-	route("GET /v1/sessions/{id}", "session", s.handleSession)
-	route("DELETE /v1/sessions/{id}", "delete_session", s.handleDeleteSession)
-	route("POST /v1/memories", "memories", s.handleMemory)
-	route("GET /v1/stats", "stats", s.handleStats)
-	route("GET /v1/stream", "stream", s.handleStream)
+}
+
+// Routes is every route Handler serves: the /v1 endpoints behind the token
+// and the open probes.
+func Routes() []api.Route {
+	out := []api.Route{api.HealthzRoute, api.ReadyzRoute}
+	for _, rt := range routes {
+		out = append(out, api.Route{Pattern: rt.pattern})
+	}
+	return out
 }
 
 // Handler is the standalone API: the /v1 endpoints plus /healthz and /readyz.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.Register(mux)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := s.Ready(r.Context()); err != nil {
-			api.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
-			return
-		}
-		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	api.Probes(mux, s.Ready, s.log)
 	return mux
 }
 

@@ -66,7 +66,7 @@ func DefaultConfig() Config {
 // Bind binds the config to flags and MNEMO_* variables.
 func (c *Config) Bind(s *config.Set) {
 	s.String(&c.ID, "reaper-id", "MNEMO_REAPER_ID", c.ID, "this reaper's ID in the leadership lock")
-	s.String(&c.Addr, "addr", "MNEMO_REAPER_ADDR", c.Addr, "HTTP address of /metrics and /healthz (empty = none)")
+	s.String(&c.Addr, "reaper-addr", "MNEMO_REAPER_ADDR", c.Addr, "HTTP address of /metrics and /healthz (empty = none)")
 	s.String(&c.Token, "token", "MNEMO_TOKEN", c.Token, "bearer token for /metrics (required off loopback)")
 	s.Int(&c.Layout.Partitions, "partitions", "MNEMO_PARTITIONS", c.Layout.Partitions, "partitions of the event stream")
 	s.Int(&c.Layout.Replicas, "replicas", "MNEMO_REPLICAS", c.Layout.Replicas, "stream replicas (1 embedded, 3 clustered)")

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/daemon"
 	"github.com/mnemo-dev/mnemo/pkg/event"
@@ -321,15 +322,15 @@ func (r *Reaper) serveHTTP() (func(), error) {
 	r.mu.Unlock()
 	r.log.Info("http listening", "addr", ln.Addr().String())
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", daemon.MetricsHandler(r.d.Registry, r.cfg.Token))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
+	mux.Handle(daemon.MetricsRoute.Pattern, daemon.MetricsHandler(r.d.Registry, r.cfg.Token))
+	r.Register(mux)
+	// Probes say only up or not; leadership is in /metrics (mnemo_reaper_leader).
+	mux.HandleFunc(api.HealthzRoute.Pattern, func(w http.ResponseWriter, _ *http.Request) {
 		if !r.healthy.Load() || !r.d.NC.IsConnected() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = fmt.Fprintf(w, `{"ok":false,"leader":%t}`+"\n", r.Leader())
+			api.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 			return
 		}
-		_, _ = fmt.Fprintf(w, `{"ok":true,"leader":%t}`+"\n", r.Leader())
+		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})

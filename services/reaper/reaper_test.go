@@ -558,22 +558,29 @@ func httpGet(t *testing.T, url string) string {
 	return string(b)
 }
 
-// healthz returns "leader", "follower", or "" when the reaper does not answer.
+// healthz returns "leader", "follower", or "" when the reaper's /healthz
+// does not say ok (leadership is read from its /metrics: probes say only up).
 func healthz(addr string) string {
 	c := http.Client{Timeout: time.Second}
 	resp, err := c.Get("http://" + addr + "/healthz")
 	if err != nil {
 		return ""
 	}
-	defer resp.Body.Close()
 	var h struct {
-		OK     bool `json:"ok"`
-		Leader bool `json:"leader"`
+		Status string `json:"status"`
 	}
-	if json.NewDecoder(resp.Body).Decode(&h) != nil || !h.OK {
+	err = json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	if err != nil || h.Status != "ok" {
 		return ""
 	}
-	if h.Leader {
+	resp, err = c.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if strings.Contains(string(b), "\nmnemo_reaper_leader 1\n") {
 		return "leader"
 	}
 	return "follower"

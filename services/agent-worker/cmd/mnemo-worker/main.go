@@ -23,6 +23,7 @@ func run() error {
 	set := config.NewSet(flag.CommandLine)
 	cfg.Bind(set)
 	ops.Bind(set, "MNEMO_WORKER_ADDR", "") // off by default: a machine may run several workers
+	set.Reads(llm.EnvVars)
 	cmd, err := daemon.Start(set, os.Args[1:], "worker", daemon.Needs{Redis: "Redis URL", Store: true},
 		func(p *config.Problems) { p.Add(cfg.Validate()); ops.Check(p) })
 	if err != nil {

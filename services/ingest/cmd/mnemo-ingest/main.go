@@ -51,7 +51,7 @@ func run() error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())
-	mux.Handle("GET /metrics", daemon.MetricsHandler(reg, cfg.Token))
+	mux.Handle(daemon.MetricsRoute.Pattern, daemon.MetricsHandler(reg, cfg.Token))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
 	log.Info("ingest listening", "addr", ln.Addr().String(), "nats", b.NATSURL)
 	err = daemon.Serve(ctx, log, hs, ln, 10*time.Second, nil) // in-flight publishes finish

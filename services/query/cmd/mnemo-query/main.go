@@ -17,26 +17,18 @@ import (
 func main() { daemon.Main("mnemo-query", run) }
 
 func run() error {
-	var cfg query.Config
-	var addr string
-	var partitions int
+	cfg := query.DefaultConfig()
 	set := config.NewSet(flag.CommandLine)
-	set.String(&addr, "addr", "MNEMO_ADDR", "127.0.0.1:37802", "HTTP listen address")
-	set.String(&cfg.Token, "token", "MNEMO_cfg.Token", "", "bearer token required of clients (required off loopback)")
-	set.Int(&partitions, "partitions", "MNEMO_PARTITIONS", bus.DefaultLayout().Partitions, "partitions of the event stream")
-	set.Duration(&cfg.MemberTTL, "member-ttl", "MNEMO_MEMBER_TTL", 15*time.Second, "the workers' heartbeat TTL")
+	cfg.Bind(set)
 	cmd, err := daemon.Start(set, os.Args[1:], "query", daemon.Needs{Redis: "Redis URL (live workers, active sessions)", Store: true},
-		func(p *config.Problems) {
-			p.Add(config.CheckBind(addr, cfg.Token))
-			p.Addf(partitions < 1, "MNEMO_PARTITIONS must be at least 1")
-		})
+		func(p *config.Problems) { p.Add(cfg.Validate()); p.Add(cfg.ValidateBind()) })
 	if err != nil {
 		return err
 	}
 	defer cmd.Stop()
 	ctx, log := cmd.Ctx, cmd.Log
 
-	ln, err := daemon.Listen(addr, "MNEMO_ADDR")
+	ln, err := daemon.Listen(cfg.Addr, "MNEMO_ADDR")
 	if err != nil {
 		return err
 	}
@@ -48,7 +40,7 @@ func run() error {
 	defer c.Close()
 	reg := daemon.Registry()
 	layout := bus.DefaultLayout()
-	layout.Partitions = partitions
+	layout.Partitions = cfg.Partitions
 	q, err := query.New(cfg, query.Deps{Store: c.Store, NC: c.NC, JS: c.JS, Layout: layout, Redis: c.Redis, Logger: log, Registry: reg})
 	if err != nil {
 		ln.Close()
@@ -56,7 +48,7 @@ func run() error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", q.Handler())
-	mux.Handle("GET /metrics", daemon.MetricsHandler(reg, cfg.Token))
+	mux.Handle(daemon.MetricsRoute.Pattern, daemon.MetricsHandler(reg, cfg.Token))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	log.Info("query listening", "addr", ln.Addr().String())
 	return daemon.Serve(ctx, log, hs, ln, 10*time.Second, q.Close) // q.Close ends the event streams Shutdown would wait on
