@@ -1,0 +1,555 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/mnemo-dev/mnemo/pkg/api"
+	"github.com/mnemo-dev/mnemo/pkg/daemon"
+	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
+	"github.com/mnemo-dev/mnemo/services/ingest"
+	"github.com/mnemo-dev/mnemo/services/query"
+	"github.com/mnemo-dev/mnemo/services/reaper"
+)
+
+// deployService is one Mnemo service as the deploy files name it: its
+// binary's package, the variable of the address it serves HTTP on, and the
+// route table that address serves (the code's own).
+type deployService struct {
+	name, pkg, addrVar string
+	routes             []api.Route
+	probe              string // the route that says it is up
+	listening          string // the log message saying where it listens
+}
+
+var deployServices = []deployService{
+	{"ingest", "../../services/ingest/cmd/mnemo-ingest", "MNEMO_ADDR", append(ingest.Routes(), daemon.MetricsRoute), "/readyz", "ingest listening"},
+	{"worker", "../../services/agent-worker/cmd/mnemo-worker", "MNEMO_WORKER_ADDR", daemon.OpsRoutes(), "/healthz", "ops endpoints listening"},
+	{"reaper", "../../services/reaper/cmd/mnemo-reaper", "MNEMO_REAPER_ADDR", reaper.Routes(), "/healthz", "http listening"},
+	{"query", "../../services/query/cmd/mnemo-query", "MNEMO_ADDR", append(query.Routes(), daemon.MetricsRoute), "/readyz", "query listening"},
+}
+
+var (
+	serviceBinsOnce sync.Once
+	serviceBins     map[string]string
+	serviceBinsErr  error
+)
+
+// serviceBinaries builds the four service binaries once, beside the mnemo
+// binary TestMain builds (and removes).
+func serviceBinaries(t *testing.T) map[string]string {
+	t.Helper()
+	serviceBinsOnce.Do(func() {
+		bins := map[string]string{}
+		for _, s := range deployServices {
+			out := filepath.Join(filepath.Dir(mnemoBin), "mnemo-"+s.name)
+			if b, err := exec.Command("go", "build", "-o", out, s.pkg).CombinedOutput(); err != nil {
+				serviceBinsErr = fmt.Errorf("build %s: %v\n%s", s.pkg, err, b)
+				return
+			}
+			bins[s.name] = out
+		}
+		serviceBins = bins
+	})
+	if serviceBinsErr != nil {
+		t.Fatal(serviceBinsErr)
+	}
+	return serviceBins
+}
+
+var mnemoVar = regexp.MustCompile(`\bMNEMO_[A-Z0-9_]+\b`)
+
+// variablesRead is every MNEMO_* variable a binary reads, as its -h lists them.
+func variablesRead(t *testing.T, bin string) map[string]bool {
+	t.Helper()
+	out, err := exec.Command(bin, "-h").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s -h: %v\n%s", bin, err, out)
+	}
+	vars := map[string]bool{}
+	for _, v := range mnemoVar.FindAllString(string(out), -1) {
+		vars[v] = true
+	}
+	if len(vars) < 5 {
+		t.Fatalf("%s -h lists only %v", bin, vars)
+	}
+	return vars
+}
+
+// natsNode is one node of a cluster started from a deploy file's nats.conf.
+type natsNode struct {
+	name         string
+	client, leaf int
+	srv          *server.Server
+	opts         *server.Options
+}
+
+// startNATSFromConf starts one nats-server per name from conf, the deploy
+// file's text, with only its addresses rewritten to loopback and free ports
+// (routes to each name's route port) and its store in a temporary
+// directory. env holds the variables conf reads (passwords); nameVar is the
+// variable its server_name comes from.
+func startNATSFromConf(t *testing.T, conf string, names []string, routeHost func(string) string, nameVar string, env map[string]string) []*natsNode {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	routePorts := map[string]int{}
+	for _, n := range names {
+		routePorts[n] = unusedPort(t)
+	}
+	dir := t.TempDir()
+	var nodes []*natsNode
+	for _, n := range names {
+		node := &natsNode{name: n, leaf: unusedPort(t)}
+		c := conf
+		c = regexp.MustCompile(`(?m)^(\s*)listen: 0\.0\.0\.0:4222`).ReplaceAllString(c, "${1}listen: 127.0.0.1:-1")
+		c = regexp.MustCompile(`(?m)^(\s*)listen: 0\.0\.0\.0:6222`).ReplaceAllString(c, fmt.Sprintf("${1}listen: 127.0.0.1:%d", routePorts[n]))
+		c = regexp.MustCompile(`(?m)^(\s*)listen: 0\.0\.0\.0:7422`).ReplaceAllString(c, fmt.Sprintf("${1}listen: 127.0.0.1:%d", node.leaf))
+		c = regexp.MustCompile(`(?m)^\s*http: 0\.0\.0\.0:8222.*$`).ReplaceAllString(c, "")
+		c = regexp.MustCompile(`store_dir: /data/jetstream`).ReplaceAllString(c, fmt.Sprintf("store_dir: %q", filepath.Join(dir, n)))
+		for _, other := range names {
+			c = strings.ReplaceAll(c, "nats-route://"+routeHost(other)+":6222", fmt.Sprintf("nats-route://127.0.0.1:%d", routePorts[other]))
+		}
+		if strings.Contains(c, "0.0.0.0") || strings.Contains(c, "/data/") {
+			t.Fatalf("nats.conf has an address or path the test does not rewrite:\n%s", c)
+		}
+		path := filepath.Join(dir, n+".conf")
+		if err := os.WriteFile(path, []byte(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv(nameVar, n)
+		opts, err := server.ProcessConfigFile(path)
+		if err != nil {
+			t.Fatalf("nats-server cannot load the config of %s: %v", n, err)
+		}
+		opts.NoSigs = true
+		srv, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatalf("nats-server %s: %v", n, err)
+		}
+		node.srv, node.opts = srv, opts
+		nodes = append(nodes, node)
+		t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	}
+	for _, node := range nodes {
+		go node.srv.Start()
+	}
+	defer func() {
+		for _, node := range nodes {
+			if a, ok := node.srv.Addr().(*net.TCPAddr); ok {
+				node.client = a.Port
+			}
+		}
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for _, node := range nodes {
+		for !node.srv.ReadyForConnections(time.Second) || node.srv.NumRoutes() < len(names)-1 || !node.srv.JetStreamIsCurrent() {
+			if time.Now().After(deadline) {
+				t.Fatalf("nats %s not routed and JetStream-current after 60s", node.name)
+			}
+		}
+	}
+	return nodes
+}
+
+// unusedPort is a port nothing listened on a moment ago: only for a NATS
+// cluster's route and leaf ports, which every node's config must name before
+// any starts. Everything else binds port 0 and says where it listens.
+func unusedPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a route port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// listensOn waits for p's log line msg and returns the address it names.
+func listensOn(t *testing.T, p *deployProc, msg string) string {
+	t.Helper()
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		for _, line := range strings.Split(p.output(), "\n") {
+			var l struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == msg && l.Addr != "" {
+				return strings.TrimPrefix(l.Addr, "http://")
+			}
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before it listened:\n%s", p.name, tail(p.output(), 20))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never logged %q:\n%s", p.name, msg, tail(p.output(), 20))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// deployProc is one service binary started with exactly its environment.
+type deployProc struct {
+	name, log string
+	cmd       *exec.Cmd
+	done      chan struct{}
+}
+
+func startExact(t *testing.T, name, bin string, env []string) *deployProc {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &deployProc{name: name, log: logPath, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("--- %s:\n%s", name, tail(p.output(), 30))
+		}
+	})
+	return p
+}
+
+func (p *deployProc) output() string {
+	b, _ := os.ReadFile(p.log)
+	return string(b)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// localEnv rewrites a deploy file's environment for this machine: each
+// host:port of the deployment to the loopback one started for it, the store
+// URL to the test's database, and each 0.0.0.0:port to a free loopback port
+// (recorded in addrs by variable).
+func localEnv(t *testing.T, env map[string]string, hosts map[string]string, storeURL string) (out []string, addrs map[string]string) {
+	t.Helper()
+	addrs = map[string]string{}
+	for k, v := range env {
+		switch {
+		case k == "MNEMO_STORE" && strings.HasPrefix(v, "postgres"):
+			v = storeURL
+		case strings.HasPrefix(v, "0.0.0.0:"):
+			v = "127.0.0.1:0" // the process says where it listens
+			addrs[k] = v
+		default:
+			for from, to := range hosts {
+				v = strings.ReplaceAll(v, from, to)
+			}
+		}
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out, addrs
+}
+
+var routeParam = regexp.MustCompile(`\{[a-z]+\}`)
+
+// routeRequest makes a request to one route of a table with token ("" for
+// none): path parameters filled in, a JSON body for writes.
+func routeRequest(ctx context.Context, base string, rt api.Route, token string) (int, string, error) {
+	method, path, _ := strings.Cut(rt.Pattern, " ")
+	path = routeParam.ReplaceAllStringFunc(path, func(p string) string {
+		if p == "{event}" {
+			return "UserPromptSubmit"
+		}
+		return "1"
+	})
+	var body io.Reader
+	if method == http.MethodPost {
+		body = strings.NewReader("{}")
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
+	if err != nil {
+		return 0, "", err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return resp.StatusCode, "", nil // a live stream: the headers say it is served
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, string(b), nil
+}
+
+// checkRoutes walks a service's route table: every route but the probes
+// answers 401 without the token and with a wrong one and is served with the
+// right one; the probes answer without a token and say only up or ready.
+func checkRoutes(t *testing.T, svc, base string, routes []api.Route, token string) {
+	t.Helper()
+	if len(routes) < 2 {
+		t.Fatalf("%s: route table of %d routes", svc, len(routes))
+	}
+	for _, rt := range routes {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if rt.Open {
+			code, body, err := routeRequest(ctx, base, rt, "")
+			var b map[string]any
+			if err != nil || code != http.StatusOK || json.Unmarshal([]byte(body), &b) != nil || len(b) != 1 ||
+				!slices.Contains([]any{"ok", "ready"}, b["status"]) {
+				t.Errorf("%s %s without a token: %d %q %v, want 200 and only its status", svc, rt.Pattern, code, body, err)
+			}
+			cancel()
+			continue
+		}
+		for _, tok := range []string{"", "wrong-" + token} {
+			if code, body, err := routeRequest(ctx, base, rt, tok); err != nil || code != http.StatusUnauthorized {
+				t.Errorf("%s %s with token %q: %d %.100s %v, want 401", svc, rt.Pattern, tok, code, body, err)
+			}
+		}
+		code, body, err := routeRequest(ctx, base, rt, token)
+		// Served: the handler answered (a 404 of the handler is JSON, the
+		// mux's is not), whatever it thought of the empty request.
+		if err != nil || code == http.StatusUnauthorized || code == http.StatusMethodNotAllowed ||
+			(code == http.StatusNotFound && !json.Valid([]byte(body))) || code >= 500 {
+			t.Errorf("%s %s with the token: %d %.200s %v, want it served", svc, rt.Pattern, code, body, err)
+		}
+		cancel()
+	}
+}
+
+func waitUp(t *testing.T, p *deployProc, url string, timeout time.Duration) {
+	t.Helper()
+	c := http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := c.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before it was up:\n%s", p.name, tail(p.output(), 20))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not up at %s after %s:\n%s", p.name, url, timeout, tail(p.output(), 20))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func authGet(t *testing.T, url, token string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func authPost(t *testing.T, url, token string, body []byte) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// waitPrompt waits until query shows the session with the prompt.
+func waitPrompt(t *testing.T, queryURL, token, session, prompt string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		code, b := authGet(t, queryURL+"/v1/sessions/"+session, token)
+		if code == http.StatusOK && bytes.Contains(b, []byte(prompt)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("query never showed session %s with its prompt: %d %.300s", session, code, b)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// The compose topology as operators run it: compose.yaml read with the
+// library Docker Compose uses; for each Mnemo service one process of the real
+// binary with exactly its compose environment (hosts and ports rewritten to
+// loopback), against a 3-node nats-server cluster from deploy/nats/nats.conf
+// (its users and permissions), redis-server and PostgreSQL. Each becomes
+// ready without warning about unknown variables; every route of every route
+// table answers 401 without or with a wrong token and is served with the
+// right one, except the open probes; an event posted to ingest is read back
+// through query; a dead letter replayed through the reaper's admin route is
+// applied, and a second replay is refused.
+func TestDeployComposeRuns(t *testing.T) {
+	bins := serviceBinaries(t)
+	secrets := map[string]string{
+		"MNEMO_TOKEN": "deploy-test-token-" + event.NewID(),
+	}
+	for _, u := range []string{"INGEST", "WORKER", "REAPER", "QUERY", "LEAF", "SYS"} {
+		secrets["MNEMO_NATS_"+u+"_PASSWORD"] = strings.ToLower(u) + "-" + event.NewID()
+	}
+	secrets["MNEMO_PG_PASSWORD"] = "pg-" + event.NewID()
+	var environ []string
+	for k, v := range secrets {
+		environ = append(environ, k+"="+v)
+	}
+	ctx := context.Background()
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(deployDir, "compose", "compose.yaml")},
+		cli.WithEnv(environ), cli.WithName("mnemo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	project, err := opts.LoadProject(ctx)
+	if err != nil {
+		t.Fatalf("compose-go cannot load compose.yaml: %v", err)
+	}
+
+	// NATS as compose runs it: nats.conf with the nats services' environment.
+	natsEnv := map[string]string{}
+	for k, v := range project.Services["nats-1"].Environment {
+		if v != nil && k != "SERVER_NAME" {
+			natsEnv[k] = *v
+		}
+	}
+	conf, err := os.ReadFile(filepath.Join(deployDir, "nats", "nats.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"nats-1", "nats-2", "nats-3"}
+	nodes := startNATSFromConf(t, string(conf), names, func(n string) string { return n }, "SERVER_NAME", natsEnv)
+	rds := testkit.StartRedis(t)
+	dsn := testkit.StartPostgres(t)
+	hosts := map[string]string{"redis:6379": rds.Addr()}
+	for _, n := range nodes {
+		hosts[n.name+":4222"] = fmt.Sprintf("127.0.0.1:%d", n.client)
+	}
+
+	token := secrets["MNEMO_TOKEN"]
+	bases := map[string]string{}
+	procs := map[string]*deployProc{}
+	for _, s := range deployServices {
+		cs, ok := project.Services[s.name]
+		if !ok {
+			t.Fatalf("compose.yaml has no service %s", s.name)
+		}
+		env := map[string]string{}
+		for k, v := range cs.Environment {
+			if v == nil {
+				t.Fatalf("compose: %s's %s has no value", s.name, k)
+			}
+			env[k] = *v
+		}
+		if env["MNEMO_NATS_USER"] == "" || env["MNEMO_NATS_PASSWORD"] == "" {
+			t.Errorf("compose: %s has no NATS user of its own", s.name)
+		}
+		local, addrs := localEnv(t, env, hosts, dsn)
+		if addrs[s.addrVar] == "" {
+			t.Fatalf("compose: %s serves no HTTP on %s (0.0.0.0:port)", s.name, s.addrVar)
+		}
+		procs[s.name] = startExact(t, s.name, bins[s.name], local)
+	}
+	for _, s := range deployServices {
+		bases[s.name] = "http://" + listensOn(t, procs[s.name], s.listening)
+		waitUp(t, procs[s.name], bases[s.name]+s.probe, 120*time.Second)
+	}
+	for _, s := range deployServices {
+		if out := procs[s.name].output(); strings.Contains(out, "unknown variable") {
+			t.Errorf("%s warns about variables compose gives it:\n%s", s.name, out)
+		}
+		checkRoutes(t, s.name, bases[s.name], s.routes, token)
+	}
+	if t.Failed() {
+		return
+	}
+
+	// An event through ingest, read back through query.
+	session := "deploy-" + strings.ToLower(event.NewID())
+	prompt := "compose deployment check " + event.NewID()
+	body, _ := json.Marshal(map[string]string{"session_id": session, "cwd": "/home/dev/acme-api",
+		"hook_event_name": "UserPromptSubmit", "prompt": prompt})
+	if code, b := authPost(t, bases["ingest"]+"/v1/hooks/claude-code/UserPromptSubmit", token, body); code/100 != 2 {
+		t.Fatalf("ingest: %d %s", code, b)
+	}
+	waitPrompt(t, bases["query"], token, session, prompt)
+
+	// A dead letter replayed through the reaper's admin route is applied.
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	dlSession := "deploy-dl-" + strings.ToLower(event.NewID())
+	dlPrompt := "replayed dead letter " + event.NewID()
+	orig := &event.Envelope{EventID: event.NewID(), SessionID: dlSession, Project: "acme-api", Agent: "claude-code",
+		Kind: event.KindUserPrompt, At: time.Now().UTC(), Prompt: dlPrompt}
+	payload, _ := json.Marshal(orig)
+	id, err := st.AddDeadLetter(ctx, store.DeadLetter{EventID: orig.EventID, SessionID: dlSession, Seq: 1,
+		Reason: "deploy test", Deliveries: 5, Payload: payload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay := fmt.Sprintf("%s/v1/dlq/%d/replay", bases["reaper"], id)
+	if code, b := authPost(t, replay, token, nil); code != http.StatusOK {
+		t.Fatalf("replay through the reaper: %d %s", code, b)
+	}
+	waitPrompt(t, bases["query"], token, dlSession, dlPrompt)
+	if code, b := authPost(t, replay, token, nil); code != http.StatusConflict {
+		t.Fatalf("second replay: %d %s, want 409", code, b)
+	}
+}
