@@ -217,14 +217,14 @@ type deployProc struct {
 	done      chan struct{}
 }
 
-func startExact(t *testing.T, name, bin string, env []string) *deployProc {
+func startExact(t *testing.T, name, bin string, env []string, args ...string) *deployProc {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {

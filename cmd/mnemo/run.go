@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -261,50 +262,54 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 
 	wctx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	if fw != nil {
+	// failed carries the first component that ended on its own: mnemo run
+	// then stops the rest and exits non-zero with its reason, rather than
+	// accept events nothing would process.
+	failed := make(chan error, 4)
+	component := func(name string, run func(context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := fw.Run(wctx); err != nil && !errors.Is(err, context.Canceled) {
-				log.Error("upstream forwarding stopped", "err", err)
+			err := run(wctx)
+			if wctx.Err() != nil {
+				return // stopping: not a failure
 			}
+			if err == nil {
+				err = errors.New("stopped on its own")
+			}
+			if !strings.HasPrefix(err.Error(), name+": ") {
+				err = fmt.Errorf("%s: %w", name, err)
+			}
+			failed <- err
 		}()
 	}
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		if err := w.Run(wctx); err != nil {
-			log.Error("worker stopped", "err", err)
+	if fw != nil {
+		component("upstream forwarding", fw.Run)
+	}
+	component("worker", w.Run)
+	component("reaper", rp.Run)
+	component("http", func(context.Context) error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
 		}
-	}()
-	go func() {
-		defer wg.Done()
-		if err := rp.Run(wctx); err != nil {
-			log.Error("reaper stopped", "err", err)
-		}
-	}()
-	serveErr := make(chan error, 1)
-	go func() {
-		defer wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			serveErr <- err
-		}
-	}()
+		return nil
+	})
 	log.Info("mnemo is running", "addr", "http://"+ln.Addr().String(), "home", cfg.Home)
 
 	var runErr error
 	select {
 	case <-ctx.Done():
-	case runErr = <-serveErr:
+		log.Info("stopping: no new requests, finishing in-flight work")
+	case runErr = <-failed:
+		log.Error("a component failed for good; stopping the others", "err", runErr)
 	}
-	log.Info("stopping: no new requests, finishing in-flight work")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	stopWorker() // before Shutdown: the http component's return is then no failure
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
 	}
 	closeServices()
-	stopWorker()
 	wg.Wait()
 	if err := nc.Drain(); err != nil {
 		log.Debug("drain", "err", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
+	"github.com/mnemo-dev/mnemo/pkg/outage"
 )
 
 // Config is the agent worker's configuration.
@@ -51,6 +52,9 @@ type Config struct {
 	// SkipTools are tool names (or path.Match globs) whose uses carry no
 	// memory value: recorded and acknowledged, never sent to the compressor.
 	SkipTools []string
+	// OutageLimit is the longest Redis or NATS outage the worker rides out
+	// before it ends with the reason (MNEMO_OUTAGE_LIMIT; 0 = forever).
+	OutageLimit time.Duration
 }
 
 // DefaultConfig returns the defaults of docs/ARCHITECTURE.md §4–§6.
@@ -71,6 +75,7 @@ func DefaultConfig() Config {
 		// With backoff doubling to RetryMax, about a minute of retries.
 		MaxAttempts: 16,
 		SkipTools:   slices.Clone(hook.DefaultSkipTools),
+		OutageLimit: outage.DefaultLimit,
 	}
 }
 
@@ -124,6 +129,7 @@ func (c *Config) Bind(s *config.Set) {
 	s.Duration(&c.FloorEvery, "floor-every", "MNEMO_FLOOR_EVERY", c.FloorEvery, "how often partition ack floors are recorded in the store")
 	s.Bool(&c.Layout.MemoryConsumers, "memory-consumers", "MNEMO_MEMORY_CONSUMERS", c.Layout.MemoryConsumers, "keep consumer state in broker memory, recovered from the store's ack floors (false = state files); applies when a consumer is created")
 	s.Duration(&c.Grace, "shutdown-grace", "MNEMO_SHUTDOWN_GRACE", c.Grace, "time in-flight work gets at shutdown")
+	s.Duration(&c.OutageLimit, "outage-limit", "MNEMO_OUTAGE_LIMIT", c.OutageLimit, "longest Redis or NATS outage ridden out before the process ends with the reason (0 = forever)")
 }
 
 // Validate checks the config; its messages say what to set.
@@ -142,5 +148,6 @@ func (c Config) Validate() error {
 	p.Addf(c.MaxAttempts < 1, "max attempts must be ≥ 1 (MNEMO_MAX_ATTEMPTS)")
 	p.Addf(c.RetryMax <= 0, "retry max must be positive (MNEMO_RETRY_MAX)")
 	p.Addf(c.Grace < 0, "shutdown grace must not be negative (MNEMO_SHUTDOWN_GRACE)")
+	p.Addf(c.OutageLimit < 0, "outage limit must not be negative (MNEMO_OUTAGE_LIMIT)")
 	return p.Err()
 }

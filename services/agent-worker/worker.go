@@ -14,6 +14,7 @@ import (
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
+	"github.com/mnemo-dev/mnemo/pkg/outage"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/nats-io/nats.go"
@@ -63,6 +64,9 @@ type Worker struct {
 
 	processed    atomic.Int64
 	stoppingFlag atomic.Bool
+
+	// redisDown and natsDown bound the outages Run rides out.
+	redisDown, natsDown *outage.Tracker
 }
 
 // New checks the config and returns a worker; Run starts it.
@@ -81,15 +85,17 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	}
 	log := d.Logger.With("worker", cfg.WorkerID)
 	w := &Worker{
-		cfg:      cfg,
-		d:        d,
-		log:      log,
-		locks:    session.NewLocks(d.Redis, cfg.LockTTL),
-		members:  session.NewMembership(d.Redis, cfg.WorkerID, cfg.MemberTTL),
-		meta:     session.NewMetaStore(d.Redis),
-		inflight: newInflightTracker(d.Redis, cfg.WorkerID, log),
-		actors:   map[string]*actor{},
-		pullers:  map[int]*puller{},
+		cfg:       cfg,
+		d:         d,
+		log:       log,
+		locks:     session.NewLocks(d.Redis, cfg.LockTTL),
+		members:   session.NewMembership(d.Redis, cfg.WorkerID, cfg.MemberTTL),
+		meta:      session.NewMetaStore(d.Redis),
+		inflight:  newInflightTracker(d.Redis, cfg.WorkerID, log),
+		actors:    map[string]*actor{},
+		pullers:   map[int]*puller{},
+		redisDown: &outage.Tracker{Name: "Redis", Limit: cfg.OutageLimit},
+		natsDown:  &outage.Tracker{Name: "NATS", Limit: cfg.OutageLimit},
 	}
 	w.acks = newAcker(cfg.AckDelay, max(cfg.Layout.MaxAckPending/4, 1), log, func(ds []delivery) { w.untrack(ds...) })
 	return w, nil
@@ -134,7 +140,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer func() { _ = svc.Stop() }()
 
 	w.log.Info("worker started", "partitions", w.cfg.Layout.Partitions, "compressor", w.d.Compressor.Name())
-	w.rebalance(ctx)
+	_ = w.outages(ctx, w.rebalance(ctx))
 	tick := time.NewTicker(w.cfg.Rebalance)
 	defer tick.Stop()
 	keep := time.NewTicker(w.keepAliveEvery())
@@ -147,7 +153,10 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.shutdown()
 			return nil
 		case <-tick.C:
-			w.rebalance(ctx)
+			if err := w.outages(ctx, w.rebalance(ctx)); err != nil {
+				w.shutdown()
+				return err
+			}
 		case <-keep.C:
 			w.keepAlive()
 		case <-floors.C:
@@ -183,6 +192,11 @@ func (w *Worker) waitStream(ctx context.Context) (jetstream.Stream, error) {
 		if errors.Is(err, bus.ErrPartitionMismatch) {
 			return nil, err
 		}
+		if ctx.Err() == nil {
+			if oerr := w.natsDown.Observe(err); oerr != nil {
+				return nil, fmt.Errorf("worker: %w", oerr)
+			}
+		}
 		w.log.Warn("events stream not available yet", "err", err)
 		select {
 		case <-ctx.Done():
@@ -193,20 +207,41 @@ func (w *Worker) waitStream(ctx context.Context) (jetstream.Stream, error) {
 	}
 }
 
+// outages records whether Redis (redisErr, the heartbeat's outcome) and
+// NATS are reachable, and returns the error that ends the worker once
+// either has been away longer than MNEMO_OUTAGE_LIMIT.
+func (w *Worker) outages(ctx context.Context, redisErr error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	var natsErr error
+	if !w.d.NC.IsConnected() {
+		natsErr = fmt.Errorf("connection %s", w.d.NC.Status())
+	}
+	if err := w.redisDown.Observe(redisErr); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	if err := w.natsDown.Observe(natsErr); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	return nil
+}
+
 // rebalance heartbeats, computes this worker's fair share of partitions,
-// takes or renews their leases, and gives up the others.
-func (w *Worker) rebalance(ctx context.Context) {
+// takes or renews their leases, and gives up the others. It returns the
+// heartbeat's error: whether Redis is reachable.
+func (w *Worker) rebalance(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(ctx, w.cfg.Rebalance)
 	defer cancel()
 	if err := w.members.Heartbeat(rctx); err != nil {
 		// Redis down: keep pulling what we hold; nobody can take it meanwhile.
 		w.log.Warn("heartbeat failed; keeping current partitions", "err", err)
-		return
+		return fmt.Errorf("heartbeat: %w", err)
 	}
 	live, err := session.LiveWorkers(rctx, w.d.Redis, w.cfg.MemberTTL)
 	if err != nil {
 		w.log.Warn("list live workers failed", "err", err)
-		return
+		return nil
 	}
 	want := map[int]bool{}
 	for _, p := range session.FairShare(w.cfg.WorkerID, live, w.cfg.Layout.Partitions) {
@@ -249,6 +284,7 @@ func (w *Worker) rebalance(ctx context.Context) {
 			w.startPuller(p)
 		}
 	}
+	return nil
 }
 
 // Partitions returns the partitions this worker pulls now.

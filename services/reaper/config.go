@@ -8,6 +8,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/outage"
 )
 
 // Config is the reaper's configuration.
@@ -40,6 +41,9 @@ type Config struct {
 	// StuckAfter flags a partition whose oldest unacknowledged message is
 	// older than this.
 	StuckAfter time.Duration
+	// OutageLimit is the longest Redis or NATS outage the reaper rides out
+	// before it ends with the reason (MNEMO_OUTAGE_LIMIT; 0 = forever).
+	OutageLimit time.Duration
 }
 
 // DefaultConfig returns the defaults of docs/ARCHITECTURE.md §4–§7.
@@ -60,6 +64,7 @@ func DefaultConfig() Config {
 		IdleEvery:   10 * time.Second,
 		AuditEvery:  30 * time.Second,
 		StuckAfter:  5 * time.Minute,
+		OutageLimit: outage.DefaultLimit,
 	}
 }
 
@@ -81,6 +86,7 @@ func (c *Config) Bind(s *config.Set) {
 	s.Duration(&c.IdleEvery, "idle-every", "MNEMO_REAPER_IDLE_EVERY", c.IdleEvery, "how often idle sessions are looked for")
 	s.Duration(&c.AuditEvery, "audit-every", "MNEMO_REAPER_AUDIT_EVERY", c.AuditEvery, "how often consumers and metadata are audited")
 	s.Duration(&c.StuckAfter, "stuck-after", "MNEMO_REAPER_STUCK_AFTER", c.StuckAfter, "age of the oldest unacked message that flags a partition")
+	s.Duration(&c.OutageLimit, "outage-limit", "MNEMO_OUTAGE_LIMIT", c.OutageLimit, "longest Redis or NATS outage ridden out before the process ends with the reason (0 = forever)")
 }
 
 // Validate checks the config; its messages say what to set.
@@ -99,5 +105,6 @@ func (c Config) Validate() error {
 	p.Addf(c.IdleEvery <= 0, "idle check period must be positive (MNEMO_REAPER_IDLE_EVERY)")
 	p.Addf(c.AuditEvery <= 0, "audit period must be positive (MNEMO_REAPER_AUDIT_EVERY)")
 	p.Addf(c.StuckAfter <= 0, "stuck threshold must be positive (MNEMO_REAPER_STUCK_AFTER)")
+	p.Addf(c.OutageLimit < 0, "outage limit must not be negative (MNEMO_OUTAGE_LIMIT)")
 	return p.Err()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/daemon"
 	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/outage"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/nats-io/nats.go"
@@ -65,6 +66,9 @@ type Reaper struct {
 	metaRebuilt atomic.Int64
 	stuck       atomic.Int64
 	healthy     atomic.Bool
+
+	// redisDown and natsDown bound the outages Run rides out.
+	redisDown, natsDown *outage.Tracker
 }
 
 // New checks the config and returns a reaper; Run starts it.
@@ -82,13 +86,15 @@ func New(cfg Config, d Deps) (*Reaper, error) {
 		d.Registry = prometheus.NewRegistry()
 	}
 	return &Reaper{
-		cfg:   cfg,
-		d:     d,
-		log:   d.Logger.With("reaper", cfg.ID),
-		m:     newMetrics(d.Registry),
-		lead:  newLeadership(d.Redis, LeaderKey, leaderToken(cfg.ID, event.NewID()), cfg.LeaderTTL),
-		locks: session.NewLocks(d.Redis, cfg.LockTTL),
-		meta:  session.NewMetaStore(d.Redis),
+		cfg:       cfg,
+		d:         d,
+		log:       d.Logger.With("reaper", cfg.ID),
+		m:         newMetrics(d.Registry),
+		lead:      newLeadership(d.Redis, LeaderKey, leaderToken(cfg.ID, event.NewID()), cfg.LeaderTTL),
+		locks:     session.NewLocks(d.Redis, cfg.LockTTL),
+		meta:      session.NewMetaStore(d.Redis),
+		redisDown: &outage.Tracker{Name: "Redis", Limit: cfg.OutageLimit},
+		natsDown:  &outage.Tracker{Name: "NATS", Limit: cfg.OutageLimit},
 	}, nil
 }
 
@@ -165,7 +171,9 @@ func (r *Reaper) Run(ctx context.Context) error {
 	tick := time.NewTicker(r.cfg.Tick)
 	defer tick.Stop()
 	for {
-		r.pass(ctx)
+		if err := r.outages(ctx, r.pass(ctx)); err != nil {
+			return err
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -174,16 +182,38 @@ func (r *Reaper) Run(ctx context.Context) error {
 	}
 }
 
+// outages records whether Redis (redisErr, the leadership check's outcome)
+// and NATS are reachable, and returns the error that ends the reaper once
+// either has been away longer than MNEMO_OUTAGE_LIMIT.
+func (r *Reaper) outages(ctx context.Context, redisErr error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	var natsErr error
+	if !r.d.NC.IsConnected() {
+		natsErr = fmt.Errorf("connection %s", r.d.NC.Status())
+	}
+	if err := r.redisDown.Observe(redisErr); err != nil {
+		return fmt.Errorf("reaper: %w", err)
+	}
+	if err := r.natsDown.Observe(natsErr); err != nil {
+		return fmt.Errorf("reaper: %w", err)
+	}
+	return nil
+}
+
 // pass takes or keeps leadership and, while leading, runs the tasks that are
 // due. Every task is idempotent: a leader that dies half-way leaves nothing
-// the next one cannot redo.
-func (r *Reaper) pass(ctx context.Context) {
+// the next one cannot redo. It returns the leadership check's error: whether
+// Redis is reachable.
+func (r *Reaper) pass(ctx context.Context) error {
 	lctx, cancel := context.WithTimeout(ctx, r.cfg.Tick)
 	was := r.lead.Leader()
 	leading, err := r.lead.tryLead(lctx)
 	cancel()
 	if err != nil {
 		r.log.Warn("leadership check failed", "err", err)
+		err = fmt.Errorf("leadership check: %w", err)
 	}
 	switch {
 	case leading && !was:
@@ -194,7 +224,7 @@ func (r *Reaper) pass(ctx context.Context) {
 		r.m.leader.Set(0)
 	}
 	if !leading {
-		return
+		return err
 	}
 	r.task(ctx, "dead_workers", r.reapWorkers)
 	r.task(ctx, "advisories", r.drainAdvisories)
@@ -216,6 +246,7 @@ func (r *Reaper) pass(ctx context.Context) {
 	if idleDue {
 		r.task(ctx, "idle", r.summarizeIdle)
 	}
+	return err
 }
 
 func (r *Reaper) task(ctx context.Context, name string, f func(context.Context) error) {
@@ -238,6 +269,11 @@ func (r *Reaper) waitStreams(ctx context.Context) error {
 		err := r.ensure(ctx)
 		if err == nil || errors.Is(err, bus.ErrPartitionMismatch) {
 			return err
+		}
+		if ctx.Err() == nil {
+			if oerr := r.natsDown.Observe(err); oerr != nil {
+				return fmt.Errorf("reaper: %w", oerr)
+			}
 		}
 		r.log.Warn("streams not available yet", "err", err)
 		select {

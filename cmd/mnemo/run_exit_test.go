@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
+)
+
+// startRun starts the real `mnemo run` on a free port with its own home and
+// the given Redis, the environment cleared of MNEMO_* variables but env.
+func startRun(t *testing.T, redisURL string, env ...string) (*deployProc, string) {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	var base []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MNEMO_") {
+			base = append(base, kv)
+		}
+	}
+	base = append(base, "MNEMO_HOME="+t.TempDir(), "MNEMO_ADDR="+addr, "MNEMO_REDIS_URL="+redisURL, "MNEMO_LOG_LEVEL=info")
+	p := startExact(t, "mnemo-run", mnemoBin, append(base, env...), "run")
+	waitHTTP(t, p, "http://"+addr+"/readyz", 60*time.Second)
+	return p, "http://" + addr
+}
+
+// waitLog waits until p's output has s.
+func waitLog(t *testing.T, p *deployProc, s string) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(p.output(), s); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never logged %s:\n%s", p.name, s, tail(p.output(), 20))
+		}
+	}
+}
+
+// exitCode waits for p to end and returns its exit status.
+func exitCode(t *testing.T, p *deployProc, within time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(within):
+		t.Fatalf("%s still running after %s:\n%s", p.name, within, tail(p.output(), 20))
+	}
+	return p.cmd.ProcessState.ExitCode() // set by the Wait that closed done
+}
+
+// When Redis goes away for longer than MNEMO_OUTAGE_LIMIT, the worker inside
+// `mnemo run` ends for good: the process stops the rest and exits non-zero,
+// its last line the one-line reason.
+func TestRunExitsWhenItsWorkerFailsForGood(t *testing.T) {
+	rds := testkit.StartRedis(t)
+	// The worker checks Redis every 250ms, the reaper every 3s: the worker
+	// is the component that crosses the limit first.
+	p, _ := startRun(t, rds.URL(), "MNEMO_OUTAGE_LIMIT=2s", "MNEMO_REBALANCE=250ms", "MNEMO_REAPER_TICK=3s")
+	waitLog(t, p, `"msg":"worker started"`)
+	rds.Kill()
+	if code := exitCode(t, p, 90*time.Second); code == 0 {
+		t.Fatalf("mnemo run exited 0 after its worker failed:\n%s", tail(p.output(), 10))
+	}
+	last := tail(p.output(), 1)
+	if !regexp.MustCompile(`^mnemo run: (worker|reaper): .*Redis unreachable for \S+, longer than MNEMO_OUTAGE_LIMIT \(2s\)`).MatchString(last) {
+		t.Fatalf("last line %q, want the one-line reason", last)
+	}
+	if !strings.HasPrefix(last, "mnemo run: worker: ") {
+		t.Logf("the reaper crossed the limit before the worker: %q", last)
+	}
+	if !strings.Contains(p.output(), `"msg":"stopped"`) {
+		t.Fatalf("the rest was not stopped cleanly:\n%s", tail(p.output(), 10))
+	}
+}
+
+// A Redis restart shorter than MNEMO_OUTAGE_LIMIT is ridden out: `mnemo
+// run` keeps running and an event posted afterwards is processed.
+func TestRunCarriesOnThroughARedisRestart(t *testing.T) {
+	rds := testkit.StartRedis(t)
+	p, base := startRun(t, rds.URL(), "MNEMO_OUTAGE_LIMIT=60s", "MNEMO_REBALANCE=250ms")
+	waitLog(t, p, `"msg":"worker started"`)
+	rds.Kill()
+	time.Sleep(3 * time.Second) // the worker and the reaper see it down
+	rds.Start()
+	session := "redis-restart-" + strings.ToLower(event.NewID())
+	prompt := "after the redis restart " + event.NewID()
+	body, _ := json.Marshal(map[string]string{"session_id": session, "cwd": "/home/dev/acme-api",
+		"hook_event_name": "UserPromptSubmit", "prompt": prompt})
+	if code, b := authPost(t, base+"/v1/hooks/claude-code/UserPromptSubmit", "", body); code/100 != 2 {
+		t.Fatalf("ingest after the restart: %d %s", code, b)
+	}
+	waitPrompt(t, base, "", session, prompt)
+	select {
+	case <-p.done:
+		t.Fatalf("mnemo run ended through a Redis restart:\n%s", tail(p.output(), 10))
+	default:
+	}
+	if code, _ := authGet(t, base+"/readyz", ""); code != http.StatusOK {
+		t.Fatalf("/readyz after the restart: %d", code)
+	}
+}
