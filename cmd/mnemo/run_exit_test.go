@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"regexp"
@@ -16,18 +15,18 @@ import (
 
 // startRun starts the real `mnemo run` on a free port with its own home and
 // the given Redis, the environment cleared of MNEMO_* variables but env.
-func startRun(t *testing.T, redisURL string, env ...string) (*deployProc, string) {
+func startRunWithRedis(t *testing.T, redisURL string, env ...string) (*deployProc, string) {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	var base []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "MNEMO_") {
 			base = append(base, kv)
 		}
 	}
-	base = append(base, "MNEMO_HOME="+t.TempDir(), "MNEMO_ADDR="+addr, "MNEMO_REDIS_URL="+redisURL, "MNEMO_LOG_LEVEL=info")
+	base = append(base, "MNEMO_HOME="+t.TempDir(), "MNEMO_ADDR=127.0.0.1:0", "MNEMO_REDIS_URL="+redisURL, "MNEMO_LOG_LEVEL=info")
 	p := startExact(t, "mnemo-run", mnemoBin, append(base, env...), "run")
-	waitHTTP(t, p, "http://"+addr+"/readyz", 60*time.Second)
+	addr := listensOn(t, p, "mnemo is running")
+	waitUp(t, p, "http://"+addr+"/readyz", 60*time.Second)
 	return p, "http://" + addr
 }
 
@@ -59,7 +58,7 @@ func TestRunExitsWhenItsWorkerFailsForGood(t *testing.T) {
 	rds := testkit.StartRedis(t)
 	// The worker checks Redis every 250ms, the reaper every 3s: the worker
 	// is the component that crosses the limit first.
-	p, _ := startRun(t, rds.URL(), "MNEMO_OUTAGE_LIMIT=2s", "MNEMO_REBALANCE=250ms", "MNEMO_REAPER_TICK=3s")
+	p, _ := startRunWithRedis(t, rds.URL(), "MNEMO_OUTAGE_LIMIT=2s", "MNEMO_REBALANCE=250ms", "MNEMO_REAPER_TICK=3s")
 	waitLog(t, p, `"msg":"worker started"`)
 	rds.Kill()
 	if code := exitCode(t, p, 90*time.Second); code == 0 {
@@ -81,7 +80,7 @@ func TestRunExitsWhenItsWorkerFailsForGood(t *testing.T) {
 // run` keeps running and an event posted afterwards is processed.
 func TestRunCarriesOnThroughARedisRestart(t *testing.T) {
 	rds := testkit.StartRedis(t)
-	p, base := startRun(t, rds.URL(), "MNEMO_OUTAGE_LIMIT=60s", "MNEMO_REBALANCE=250ms")
+	p, base := startRunWithRedis(t, rds.URL(), "MNEMO_OUTAGE_LIMIT=60s", "MNEMO_REBALANCE=250ms")
 	waitLog(t, p, `"msg":"worker started"`)
 	rds.Kill()
 	time.Sleep(3 * time.Second) // the worker and the reaper see it down
