@@ -352,3 +352,29 @@ func TestHookSpoolsWhileDownAndReplaysOnce(t *testing.T) {
 		t.Fatalf("session spool-2 ends with step %d: the live event overtook spooled ones", lastOf2)
 	}
 }
+
+// A payload over the hook's stdin limit (64 MiB) is dropped with a logged
+// reason, and the hook still exits 0 with nothing on stdout; a large one
+// under the limit (a 5 MiB tool response) still arrives.
+func TestHookOversizedStdin(t *testing.T) {
+	m := startMnemo(t, "")
+	home := t.TempDir()
+	huge := bashPayload("big-1", strings.Repeat("x", 65<<20))
+	start := time.Now()
+	r := runHookProc(t, home, m.url, "PostToolUse", huge, "MNEMO_HOOK_DEBUG=1")
+	if r.code != 0 || r.stdout != "" || !strings.Contains(r.stderr, "not recorded") {
+		t.Fatalf("oversized payload: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	// A hang guard, not a speed claim.
+	if took := time.Since(start); took > 60*time.Second {
+		t.Fatalf("the hook took %s on an oversized payload", took)
+	}
+	big := bashPayload("big-2", strings.Repeat("y", 5<<20))
+	if r := runHookProc(t, home, m.url, "PostToolUse", big, "MNEMO_HOOK_TIMEOUT=10s"); r.code != 0 || r.stdout != "" {
+		t.Fatalf("5 MiB payload: exit %d stdout %q", r.code, r.stdout)
+	}
+	got := m.stored(t)
+	if len(got) != 1 || got[0].SessionID != "big-2" {
+		t.Fatalf("stored %d events, want only the 5 MiB one", len(got))
+	}
+}
