@@ -203,6 +203,10 @@ func TestStripTags(t *testing.T) {
 		{"<private>a</private>", "", true},
 		{"keep <p>html</p> and <privat>typo</privat>", "keep <p>html</p> and <privat>typo</privat>", false},
 		{"outer <system-reminder>x <private>y</private> z</system-reminder> done", "outer  done", true},
+		{"<claude-mem-context>\n# past\n</claude-mem-context>\nfix it", "\nfix it", true},
+		{"see <persisted-output>\nOutput too large. Full output saved to: /tmp/x.txt\n</persisted-output> ok", "see  ok", true},
+		{"<Persisted-Output>x</PERSISTED-OUTPUT>y<CLAUDE-MEM-CONTEXT>z</claude-mem-context>", "y", true},
+		{"<persisted-outputs>kept</persisted-outputs>", "<persisted-outputs>kept</persisted-outputs>", false},
 	}
 	for _, tc := range cases {
 		got, removed := event.StripTags(tc.in)
@@ -242,6 +246,8 @@ func TestStripJSON(t *testing.T) {
 		{"escaped upper-case tag", `{"c":"\u003CPRIVATE\u003Eshout\u003C/PRIVATE\u003E"}`, "shout"},
 		{"multi-line string", `{"content":"line 1\n<private>\nkey=abc\n</private>\nline 3"}`, "key=abc"},
 		{"array of content blocks", `[{"type":"text","text":"<system-reminder>inj</system-reminder>ok"}]`, "inj"},
+		{"persisted output", `{"stdout":"<persisted-output>\nOutput too large (80KB). Full output saved to: /home/dev/.claude/out.txt\n</persisted-output>"}`, "out.txt"},
+		{"claude-mem context", `{"content":"\u003cclaude-mem-context\u003eold memory\u003c/claude-mem-context\u003enew"}`, "old memory"},
 		{"nested private", `{"a":{"b":"<private>x<private>y</private>leak?</private>"}}`, "leak?"},
 	}
 	for _, tc := range cases {

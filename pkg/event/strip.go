@@ -8,9 +8,12 @@ import (
 )
 
 // StrippedTags are removed, with everything between them, from every text an
-// event carries: private content the user fenced off, and text the agent or
-// Mnemo itself injected, which memory must never re-ingest.
-var StrippedTags = []string{"private", "system-reminder", "system-instruction", "system_instruction", "mnemo-context"}
+// event carries: private content the user fenced off, and text the agent,
+// Mnemo or claude-mem injected, which memory must never re-ingest (claude-mem
+// strips the same set: <persisted-output> is Claude Code's pointer to a tool
+// output saved to disk, <claude-mem-context> claude-mem's injected memory).
+var StrippedTags = []string{"private", "system-reminder", "system-instruction", "system_instruction",
+	"mnemo-context", "claude-mem-context", "persisted-output"}
 
 // ContextTag is the tag Mnemo wraps its injected context in.
 const ContextTag = "mnemo-context"
