@@ -298,6 +298,9 @@ func runDoctor(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	publish := fset.Bool("publish", false, "also publish one real event (session mnemo-doctor) through JetStream")
 	asJSON := fset.Bool("json", false, "print the checks as JSON")
 	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return &exitError{code: 2}
 	}
 	d := &doctor{cfg: hookcli.LoadConfig(), settings: settings, publish: *publish}

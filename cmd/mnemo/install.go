@@ -18,6 +18,7 @@ import (
 
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
+	"github.com/mnemo-dev/mnemo/pkg/hook/hookcli"
 )
 
 func init() {
@@ -87,7 +88,9 @@ type installTarget struct {
 	Home    string // Mnemo's home: the install record lives there
 }
 
-func parseInstallFlags(name string, args []string, stderr io.Writer) (installTarget, bool, error) {
+// parseInstallFlags reads install's and uninstall's arguments; flag.ErrHelp
+// means help was asked for and printed.
+func parseInstallFlags(name string, args []string, stdout, stderr io.Writer) (installTarget, bool, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	scope := fs.String("scope", "user", "user (~/.claude/settings.json and ~/.claude.json) or project (.claude/settings.json and .mcp.json of the project)")
@@ -97,8 +100,15 @@ func parseInstallFlags(name string, args []string, stderr io.Writer) (installTar
 	exe := fs.String("exe", "", "the mnemo executable the MCP server (and, without mnemo-hook, the hooks) run (default: this one)")
 	hookExe := fs.String("hook-exe", "", "the executable the hooks run (default: mnemo-hook next to mnemo when there is one, else mnemo)")
 	dryRun := fs.Bool("dry-run", false, "say what would change, change nothing")
+	usage := fmt.Sprintf("usage: mnemo %s claude-code [--scope user|project] [--settings PATH] [--mcp-config PATH] [--no-mcp]", name)
+	if len(args) > 0 && hookcli.IsHelp(args[0]) {
+		fs.SetOutput(stdout)
+		fmt.Fprintln(stdout, usage)
+		fs.PrintDefaults()
+		return installTarget{}, false, flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "claude-code" {
-		return installTarget{}, false, fmt.Errorf("usage: mnemo %s claude-code [--scope user|project] [--settings PATH] [--mcp-config PATH] [--no-mcp]", name)
+		return installTarget{}, false, errors.New(usage)
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return installTarget{}, false, err
@@ -722,7 +732,10 @@ func isEmptyObject(b []byte) bool {
 }
 
 func runInstall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	t, dryRun, err := parseInstallFlags("install", args, stderr)
+	t, dryRun, err := parseInstallFlags("install", args, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -746,7 +759,10 @@ func runInstall(ctx context.Context, args []string, stdin io.Reader, stdout, std
 }
 
 func runUninstall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	t, dryRun, err := parseInstallFlags("uninstall", args, stderr)
+	t, dryRun, err := parseInstallFlags("uninstall", args, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}

@@ -354,6 +354,10 @@ func observationsText(obs []store.Observation, loc *time.Location) string {
 
 // runMCP serves MCP on stdin/stdout until the client closes it.
 func runMCP(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && hookcli.IsHelp(args[0]) {
+		fmt.Fprintln(stdout, "usage: mnemo mcp\n\nServes Mnemo's MCP tools (search, timeline, get_observations, session_start_context,\nsave_memory) over stdio to an agent. Configure with MNEMO_URL (default "+defaultMnemoURL+") and MNEMO_TOKEN.")
+		return nil
+	}
 	if len(args) > 0 {
 		return fmt.Errorf("mnemo mcp takes no arguments (configure with MNEMO_URL and MNEMO_TOKEN)")
 	}

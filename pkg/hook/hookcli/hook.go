@@ -126,6 +126,12 @@ func RunHook(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		err = nil
 	}()
+	if wantsHelp(args) {
+		// Help is asked by a person, never by the agent: print it and read no
+		// payload.
+		fmt.Fprint(stdout, HookUsage)
+		return nil
+	}
 	if len(args) != 2 || args[0] != "claude-code" {
 		h.debugf("usage: mnemo hook claude-code <event> (got %q)", args)
 		return nil
@@ -145,6 +151,28 @@ func RunHook(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	return nil
 }
+
+// HookUsage is the hook command's help.
+var HookUsage = `Usage: hook claude-code <event>
+
+Claude Code runs this at every hook with the event's JSON payload on stdin.
+It maps the payload, sends it to Mnemo with a short deadline, spools it under
+$MNEMO_HOME/spool when Mnemo cannot take it, and prints only what Claude Code
+injects (SessionStart context, the file-read gate). It always exits 0.
+
+Events recorded: SessionStart, UserPromptSubmit, PostToolUse,
+PostToolUseFailure, Stop, StopFailure, SessionEnd (PreToolUse: file-read gate).
+
+Environment:
+  MNEMO_URL                   Mnemo's address (default ` + DefaultURL + `)
+  MNEMO_TOKEN                 bearer token
+  MNEMO_HOME                  data directory: spool and hook state (default ~/.mnemo)
+  MNEMO_HOOK_TIMEOUT          deadline of the event POST (default 300ms)
+  MNEMO_HOOK_CONTEXT_TIMEOUT  deadline of SessionStart's context (default 1.5s)
+  MNEMO_EXCLUDED_PROJECTS     comma-separated globs of projects not recorded
+  MNEMO_SKIP_TOOLS            comma-separated tools not recorded
+  MNEMO_HOOK_DEBUG            set to print diagnostics on stderr
+`
 
 // hookRun is one hook invocation.
 type hookRun struct {

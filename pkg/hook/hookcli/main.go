@@ -18,8 +18,12 @@ import (
 // otherwise wait for at every tool call.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: mnemo-hook hook claude-code <event> | mnemo-hook spool status|flush")
+		fmt.Fprint(stderr, mainUsage)
 		return 2
+	}
+	if IsHelp(args[0]) {
+		fmt.Fprint(stdout, mainUsage)
+		return 0
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -30,7 +34,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "spool":
 		err = RunSpool(ctx, args[1:], stdin, stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "mnemo-hook: unknown command %q (want hook or spool)\n", args[0])
+		fmt.Fprintf(stderr, "mnemo-hook: unknown command %q (want hook or spool)\n\n%s", args[0], mainUsage)
 		return 2
 	}
 	if err == nil {
@@ -45,4 +49,35 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "mnemo-hook %s: %v\n", args[0], err)
 	return 1
+}
+
+// mainUsage is mnemo-hook's help.
+const mainUsage = `mnemo-hook: the small executable Claude Code's hooks run (the same as mnemo's
+hook and spool commands, without the full binary's start-up cost).
+
+Usage:
+  mnemo-hook hook claude-code <event>   record the hook payload on stdin (always exits 0)
+  mnemo-hook spool status [--json]      events waiting in the local spool
+  mnemo-hook spool flush [--timeout D]  replay the spool to Mnemo now
+
+Run ` + "`mnemo-hook hook -h`" + ` or ` + "`mnemo-hook spool -h`" + ` for more.
+`
+
+// IsHelp reports whether a command-line argument asks for help.
+func IsHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+// wantsHelp reports whether any argument asks for help.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if IsHelp(a) && a != "help" {
+			return true
+		}
+	}
+	return len(args) > 0 && args[0] == "help"
 }

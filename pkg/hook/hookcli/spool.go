@@ -492,10 +492,23 @@ func (e *ExitError) Error() string {
 // Unwrap returns the cause.
 func (e *ExitError) Unwrap() error { return e.Err }
 
+// spoolUsage is the spool command's help.
+const spoolUsage = `Usage: spool status [--json] | spool flush [--timeout 10s]
+
+The hook spools an event under $MNEMO_HOME/spool when Mnemo cannot take it;
+the next hook replays the spool in the background, in order, once.
+  status   how many events wait, how old the oldest is, whether a flusher runs
+  flush    replay the spool now (events ingest rejects are set aside)
+`
+
 // RunSpool is `mnemo spool status|flush`.
 func RunSpool(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return &ExitError{Code: 2, Err: errors.New("usage: mnemo spool status [--json] | mnemo spool flush [--timeout 10s]")}
+	}
+	if IsHelp(args[0]) {
+		fmt.Fprint(stdout, spoolUsage)
+		return nil
 	}
 	sp := OpenSpool(config.Home())
 	switch args[0] {
@@ -504,6 +517,9 @@ func RunSpool(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fs.SetOutput(stderr)
 		asJSON := fs.Bool("json", false, "print JSON")
 		if err := fs.Parse(args[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
 			return &ExitError{Code: 2}
 		}
 		st, err := sp.Status()
@@ -534,6 +550,9 @@ func RunSpool(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		background := fs.Bool("background", false, "started by a hook: give up at once when a flusher runs, log with timestamps")
 		timeout := fs.Duration("timeout", 10*time.Second, "bound of one batch request")
 		if err := fs.Parse(args[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
 			return &ExitError{Code: 2}
 		}
 		hc := LoadConfig()

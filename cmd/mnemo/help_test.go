@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Every command and subcommand of both binaries answers -h and --help with
+// its usage on exit 0, and does nothing else: the hook reads no payload and
+// records nothing, the others start nothing.
+func TestHelpOnEveryCommand(t *testing.T) {
+	home := t.TempDir()
+	env := append(os.Environ(), "MNEMO_HOME="+home, "MNEMO_URL=http://"+downURL(t), "HOME="+t.TempDir())
+	var lines [][]string
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		lines = append(lines, []string{mnemoBin, n})
+	}
+	for _, sub := range [][]string{
+		{"hook", "claude-code"}, {"hook", "claude-code", "PostToolUse"}, {"spool", "status"}, {"spool", "flush"},
+		{"dlq", "list"}, {"dlq", "show"}, {"dlq", "replay"}, {"bench", "load"}, {"bench", "report"},
+		{"install", "claude-code"}, {"uninstall", "claude-code"},
+	} {
+		lines = append(lines, append([]string{mnemoBin}, sub...))
+	}
+	hookBin := smallHookBin(t)
+	for _, sub := range [][]string{{}, {"hook"}, {"hook", "claude-code"}, {"hook", "claude-code", "PostToolUse"},
+		{"spool"}, {"spool", "status"}, {"spool", "flush"}} {
+		lines = append(lines, append([]string{hookBin}, sub...))
+	}
+	payload := bashPayload("help-session", "echo must-not-be-recorded")
+	for _, line := range lines {
+		for _, h := range []string{"-h", "--help"} {
+			args := append(append([]string{}, line[1:]...), h)
+			name := filepath.Base(line[0]) + " " + strings.Join(args, " ")
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			cmd := exec.CommandContext(ctx, line[0], args...)
+			cmd.Env = env
+			cmd.Stdin = bytes.NewReader(payload)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			err := cmd.Run()
+			cancel()
+			if err != nil {
+				t.Errorf("%s: %v\n%s", name, err, out.String())
+				continue
+			}
+			text := out.String()
+			if !strings.Contains(strings.ToLower(text), "usage") {
+				t.Errorf("%s printed no usage:\n%s", name, text)
+			}
+			if strings.Contains(text, "unknown") {
+				t.Errorf("%s called help unknown:\n%s", name, text)
+			}
+		}
+	}
+	// The hook asked for help read nothing and recorded nothing.
+	if entries, _ := os.ReadDir(filepath.Join(home, "spool")); len(entries) > 0 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("asking for help spooled events: %v", names)
+	}
+}
