@@ -59,9 +59,10 @@ type Activity struct {
 	First, Last         time.Time
 }
 
-// Merge folds a later event of the same session into a.
+// Merge folds a later event of the same session into a. The project is the
+// first event's: a session's project is fixed at its start.
 func (a *Activity) Merge(project, agent, cwd string, at time.Time) {
-	if project != "" {
+	if a.Project == "" {
 		a.Project = project
 	}
 	if agent != "" {
@@ -91,7 +92,9 @@ func (m *MetaStore) TouchAll(ctx context.Context, acts []Activity) error {
 			first, last := a.First.UnixMilli(), a.Last.UnixMilli()
 			fields := map[string]any{"last_event_at": last}
 			if a.Project != "" {
-				fields["project"] = a.Project
+				// Only a session's first project is kept (the worker, which
+				// owns the session, writes the stored one with Set).
+				p.HSetNX(ctx, key, "project", a.Project)
 			}
 			if a.Agent != "" {
 				fields["agent"] = a.Agent

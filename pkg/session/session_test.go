@@ -254,7 +254,8 @@ func TestMetaTouchAndGet(t *testing.T) {
 
 // TestMetaTouchAllFoldsEvents checks that one Activity per session stands for
 // all its events: started_at is the first event's time, last_event_at the
-// last one's, and the latest non-empty fields win.
+// last one's, the latest non-empty agent and cwd win, and the project stays
+// the first event's (a session's project is fixed at its start).
 func TestMetaTouchAllFoldsEvents(t *testing.T) {
 	r := testkit.StartRedis(t)
 	ms := session.NewMetaStore(r.Client(t))
@@ -262,7 +263,7 @@ func TestMetaTouchAllFoldsEvents(t *testing.T) {
 	t0 := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	a := session.Activity{SessionID: "a", Project: "acme", Agent: "claude-code", First: t0.Add(time.Second), Last: t0.Add(time.Second)}
 	a.Merge("", "", "/w", t0.Add(3*time.Second))
-	a.Merge("acme-web", "", "", t0) // an event stamped earlier, accepted later
+	a.Merge("src", "", "", t0) // an event stamped earlier, accepted later, from a subdirectory
 	b := session.Activity{SessionID: "b", Project: "other", First: t0, Last: t0}
 	if err := ms.TouchAll(ctx, []session.Activity{a, b}); err != nil {
 		t.Fatal(err)
@@ -274,7 +275,7 @@ func TestMetaTouchAllFoldsEvents(t *testing.T) {
 	if !ma.StartedAt.Equal(t0) || !ma.LastEventAt.Equal(t0.Add(3*time.Second)) {
 		t.Fatalf("a: started %v, last %v; want %v and %v", ma.StartedAt, ma.LastEventAt, t0, t0.Add(3*time.Second))
 	}
-	if ma.Project != "acme-web" || ma.Agent != "claude-code" || ma.Cwd != "/w" || ma.Status != "active" {
+	if ma.Project != "acme" || ma.Agent != "claude-code" || ma.Cwd != "/w" || ma.Status != "active" {
 		t.Fatalf("a = %+v", ma)
 	}
 	mb, err := ms.Get(ctx, "b")
@@ -284,11 +285,11 @@ func TestMetaTouchAllFoldsEvents(t *testing.T) {
 	if n, _ := ms.Active(ctx, t0.Add(-time.Second)); n != 2 {
 		t.Fatalf("active = %d, want 2", n)
 	}
-	// A later write keeps the first started_at.
-	if err := ms.TouchAll(ctx, []session.Activity{{SessionID: "a", First: t0.Add(time.Hour), Last: t0.Add(time.Hour)}}); err != nil {
+	// A later write keeps the first started_at and the first project.
+	if err := ms.TouchAll(ctx, []session.Activity{{SessionID: "a", Project: "src", First: t0.Add(time.Hour), Last: t0.Add(time.Hour)}}); err != nil {
 		t.Fatal(err)
 	}
-	if ma, _ = ms.Get(ctx, "a"); !ma.StartedAt.Equal(t0) || ma.Project != "acme-web" {
+	if ma, _ = ms.Get(ctx, "a"); !ma.StartedAt.Equal(t0) || ma.Project != "acme" {
 		t.Fatalf("after a later write: %+v", ma)
 	}
 }

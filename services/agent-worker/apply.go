@@ -132,8 +132,13 @@ func (a *actor) build(ctx context.Context, evs []streamEvent) (store.Unit, func(
 	}
 	env := first.env
 	upd := &store.SessionUpdate{
-		Project: env.Project, Agent: env.Agent, Cwd: env.Cwd,
+		Agent: env.Agent, Cwd: env.Cwd,
 		StartedAt: first.at, LastEventAt: last.at,
+	}
+	if a.sess.Project == "" {
+		// A session's project is fixed by its first event: a later one from a
+		// subdirectory, or named by another path, never moves it.
+		upd.Project = env.Project
 	}
 	if last.env != nil && last.env.Cwd != "" {
 		upd.Cwd = last.env.Cwd
@@ -330,11 +335,16 @@ func (a *actor) deadUnit(evs []streamEvent, reason string) store.Unit {
 	return u
 }
 
+// project is the project memory of the session is filed under: the
+// session's, fixed at its start; the event's only before the session exists.
 func (a *actor) project(e streamEvent) string {
-	if e.env != nil && e.env.Project != "" {
+	if a.sess.Project != "" {
+		return a.sess.Project
+	}
+	if e.env != nil {
 		return e.env.Project
 	}
-	return a.sess.Project
+	return ""
 }
 
 func (a *actor) addUsage(u *store.Unit, project string, usage []llm.Usage) {

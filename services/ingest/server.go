@@ -236,5 +236,8 @@ func retryAfter(d time.Duration) string {
 // hookOptions maps raw hook payloads without cross-process state: tags are
 // stripped everywhere, each payload stands alone.
 func (s *Server) hookOptions() hook.Options {
-	return hook.Options{Limits: s.cfg.Limits}
+	// Named as the hook names it: the git root (a worktree as parent/worktree)
+	// when the cwd is on this machine, else the cwd's basename. Either way the
+	// session keeps the project of its first event.
+	return hook.Options{Limits: s.cfg.Limits, Project: hook.ProjectNamer("")}
 }

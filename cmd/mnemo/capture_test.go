@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mnemo-dev/mnemo/services/query"
+)
+
+// runProc is a real `mnemo run` child process.
+type runProc struct {
+	url  string
+	home string
+}
+
+// startRun starts `mnemo run` on a free port with its own home (embedded
+// NATS, a redis-server child, SQLite, the offline compressor) and waits until
+// it is ready. It is stopped with SIGTERM when the test ends.
+func startRun(t *testing.T) *runProc {
+	t.Helper()
+	home := filepath.Join(t.TempDir(), "home")
+	cmd := exec.Command(mnemoBin, "run", "--addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "MNEMO_HOME="+home, "MNEMO_LOG_LEVEL=warn", "MNEMO_LLM_PROVIDER=offline")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("mnemo run output:\n%s", logs.String())
+		}
+	})
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var info runInfo
+		if b, err := os.ReadFile(filepath.Join(home, "run.json")); err == nil && json.Unmarshal(b, &info) == nil && info.Addr != "" {
+			u := "http://" + info.Addr
+			if resp, err := http.Get(u + "/readyz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return &runProc{url: u, home: home}
+				}
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("mnemo run exited:\n%s", logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mnemo run not ready within 90 s:\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// hook runs the real mnemo-hook binary for one event, as Claude Code runs
+// it, with its own hook home (spool and hook state).
+func (r *runProc) hook(t *testing.T, hookHome, event string, payload []byte, env ...string) {
+	t.Helper()
+	cmd := exec.Command(smallHookBin(t), "hook", "claude-code", event)
+	cmd.Env = append(os.Environ(), "MNEMO_HOME="+hookHome, "MNEMO_URL="+r.url, "MNEMO_HOOK_TIMEOUT=10s",
+		"MNEMO_HOOK_FLUSH_BACKOFF=50ms", "CLAUDE_PROJECT_DIR=")
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdin = bytes.NewReader(payload)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mnemo-hook %s: %v\n%s", event, err, out)
+	}
+}
+
+// post sends a raw hook payload to /v1/hooks/claude-code/{event}.
+func (r *runProc) post(t *testing.T, event string, payload []byte) {
+	t.Helper()
+	resp, err := http.Post(r.url+"/v1/hooks/claude-code/"+event, "application/json", bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %d %s", event, resp.StatusCode, b)
+	}
+}
+
+// getJSON reads a query route into v; it reports the status.
+func (r *runProc) getJSON(t *testing.T, path string, v any) int {
+	t.Helper()
+	resp, err := http.Get(r.url + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// waitSummarized waits until the session has n summaries: its Stop was
+// applied, and with it every earlier event of the session (per-session order).
+func (r *runProc) waitSummarized(t *testing.T, sid string, n int) query.SessionDetail {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var d query.SessionDetail
+		if r.getJSON(t, "/v1/sessions/"+sid, &d) == http.StatusOK && len(d.Summaries) >= n {
+			return d
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session %s: %d summaries after 2 minutes, want %d (%+v)", sid, len(d.Summaries), n, d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// fixtureFor reads a Claude Code fixture and gives it another session ID
+// (and, when cwd is not empty, another working directory).
+func fixtureFor(t *testing.T, name, sid, cwd string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fixtureDir(t), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["session_id"] = sid
+	if cwd != "" {
+		m["cwd"] = cwd
+	}
+	out, _ := json.Marshal(m)
+	return out
+}
+
+// A session begun in /home/dev/acme-api keeps project acme-api when its Stop
+// comes from /home/dev/acme-api/src, by the hook binary and by the HTTP hook
+// endpoint alike: the session, its summary and the project's context.
+func TestSessionKeepsItsProject(t *testing.T) {
+	r := startRun(t)
+	hookHome := t.TempDir()
+	paths := map[string]func(event string, payload []byte){
+		"hook":     func(e string, p []byte) { r.hook(t, hookHome, e, p) },
+		"endpoint": func(e string, p []byte) { r.post(t, e, p) },
+	}
+	for path, send := range paths {
+		sid := "keeps-project-" + path
+		send("SessionStart", fixtureFor(t, "SessionStart.json", sid, ""))
+		send("UserPromptSubmit", fixtureFor(t, "UserPromptSubmit.json", sid, ""))
+		send("PostToolUse", fixtureFor(t, "PostToolUse-Read.json", sid, ""))
+		send("Stop", fixtureFor(t, "Stop.json", sid, "")) // cwd /home/dev/acme-api/src
+		d := r.waitSummarized(t, sid, 1)
+		if d.Session.Project != "acme-api" {
+			t.Errorf("%s: session moved to project %q, want acme-api", path, d.Session.Project)
+		}
+		for _, s := range d.Summaries {
+			if s.Project != "acme-api" {
+				t.Errorf("%s: summary %d filed under %q, want acme-api", path, s.ID, s.Project)
+			}
+		}
+		for _, o := range d.Observations {
+			if o.Project != "acme-api" {
+				t.Errorf("%s: observation %d filed under %q, want acme-api", path, o.ID, o.Project)
+			}
+		}
+	}
+	var list struct {
+		Sessions []json.RawMessage `json:"sessions"`
+	}
+	if r.getJSON(t, "/v1/sessions?project=src", &list); len(list.Sessions) != 0 {
+		t.Errorf("project src has %d sessions, want none", len(list.Sessions))
+	}
+	var c struct {
+		Context string `json:"context"`
+	}
+	r.getJSON(t, "/v1/context?project="+url.QueryEscape("acme-api"), &c)
+	if n := strings.Count(c.Context, "\nS"); n < 2 {
+		t.Errorf("acme-api's context lists %d summaries, want both sessions':\n%s", n, c.Context)
+	}
+}
