@@ -75,12 +75,39 @@ func claudeSettingsFiles() []string {
 	return files
 }
 
+// distinctFiles drops the paths that name a file already listed (the same
+// path, or a link to the same file): from a non-git $HOME the project's
+// settings are the user's, and must be read once.
+func distinctFiles(paths []string) []string {
+	var out []string
+	var infos []fs.FileInfo
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		if seen[p] {
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err == nil && slices.ContainsFunc(infos, func(o fs.FileInfo) bool { return os.SameFile(o, fi) }) {
+			continue
+		}
+		seen[p] = true
+		if err == nil {
+			infos = append(infos, fi)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
 // checkHooks looks for Mnemo's hooks in the settings files: every event of
 // claudeCodeHooks must run an existing mnemo executable, once.
 func (d *doctor) checkHooks() {
 	found := map[string][]string{} // event → commands
 	var read []string
-	for _, f := range d.settings {
+	for _, f := range distinctFiles(d.settings) {
 		b, err := os.ReadFile(f)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue

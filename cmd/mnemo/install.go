@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -15,6 +16,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
@@ -209,7 +211,7 @@ func hookExecutable(exe, flagValue string) (string, error) {
 			return "", err
 		}
 		if !isMnemoExe(p) {
-			return "", fmt.Errorf("--hook-exe %s: the hook executable must be named mnemo or mnemo-<something>", p)
+			return "", fmt.Errorf("--hook-exe %s is not a mnemo or mnemo-hook executable", p)
 		}
 		return p, nil
 	}
@@ -284,17 +286,42 @@ func shellWords(s string) []string {
 	return words
 }
 
-// isMnemoExe reports whether a command word runs a mnemo executable.
+// mnemoPrograms are the Go package paths of the executables that run
+// Mnemo's hooks and MCP server, as their build information names them.
+var mnemoPrograms = []string{"github.com/mnemo-dev/mnemo/cmd/mnemo", "github.com/mnemo-dev/mnemo/pkg/hook/cmd/mnemo-hook"}
+
+var (
+	mnemoBinaryMu    sync.Mutex
+	mnemoBinaryCache = map[string]bool{}
+)
+
+// isMnemoExe reports whether a command word runs a mnemo executable: one
+// whose Go build information says it is mnemo or mnemo-hook, whatever the
+// file is called; a file that cannot be read (gone, not a Go program) counts
+// when it is named mnemo or mnemo-<something>.
 func isMnemoExe(word string) bool {
-	base := strings.ToLower(filepath.Base(word))
-	return base == "mnemo" || base == "mnemo.exe" || strings.HasPrefix(base, "mnemo-") || strings.HasPrefix(base, "mnemo_")
+	mnemoBinaryMu.Lock()
+	defer mnemoBinaryMu.Unlock()
+	if v, ok := mnemoBinaryCache[word]; ok {
+		return v
+	}
+	v := false
+	if info, err := buildinfo.ReadFile(word); err == nil {
+		v = slices.Contains(mnemoPrograms, info.Path)
+	} else {
+		base := strings.ToLower(filepath.Base(word))
+		v = base == "mnemo" || base == "mnemo.exe" || strings.HasPrefix(base, "mnemo-") || strings.HasPrefix(base, "mnemo_")
+	}
+	mnemoBinaryCache[word] = v
+	return v
 }
 
-// isMnemoHookCommand reports whether a hook command is one Mnemo installed:
-// `<…/mnemo> hook claude-code <Event>`, whatever the path.
+// isMnemoHookCommand reports whether a hook command is one Mnemo installed,
+// by what it runs: `<exe> hook claude-code <Event>` where exe is a mnemo
+// executable (see isMnemoExe), whatever its path and name.
 func isMnemoHookCommand(cmd string) bool {
 	w := shellWords(cmd)
-	return len(w) == 4 && isMnemoExe(w[0]) && w[1] == "hook" && w[2] == "claude-code"
+	return len(w) == 4 && w[1] == "hook" && w[2] == "claude-code" && isMnemoExe(w[0])
 }
 
 // isMnemoEntry reports whether a hooks array element is Mnemo's: one command
