@@ -23,10 +23,10 @@ type runProc struct {
 	home string
 }
 
-// startRun starts `mnemo run` on a free port with its own home (embedded
+// startCaptureRun starts `mnemo run` on a free port with its own home (embedded
 // NATS, a redis-server child, SQLite, the offline compressor) and waits until
 // it is ready. It is stopped with SIGTERM when the test ends.
-func startRun(t *testing.T) *runProc {
+func startCaptureRun(t *testing.T) *runProc {
 	t.Helper()
 	home := filepath.Join(t.TempDir(), "home")
 	cmd := exec.Command(mnemoBin, "run", "--addr", "127.0.0.1:0")
@@ -159,7 +159,7 @@ func fixtureFor(t *testing.T, name, sid, cwd string) []byte {
 // comes from /home/dev/acme-api/src, by the hook binary and by the HTTP hook
 // endpoint alike: the session, its summary and the project's context.
 func TestSessionKeepsItsProject(t *testing.T) {
-	r := startRun(t)
+	r := startCaptureRun(t)
 	hookHome := t.TempDir()
 	paths := map[string]func(event string, payload []byte){
 		"hook":     func(e string, p []byte) { r.hook(t, hookHome, e, p) },
