@@ -19,6 +19,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
 	"github.com/mnemo-dev/mnemo/pkg/hook/hookcli"
+	"github.com/mnemo-dev/mnemo/pkg/llm"
 )
 
 func init() {
@@ -316,6 +317,27 @@ func (d *doctor) checkExcluded() {
 	}
 }
 
+// checkCompressor names the compressor, why, and its budget: the running
+// `mnemo run`'s (run.json), else what this environment would choose. An
+// offline compressor is a warning: memory without an LLM is extractive.
+func (d *doctor) checkCompressor(ctx context.Context) {
+	var info runInfo
+	if b, err := os.ReadFile(filepath.Join(d.cfg.Home, "run.json")); err == nil && json.Unmarshal(b, &info) == nil && info.CompressorChoice != "" {
+		d.add(doctorCheck{Name: "compressor", OK: !strings.HasPrefix(info.CompressorChoice, llm.ProviderOffline+","), Warn: true,
+			Detail: fmt.Sprintf("mnemo run (pid %d) compresses with %s", info.PID, info.CompressorChoice),
+			Fix:    "log in with `claude` or set MNEMO_LLM_PROVIDER (claude-code, anthropic, openai, gemini), then restart mnemo run"})
+		return
+	}
+	ch, err := llm.Choose(ctx)
+	if err != nil {
+		d.add(doctorCheck{Name: "compressor", Detail: err.Error(), Fix: "fix the variable named"})
+		return
+	}
+	d.add(doctorCheck{Name: "compressor", OK: ch.Provider != llm.ProviderOffline, Warn: true,
+		Detail: "no mnemo run found; this environment compresses with " + ch.String(),
+		Fix:    "log in with `claude` or set MNEMO_LLM_PROVIDER (claude-code, anthropic, openai, gemini)"})
+}
+
 // runDoctor is `mnemo doctor`. It exits 1 when a check failed.
 func runDoctor(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("doctor", flag.ContinueOnError)
@@ -338,6 +360,7 @@ func runDoctor(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	d.checkServer(ctx)
 	d.checkSpool()
 	d.checkExcluded()
+	d.checkCompressor(ctx)
 	if *asJSON {
 		if err := json.NewEncoder(stdout).Encode(d.checks); err != nil {
 			return err

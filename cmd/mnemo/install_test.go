@@ -39,7 +39,7 @@ const claudeJSON = `{
 func mnemoCmd(t *testing.T, env []string, args ...string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(mnemoBin, args...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), "MNEMO_LLM_PROVIDER=offline"), env...) // pinned unless env names one
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

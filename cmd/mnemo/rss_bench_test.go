@@ -91,7 +91,7 @@ func BenchmarkRunRSS(b *testing.B) {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(bin, "run", "--addr", addr)
-	cmd.Env = append(os.Environ(), "MNEMO_HOME="+filepath.Join(dir, "home"), "MNEMO_LOG_LEVEL=warn")
+	cmd.Env = append(os.Environ(), "MNEMO_HOME="+filepath.Join(dir, "home"), "MNEMO_LOG_LEVEL=warn", "MNEMO_LLM_PROVIDER=offline")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

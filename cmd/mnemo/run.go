@@ -120,6 +120,9 @@ type runInfo struct {
 	Store    string `json:"store"`
 	// Compressor names the worker's compressor, for `mnemo status`.
 	Compressor string `json:"compressor,omitempty"`
+	// CompressorChoice says which compressor, why, and its budget
+	// (llm.Choice), for `mnemo doctor`.
+	CompressorChoice string `json:"compressor_choice,omitempty"`
 }
 
 func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer) error {
@@ -210,15 +213,10 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	defer st.Close()
 	log.Info("store opened", "store", redactDSN(dsn))
 
-	comp, err := llm.FromEnv(log)
+	comp, choice, err := llm.FromEnv(ctx, log, rdb, cfg.Home)
 	if err != nil {
 		return err
 	}
-	daily, err := llm.DailyTokensFromEnv()
-	if err != nil {
-		return err
-	}
-	comp = llm.WithBudget(comp, rdb, daily, log)
 	reg := daemon.Registry()
 
 	w, err := worker.New(cfg.Worker, worker.Deps{
@@ -243,7 +241,8 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
-	info := runInfo{PID: os.Getpid(), Addr: ln.Addr().String(), NATSURL: ns.ClientURL(), RedisURL: redisURL, Store: redactDSN(dsn), Compressor: comp.Name()}
+	info := runInfo{PID: os.Getpid(), Addr: ln.Addr().String(), NATSURL: ns.ClientURL(), RedisURL: redisURL, Store: redactDSN(dsn),
+		Compressor: comp.Name(), CompressorChoice: choice.String()}
 	if err := writeRunInfo(cfg.Home, info); err != nil {
 		log.Warn("write run.json", "err", err)
 	}

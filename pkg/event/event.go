@@ -110,6 +110,11 @@ var DefaultLimits = Limits{
 // MaxSessionIDLen bounds a session ID; it must also be one NATS subject token.
 const MaxSessionIDLen = 128
 
+// ObserverEnv is set (to "1") in the environment of Mnemo's own compressor
+// runs of an agent CLI: a hook that sees it records nothing, so the
+// observer's session never becomes memory of its own.
+const ObserverEnv = "MNEMO_OBSERVER"
+
 // ErrInvalid is wrapped by every validation error.
 var ErrInvalid = errors.New("invalid event")
 

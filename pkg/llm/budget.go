@@ -94,6 +94,5 @@ func WithBudget(c Compressor, rdb redis.UniversalClient, daily int64, log *slog.
 	if _, ok := c.(Offline); ok {
 		return c
 	}
-	log.Info("LLM token budget per project per day", "tokens", daily)
 	return &Budgeted{Inner: c, Fallback: Offline{}, Redis: rdb, Daily: daily, Log: log}
 }

@@ -76,6 +76,9 @@ type Usage struct {
 	InputTokens  int64
 	OutputTokens int64
 	InputBytes   int64
+	// CostUSD is what the provider reported the call cost (0 when it does
+	// not say).
+	CostUSD float64
 }
 
 // ObserveRequest asks for observations of one or more consecutive tool uses.

@@ -1,74 +1,70 @@
 package llm
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
-// FromEnv returns the compressor MNEMO_LLM_PROVIDER selects. Until a provider
-// is configured it is the offline extractive compressor, and it says so.
+// FromEnv chooses the compressor (Choose), builds it (CLI runs in
+// home/observer) and wraps it in its daily per-project token budget, counted
+// in rdb (nil: no budget). It logs
+// the one start-up line that names the compressor, why, and the budget.
 // MNEMO_LLM_SIMULATED_LATENCY ("2s", "0-200ms") adds latency to every call,
 // for load tests.
-func FromEnv(log *slog.Logger) (Compressor, error) {
-	c, err := providerFromEnv(log)
+func FromEnv(ctx context.Context, log *slog.Logger, rdb redis.UniversalClient, home string) (Compressor, Choice, error) {
+	ch, err := Choose(ctx)
 	if err != nil {
-		return nil, err
+		return nil, Choice{}, err
 	}
+	c, err := Build(ch, home)
+	if err != nil {
+		return nil, Choice{}, err
+	}
+	log.Info("compressor: "+ch.String(), "provider", ch.Provider, "model", ch.Model, "daily_tokens", ch.DailyTokens)
 	if s := os.Getenv("MNEMO_LLM_SIMULATED_LATENCY"); s != "" {
 		min, max, err := ParseLatency(s)
 		if err != nil {
-			return nil, fmt.Errorf("MNEMO_LLM_SIMULATED_LATENCY: %w", err)
+			return nil, Choice{}, fmt.Errorf("MNEMO_LLM_SIMULATED_LATENCY: %w", err)
 		}
 		log.Warn("compressor latency simulated", "min", min, "max", max)
-		return Latency{Inner: c, Min: min, Max: max}, nil
+		c = Latency{Inner: c, Min: min, Max: max}
 	}
-	return c, nil
+	return WithBudget(c, rdb, ch.DailyTokens, log), ch, nil
 }
 
-func providerFromEnv(log *slog.Logger) (Compressor, error) {
-	p := os.Getenv("MNEMO_LLM_PROVIDER")
-	switch p {
-	case "", "offline":
-		log.Info("compressor: offline extractive (no LLM); set MNEMO_LLM_PROVIDER to anthropic, openai or gemini for LLM observations")
+// Build returns the compressor of a choice, configured from MNEMO_LLM_*; a
+// CLI runs in home/observer.
+func Build(ch Choice, home string) (Compressor, error) {
+	if ch.Provider == ProviderOffline {
 		return Offline{}, nil
-	case "anthropic", "openai", "gemini":
-	default:
-		return nil, fmt.Errorf("MNEMO_LLM_PROVIDER=%q: want offline, anthropic, openai or gemini", p)
 	}
 	key := os.Getenv("MNEMO_LLM_API_KEY")
-	if key == "" {
-		key = os.Getenv(map[string]string{"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY", "gemini": "GEMINI_API_KEY"}[p])
+	if key == "" && ch.Provider != ClaudeCode { // the CLI reads its own variables
+		key = os.Getenv(map[string]string{"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY", "gemini": "GEMINI_API_KEY"}[ch.Provider])
 	}
-	cfg := Config{Provider: p, Model: os.Getenv("MNEMO_LLM_MODEL"), CheapModel: os.Getenv("MNEMO_LLM_CHEAP_MODEL"),
-		BaseURL: os.Getenv("MNEMO_LLM_BASE_URL"), APIKey: key}
+	cfg := Config{Provider: ch.Provider, Model: ch.Model, CheapModel: os.Getenv("MNEMO_LLM_CHEAP_MODEL"),
+		BaseURL: os.Getenv("MNEMO_LLM_BASE_URL"), APIKey: key,
+		CLIPath: ch.CLI, WorkDir: filepath.Join(home, "observer")}
 	if v := os.Getenv("MNEMO_LLM_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
-		if err != nil {
+		if err != nil || d <= 0 {
 			return nil, fmt.Errorf("MNEMO_LLM_TIMEOUT=%q is not a duration", v)
 		}
 		cfg.Timeout = d
 	}
-	m, err := New(cfg)
-	if err != nil {
-		return nil, err
+	if v := os.Getenv("MNEMO_LLM_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("MNEMO_LLM_CONCURRENCY=%q: want a number of CLI processes, 1 or more", v)
+		}
+		cfg.Concurrency = n
 	}
-	log.Info("compressor: LLM", "provider", p, "model", m.cfg.Model, "cheap_model", m.cfg.CheapModel, "base_url", m.cfg.BaseURL)
-	return m, nil
-}
-
-// DailyTokensFromEnv is MNEMO_LLM_DAILY_TOKENS, the per-project daily token
-// budget (0 = unlimited).
-func DailyTokensFromEnv() (int64, error) {
-	v := os.Getenv("MNEMO_LLM_DAILY_TOKENS")
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("MNEMO_LLM_DAILY_TOKENS=%q is not a token count", v)
-	}
-	return n, nil
+	return New(cfg)
 }

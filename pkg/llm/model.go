@@ -13,14 +13,15 @@ import (
 
 // Config configures an LLM compressor.
 type Config struct {
-	Provider string // anthropic | openai | gemini
+	Provider string // anthropic | openai | gemini | claude-code
 	Model    string
 	// CheapModel serves batches made only of read-only tools (Read, Grep,
 	// Glob, LS); empty uses Model.
 	CheapModel string
 	BaseURL    string
 	APIKey     string
-	// Timeout bounds one HTTP call; Attempts bounds the tries on 429/5xx.
+	// Timeout bounds one HTTP call or CLI run; Attempts bounds the tries on
+	// 429/5xx.
 	Timeout  time.Duration
 	Attempts int
 	// Backoff is the first wait between tries (doubling, with jitter);
@@ -32,7 +33,16 @@ type Config struct {
 	HistoryBytes int
 	// ToolBytes bounds each tool input and response sent to the model.
 	ToolBytes int
+	// CLIPath is the Claude Code executable the claude-code provider runs.
+	CLIPath string
+	// WorkDir is the scratch directory the CLI runs in ($MNEMO_HOME/observer).
+	WorkDir string
+	// Concurrency bounds the CLI processes one compressor runs at once.
+	Concurrency int
 }
+
+// ClaudeCode is the provider that runs the user's own Claude Code CLI.
+const ClaudeCode = "claude-code"
 
 // defaultBase are the providers' public endpoints.
 var defaultBase = map[string]string{
@@ -45,6 +55,7 @@ var defaultModel = map[string]string{
 	"anthropic": "claude-haiku-4-5",
 	"openai":    "gpt-4o-mini",
 	"gemini":    "gemini-2.5-flash",
+	ClaudeCode:  "haiku",
 }
 
 // Model is a Compressor backed by an LLM provider.
@@ -55,25 +66,7 @@ type Model struct {
 
 // New returns the compressor for cfg, or an error saying what to set.
 func New(cfg Config) (*Model, error) {
-	var t transport
-	base := strings.TrimRight(cfg.BaseURL, "/")
-	if base == "" {
-		base = defaultBase[cfg.Provider]
-	}
-	switch cfg.Provider {
-	case "anthropic":
-		t = anthropic{base: base, key: cfg.APIKey}
-	case "openai":
-		t = openAI{base: base, key: cfg.APIKey}
-	case "gemini":
-		t = gemini{base: base, key: cfg.APIKey}
-	default:
-		return nil, fmt.Errorf("llm: provider %q: want anthropic, openai or gemini", cfg.Provider)
-	}
-	if cfg.APIKey == "" && cfg.Provider != "openai" { // local OpenAI-compatible servers need none
-		return nil, fmt.Errorf("llm: no API key for %s: set MNEMO_LLM_API_KEY", cfg.Provider)
-	}
-	cfg.BaseURL = base
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	if cfg.Model == "" {
 		cfg.Model = defaultModel[cfg.Provider]
 	}
@@ -82,6 +75,9 @@ func New(cfg Config) (*Model, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 60 * time.Second
+		if cfg.Provider == ClaudeCode {
+			cfg.Timeout = 3 * time.Minute // the CLI starts, then calls the model
+		}
 	}
 	if cfg.Attempts <= 0 {
 		cfg.Attempts = 4
@@ -101,7 +97,37 @@ func New(cfg Config) (*Model, error) {
 	if cfg.ToolBytes <= 0 {
 		cfg.ToolBytes = 6 << 10
 	}
-	return &Model{cfg: cfg, c: &caller{t: t, client: &http.Client{Timeout: cfg.Timeout}, attempts: cfg.Attempts, backoff: cfg.Backoff, maxWait: cfg.MaxWait}}, nil
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 2
+	}
+	var try attempt
+	if cfg.Provider == ClaudeCode {
+		cli, err := newClaudeCLI(cfg)
+		if err != nil {
+			return nil, err
+		}
+		try = cli.once
+	} else {
+		var t transport
+		if cfg.BaseURL == "" {
+			cfg.BaseURL = defaultBase[cfg.Provider]
+		}
+		switch cfg.Provider {
+		case "anthropic":
+			t = anthropic{base: cfg.BaseURL, key: cfg.APIKey}
+		case "openai":
+			t = openAI{base: cfg.BaseURL, key: cfg.APIKey}
+		case "gemini":
+			t = gemini{base: cfg.BaseURL, key: cfg.APIKey}
+		default:
+			return nil, fmt.Errorf("llm: provider %q: want anthropic, openai, gemini or claude-code", cfg.Provider)
+		}
+		if cfg.APIKey == "" && cfg.Provider != "openai" { // local OpenAI-compatible servers need none
+			return nil, fmt.Errorf("llm: no API key for %s: set MNEMO_LLM_API_KEY", cfg.Provider)
+		}
+		try = httpCall{t: t, client: &http.Client{Timeout: cfg.Timeout}}.once
+	}
+	return &Model{cfg: cfg, c: &caller{name: cfg.Provider, try: try, attempts: cfg.Attempts, backoff: cfg.Backoff, maxWait: cfg.MaxWait}}, nil
 }
 
 // Name is provider/model.
@@ -222,7 +248,7 @@ func (m *Model) converse(ctx context.Context, model string, state []byte, prompt
 			return usage, nil, err
 		}
 		usage = append(usage, Usage{Provider: m.cfg.Provider, Model: model, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
-			InputBytes: int64(len(systemPrompt) + msgBytes(msgs))})
+			InputBytes: int64(len(systemPrompt) + msgBytes(msgs)), CostUSD: r.CostUSD})
 		perr := parseAnswer(r.Text, out)
 		if perr == nil {
 			perr = validate()

@@ -25,6 +25,7 @@ type reply struct {
 	Text         string
 	InputTokens  int64
 	OutputTokens int64
+	CostUSD      float64 // when the provider reports it (the Claude Code CLI)
 }
 
 // transport speaks one provider's wire protocol.
@@ -55,10 +56,15 @@ func retryable(status int) bool {
 	return status == http.StatusTooManyRequests || status >= 500
 }
 
+// attempt is one try of a completion over some channel to a model: an HTTP
+// call (httpCall) or a run of the Claude Code CLI (claudeCLI). A *StatusError
+// says whether another try may help.
+type attempt func(ctx context.Context, model, system string, msgs []Message, maxTokens int) (reply, error)
+
 // caller sends completions with deadlines and retries.
 type caller struct {
-	t        transport
-	client   *http.Client
+	name     string // the provider, for errors
+	try      attempt
 	attempts int           // total attempts on retryable failures
 	backoff  time.Duration // first backoff; doubles, with jitter
 	maxWait  time.Duration // cap of one wait, Retry-After included
@@ -68,7 +74,7 @@ func (c *caller) complete(ctx context.Context, model, system string, msgs []Mess
 	var last error
 	wait := c.backoff
 	for attempt := 1; ; attempt++ {
-		r, err := c.once(ctx, model, system, msgs, maxTokens)
+		r, err := c.try(ctx, model, system, msgs, maxTokens)
 		if err == nil {
 			return r, nil
 		}
@@ -76,11 +82,11 @@ func (c *caller) complete(ctx context.Context, model, system string, msgs []Mess
 		var se *StatusError
 		switch {
 		case ctx.Err() != nil:
-			return reply{}, fmt.Errorf("llm: %s: %w", c.t.provider(), ctx.Err())
+			return reply{}, fmt.Errorf("llm: %s: %w", c.name, ctx.Err())
 		case errors.As(err, &se) && !retryable(se.Status):
 			return reply{}, fmt.Errorf("%w: %w", ErrPermanent, err)
 		case attempt >= c.attempts:
-			return reply{}, fmt.Errorf("llm: %s: gave up after %d attempts: %w", c.t.provider(), attempt, last)
+			return reply{}, fmt.Errorf("llm: %s: gave up after %d attempts: %w", c.name, attempt, last)
 		}
 		d := wait/2 + rand.N(wait/2+1) // jitter
 		if se != nil && se.RetryAfter > 0 {
@@ -89,14 +95,20 @@ func (c *caller) complete(ctx context.Context, model, system string, msgs []Mess
 		d = min(d, c.maxWait)
 		select {
 		case <-ctx.Done():
-			return reply{}, fmt.Errorf("llm: %s: %w (last: %v)", c.t.provider(), ctx.Err(), last)
+			return reply{}, fmt.Errorf("llm: %s: %w (last: %v)", c.name, ctx.Err(), last)
 		case <-time.After(d):
 		}
 		wait = min(wait*2, c.maxWait)
 	}
 }
 
-func (c *caller) once(ctx context.Context, model, system string, msgs []Message, maxTokens int) (reply, error) {
+// httpCall is one HTTP completion of a provider's wire protocol.
+type httpCall struct {
+	t      transport
+	client *http.Client
+}
+
+func (c httpCall) once(ctx context.Context, model, system string, msgs []Message, maxTokens int) (reply, error) {
 	req, err := c.t.request(ctx, model, system, msgs, maxTokens)
 	if err != nil {
 		return reply{}, err

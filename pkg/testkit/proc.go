@@ -26,6 +26,8 @@ func StartProc(t testing.TB, id, bin string, env ...string) *Proc {
 }
 
 // StartCmd starts bin with args and env (added to the test's environment).
+// The compressor is pinned offline unless env names one, so a developer's
+// logged-in claude CLI never changes what a test exercises.
 func StartCmd(t testing.TB, id, bin string, args []string, env ...string) *Proc {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), id+".log")
@@ -34,7 +36,7 @@ func StartCmd(t testing.TB, id, bin string, args []string, env ...string) *Proc 
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), "MNEMO_LLM_PROVIDER=offline"), env...) // the last of a name wins
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("testkit: start %s: %v", id, err)

@@ -132,6 +132,11 @@ func RunHook(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprint(stdout, HookUsage)
 		return nil
 	}
+	if os.Getenv(event.ObserverEnv) != "" {
+		// Mnemo's own compressor runs the agent CLI: its session is not memory.
+		h.debugf("%s is set (Mnemo's observer): not recorded", event.ObserverEnv)
+		return nil
+	}
 	if len(args) != 2 || args[0] != "claude-code" {
 		h.debugf("usage: mnemo hook claude-code <event> (got %q)", args)
 		return nil

@@ -35,15 +35,10 @@ func run() error {
 		return err
 	}
 	defer c.Close()
-	comp, err := llm.FromEnv(cmd.Log)
+	comp, _, err := llm.FromEnv(cmd.Ctx, cmd.Log, c.Redis, config.Home())
 	if err != nil {
 		return err
 	}
-	daily, err := llm.DailyTokensFromEnv()
-	if err != nil {
-		return err
-	}
-	comp = llm.WithBudget(comp, c.Redis, daily, cmd.Log)
 	reg := daemon.Registry()
 	w, err := worker.New(cfg, worker.Deps{NC: c.NC, JS: c.JS, Redis: c.Redis, Store: c.Store, Compressor: comp, Logger: cmd.Log,
 		Metrics: worker.NewMetrics(reg)})
