@@ -16,6 +16,12 @@ cli="$dir/node_modules/.bin/claude"
 
 say() { echo "30-claude-code: $*" >&2; }
 
+# Test binaries of several packages may ask at once: one installs, the
+# others wait for it.
+mkdir -p "$(dirname "$dir")"
+exec 9>"$dir.lock"
+flock 9
+
 if [ -x "$cli" ] && "$cli" --version 2>/dev/null | grep -q "^${version} "; then
 	echo "$cli"
 	exit 0
