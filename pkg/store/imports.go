@@ -172,11 +172,7 @@ func (s *sqlStore) importBatch(ctx context.Context, tx executor, b ImportBatch, 
 			st = append(st, stmt{sql: insertImportedObservationSQL, args: []any{o.SessionID, o.Project, o.Type, o.Title,
 				o.Subtitle, o.Narrative, o.Facts, o.Concepts, o.FilesRead, o.FilesModified, o.PromptNumber, o.AcceptedAt,
 				o.SourceEventIDs, o.CreatedAt, o.Key, o.DiscoveryTokens}})
-			if files := filesOf(&o.Observation); len(files) > 0 {
-				st = append(st, stmt{sql: `INSERT INTO observation_files (observation_id, path, project, accepted_at)
-				SELECT ` + s.d.lastObservationID + `, f.value, ?, ? FROM ` + s.d.listRows + ` WHERE true
-				ON CONFLICT DO NOTHING`, args: []any{o.Project, o.AcceptedAt, files}})
-			}
+			st = s.observationFiles(st, &o.Observation)
 		}
 	}
 	sumKeys := make([]string, len(b.Summaries))

@@ -16,6 +16,12 @@ func (s *sqlStore) insertObservation(b []stmt, o *Observation, id *int64) []stmt
 	b = append(b, stmt{sql: insertObservationSQL, args: []any{o.SessionID, o.Project, o.Type, o.Title, o.Subtitle,
 		o.Narrative, o.Facts, o.Concepts, o.FilesRead, o.FilesModified, o.PromptNumber, o.AcceptedAt,
 		o.SourceEventIDs, o.CreatedAt, o.DiscoveryTokens}, id: id})
+	return s.observationFiles(b, o)
+}
+
+// observationFiles appends to b the statement that indexes the files of
+// the observation inserted just before it, if it names any.
+func (s *sqlStore) observationFiles(b []stmt, o *Observation) []stmt {
 	if files := filesOf(o); len(files) > 0 {
 		b = append(b, stmt{sql: `INSERT INTO observation_files (observation_id, path, project, accepted_at)
 			SELECT ` + s.d.lastObservationID + `, f.value, ?, ? FROM ` + s.d.listRows + ` WHERE true
