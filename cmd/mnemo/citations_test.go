@@ -11,7 +11,11 @@ import (
 
 // Every design citation in the repository's Go code and README names a
 // section docs/ARCHITECTURE.md has, and none points outside the repository
-// (the DESIGN.md the code once cited was not part of a clone).
+// (the design file the code once cited was not part of a clone).
+// oldDesign is the design file outside the repository that citations once
+// named, spelt in two parts so this test does not cite it itself.
+const oldDesign = "DESIGN" + ".md"
+
 func TestDesignCitationsPointIntoArchitecture(t *testing.T) {
 	root := filepath.Join("..", "..")
 	doc, err := os.ReadFile(filepath.Join(root, "docs", "ARCHITECTURE.md"))
@@ -43,8 +47,8 @@ func TestDesignCitationsPointIntoArchitecture(t *testing.T) {
 			return err
 		}
 		text := string(b)
-		if path != filepath.Join(root, "cmd", "mnemo", "citations_test.go") && strings.Contains(text, "DESIGN.md") {
-			t.Errorf("%s cites DESIGN.md, which is not in the repository: cite docs/ARCHITECTURE.md", path)
+		if strings.Contains(text, oldDesign) {
+			t.Errorf("%s cites %s, which is not in the repository: cite docs/ARCHITECTURE.md", path, oldDesign)
 		}
 		for _, m := range cite.FindAllStringSubmatch(text, -1) {
 			for _, n := range num.FindAllStringSubmatch(m[1], -1) {
