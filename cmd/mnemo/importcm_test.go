@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -151,6 +152,24 @@ func TestImportedMemoryServed(t *testing.T) {
 	}
 	if body := get("/v1/search", url.Values{"q": {"cmbenchorbit1x1"}}); !strings.Contains(body, "Bash ran cmbenchorbit1x1") {
 		t.Fatalf("search did not find the imported observation: %s", body)
+	}
+	// An imported prompt, by a word only its text holds, under its
+	// claude-mem session id and prompt number.
+	var prompts struct {
+		Type    string `json:"type"`
+		Results []struct {
+			Kind         string `json:"kind"`
+			SessionID    string `json:"session_id"`
+			PromptNumber int    `json:"prompt_number"`
+		} `json:"results"`
+	}
+	body := get("/v1/search", url.Values{"type": {"prompts"}, "query": {"thruster3"}})
+	if err := json.Unmarshal([]byte(body), &prompts); err != nil {
+		t.Fatalf("type=prompts answer: %v: %s", err, body)
+	}
+	if len(prompts.Results) != 1 || prompts.Results[0].Kind != "prompt" || prompts.Results[0].PromptNumber != 1 ||
+		prompts.Results[0].SessionID != "fc49cb0a-2f69-4c5e-8877-7319b5d0c5ef" || !strings.Contains(body, "orbit-thruster3 retry budget") {
+		t.Fatalf("type=prompts did not find the imported prompt: %s", body)
 	}
 	if body := get("/v1/context", url.Values{"project": {"orbital-api"}}); !strings.Contains(body, "Bash ran cmbenchorbit") {
 		t.Fatalf("context of the imported project lists none of its observations: %s", body)
