@@ -26,6 +26,9 @@ const (
 	DLQPrefix = "mnemo.dlq"
 	// StatusPrefix carries live status changes: mnemo.status.<what>.<session>.
 	StatusPrefix = "mnemo.status"
+	// AbortPrefix is where workers listen for "abort this session's work"
+	// (DELETE /v1/sessions/{id}, query publishes): mnemo.ctl.abort.<session>.
+	AbortPrefix = "mnemo.ctl.abort"
 
 	// AdvisoryMaxDeliveries and AdvisoryTerminated are the server advisories
 	// the advisory stream captures for the events stream.
@@ -133,6 +136,21 @@ func SessionOfSubject(subject string) (string, bool) {
 
 // DLQSubject is the subject a dead event of the session is stored under.
 func DLQSubject(sessionID string) string { return DLQPrefix + "." + sessionID }
+
+// AbortSubject is the subject that aborts the session's work on every worker.
+func AbortSubject(sessionID string) string { return AbortPrefix + "." + sessionID }
+
+// AbortFilter is what a worker subscribes to for every session's abort.
+const AbortFilter = AbortPrefix + ".*"
+
+// SessionOfAbort returns the session ID of an abort subject.
+func SessionOfAbort(subject string) (string, bool) {
+	const pre = AbortPrefix + "."
+	if len(subject) <= len(pre) || subject[:len(pre)] != pre {
+		return "", false
+	}
+	return subject[len(pre):], true
+}
 
 // StatusSubject is the subject of a status change of a session.
 func StatusSubject(what, sessionID string) string {

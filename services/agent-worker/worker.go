@@ -23,10 +23,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// AbortSubject is where a worker listens for "abort this session's work"
-// (DELETE /v1/sessions/{id}): mnemo.ctl.abort.<session>.
-const AbortPrefix = "mnemo.ctl.abort"
-
 // Deps are the worker's connections, owned by the caller.
 type Deps struct {
 	NC         *nats.Conn
@@ -128,7 +124,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.log.Warn("first heartbeat failed; retrying in the loop", "err", err)
 	}
 
-	abortSub, err := w.d.NC.Subscribe(AbortPrefix+".*", w.onAbort)
+	abortSub, err := w.d.NC.Subscribe(bus.AbortFilter, w.onAbort)
 	if err != nil {
 		return fmt.Errorf("worker: subscribe to aborts: %w", err)
 	}
@@ -450,7 +446,10 @@ func (w *Worker) keepAlive() {
 }
 
 func (w *Worker) onAbort(m *nats.Msg) {
-	sid := m.Subject[len(AbortPrefix)+1:]
+	sid, ok := bus.SessionOfAbort(m.Subject)
+	if !ok {
+		return
+	}
 	w.mu.Lock()
 	a := w.actors[sid]
 	w.mu.Unlock()

@@ -12,6 +12,7 @@ import (
 
 	worker "github.com/mnemo-dev/mnemo/services/agent-worker"
 
+	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
 	"github.com/mnemo-dev/mnemo/pkg/store"
@@ -197,4 +198,31 @@ func (c *recordingCompressor) toolNames() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.tools...)
+}
+
+// A worker answers an abort on the subject query publishes it on
+// (bus.AbortSubject), naming itself and whether it held the session.
+func TestWorkerAnswersAbortOnBusSubject(t *testing.T) {
+	p := newPipeline(t, "")
+	startWorker(t, p, "w1", llm.Offline{})
+	var reply struct {
+		Worker  string `json:"worker"`
+		Aborted bool   `json:"aborted"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m, err := p.nc.Request(bus.AbortSubject("never-seen"), nil, time.Second)
+		if err == nil {
+			if err := json.Unmarshal(m.Data, &reply); err != nil {
+				t.Fatalf("abort reply %q: %v", m.Data, err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no worker answered %s: %v", bus.AbortSubject("never-seen"), err)
+		}
+	}
+	if reply.Worker != "w1" || reply.Aborted {
+		t.Fatalf("abort reply %+v, want worker w1 that held nothing", reply)
+	}
 }

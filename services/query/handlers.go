@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/api"
+	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
 	"github.com/mnemo-dev/mnemo/pkg/store"
@@ -307,7 +308,7 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
 		}
 		purge = b
 	}
-	if err := s.d.NC.Publish(AbortPrefix+"."+id, nil); err != nil {
+	if err := s.d.NC.Publish(bus.AbortSubject(id), nil); err != nil {
 		api.WriteError(w, http.StatusServiceUnavailable, "could not tell the workers: "+err.Error(), "")
 		return
 	}

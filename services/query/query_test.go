@@ -270,7 +270,7 @@ func TestContextSessionsAndMemories(t *testing.T) {
 		t.Fatalf("delete observation: %d", code)
 	}
 	// Abort reaches the workers' subject, and purge deletes the memory.
-	sub, err := r.nc.SubscribeSync(query.AbortPrefix + ".s1")
+	sub, err := r.nc.SubscribeSync(bus.AbortSubject("s1"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,10 +20,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// AbortPrefix is where workers listen for "abort this session's work":
-// mnemo.ctl.abort.<session> (services/agent-worker listens on it).
-const AbortPrefix = "mnemo.ctl.abort"
-
 // Config is the query service's configuration; every page size is bounded.
 type Config struct {
 	// Addr is the HTTP listen address (standalone binary only).
