@@ -18,7 +18,7 @@ type migration struct {
 }
 
 // SchemaVersion is the schema version this code migrates a database to.
-const SchemaVersion = 6
+const SchemaVersion = 7
 
 // migrations lists every schema change in order. Append; never edit a
 // released entry.
@@ -29,6 +29,7 @@ var migrations = []migration{
 	{version: 4, name: "import keys and the store's identity", sqlite: sqliteImportKeysV4, postgres: postgresImportKeysV4},
 	{version: 5, name: "prompts and summaries in full-text search", sqlite: sqliteTextSearchV5, postgres: postgresTextSearchV5},
 	{version: 6, name: "discovery tokens and the last assistant message", sqlite: discoveryV6, postgres: discoveryV6},
+	{version: 7, name: "observation vectors for semantic search", sqlite: sqliteVectorsV7, postgres: postgresVectorsV7},
 }
 
 // migrate brings a database to SchemaVersion: each migration it has not
@@ -80,6 +81,32 @@ CREATE TABLE partition_floors (
 const discoveryV6 = `
 ALTER TABLE observations ADD COLUMN discovery_tokens BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE summaries ADD COLUMN last_assistant_message TEXT NOT NULL DEFAULT '';
+`
+
+// sqliteVectorsV7 and postgresVectorsV7 keep one embedding per observation
+// and model key, deleted with the observation (docs/ARCHITECTURE.md §14).
+const sqliteVectorsV7 = `
+CREATE TABLE observation_vectors (
+	observation_id INTEGER NOT NULL REFERENCES observations (id) ON DELETE CASCADE,
+	model          TEXT NOT NULL,
+	dims           INTEGER NOT NULL,
+	vec            BLOB NOT NULL,
+	at             INTEGER NOT NULL,
+	PRIMARY KEY (observation_id, model)
+);
+CREATE INDEX observation_vectors_by_model ON observation_vectors (model, observation_id);
+`
+
+const postgresVectorsV7 = `
+CREATE TABLE observation_vectors (
+	observation_id BIGINT NOT NULL REFERENCES observations (id) ON DELETE CASCADE,
+	model          TEXT NOT NULL,
+	dims           INTEGER NOT NULL,
+	vec            BYTEA NOT NULL,
+	at             TIMESTAMPTZ NOT NULL,
+	PRIMARY KEY (observation_id, model)
+);
+CREATE INDEX observation_vectors_by_model ON observation_vectors (model, observation_id);
 `
 
 // sqliteSearchScopeV2 puts each observation's project into observations_fts

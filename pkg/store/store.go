@@ -396,6 +396,21 @@ type Store interface {
 	// ExportSession returns a session's memory with the keys Import uses.
 	ExportSession(ctx context.Context, id string) (SessionExport, error)
 
+	// PutVectors writes observations' embeddings, one per observation and
+	// model (an upsert: never a second vector); vectors.go, §14.
+	PutVectors(ctx context.Context, vs []Vector) error
+	// ToEmbed returns observations to embed under a model, by ID.
+	ToEmbed(ctx context.Context, q EmbedQuery) ([]Observation, error)
+	// Vectors pages through a model's stored vectors, by observation ID.
+	Vectors(ctx context.Context, q VectorQuery) ([]Vector, error)
+	// VectorIDs lists the observations having a vector under model.
+	VectorIDs(ctx context.Context, model string) ([]int64, error)
+	// CountVectors says how many observations have a vector under model
+	// and how many wait for one.
+	CountVectors(ctx context.Context, model, project string) (VectorCounts, error)
+	// DropVectors deletes the vectors of every model but keep.
+	DropVectors(ctx context.Context, keep string) (int64, error)
+
 	// Optimize refreshes what the query planner knows and compacts the
 	// search index, as a store does after a bulk load (import, seeding)
 	// rather than waiting for background maintenance.

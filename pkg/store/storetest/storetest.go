@@ -52,6 +52,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"BadInputTypedErrors", testBadInput},
 		{"PartitionFloorsOnlyRise", testPartitionFloors},
 		{"ImportByStableKeys", testImport},
+		{"VectorsOnePerObservationAndModel", testVectors},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
