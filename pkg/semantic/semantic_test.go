@@ -1,0 +1,279 @@
+package semantic_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/embed"
+	"github.com/mnemo-dev/mnemo/pkg/embed/embedtest"
+	"github.com/mnemo-dev/mnemo/pkg/semantic"
+	"github.com/mnemo-dev/mnemo/pkg/store"
+)
+
+func openStore(t *testing.T) store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "mnemo.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func client(t *testing.T, srv *embedtest.Server, model string) *embed.Client {
+	t.Helper()
+	c, err := embed.New(srv.Config(model))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func remember(t *testing.T, st store.Store, project, title, narrative string) int64 {
+	t.Helper()
+	id, err := st.AddMemory(context.Background(), store.Observation{Project: project, Type: store.TypeDiscovery, Title: title, Narrative: narrative})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+var corpus = []struct{ title, narrative string }{
+	{"Check greeting", "the CLI prints hi on start"},
+	{"Fix flaky migration", "sqlite schema upgrade raced"},
+	{"Speed up build cache", "go build reuses objects"},
+	{"Rotate signing keys", "keys rotate weekly"},
+}
+
+// An outage loses nothing: observations are stored while the provider is
+// down, stay pending, and are embedded once it is back; a pass with
+// nothing pending calls no provider.
+func TestCatchupAfterOutage(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	srv := embedtest.NewOpenAI(t, 64)
+	c := client(t, srv, "m1")
+	cu := semantic.NewCatchup(st, c, nil, time.Hour)
+	srv.SetDown(true)
+	for _, o := range corpus {
+		remember(t, st, "acme", o.title, o.narrative)
+	}
+	if n, err := cu.Pass(ctx); err == nil || n != 0 {
+		t.Fatalf("pass during the outage: %d, %v; want an error and nothing embedded", n, err)
+	}
+	if got, _ := st.CountVectors(ctx, c.Key(), ""); got.Pending != int64(len(corpus)) {
+		t.Fatalf("during the outage %+v, want all %d pending", got, len(corpus))
+	}
+	srv.SetDown(false)
+	if n, err := cu.Pass(ctx); err != nil || n != len(corpus) {
+		t.Fatalf("pass after the outage: %d, %v; want %d", n, err, len(corpus))
+	}
+	if got, _ := st.CountVectors(ctx, c.Key(), ""); got != (store.VectorCounts{Embedded: int64(len(corpus))}) {
+		t.Fatalf("after the outage %+v, want all embedded", got)
+	}
+	calls := srv.Calls()
+	if n, err := cu.Pass(ctx); err != nil || n != 0 || srv.Calls() != calls {
+		t.Fatalf("idle pass embedded %d (%v) in %d calls, want none", n, err, srv.Calls()-calls)
+	}
+	// A new observation is found above the watermark.
+	remember(t, st, "acme", "Later note", "x")
+	if n, err := cu.Pass(ctx); err != nil || n != 1 {
+		t.Fatalf("pass after a new observation: %d, %v", n, err)
+	}
+}
+
+// Run embeds on a nudge without waiting for its poll.
+func TestCatchupRunsOnNudge(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	st := openStore(t)
+	srv := embedtest.NewGemini(t, 32)
+	c := client(t, srv, "gemini-embedding-001")
+	cu := semantic.NewCatchup(st, c, nil, time.Hour)
+	done := make(chan struct{})
+	go func() { cu.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(50 * time.Millisecond) // the first pass, over an empty store
+	remember(t, st, "acme", "Check greeting", "")
+	cu.Nudge()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, _ := st.CountVectors(ctx, c.Key(), "")
+		if got.Embedded == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not embedded 5s after a nudge: %+v", got)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A query sharing no word with its target finds it; a deleted observation
+// stops being found; a model change with reindex leaves only the new
+// model's vectors.
+func TestSearcherParaphraseDeleteAndReindex(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	srv := embedtest.NewOpenAI(t, 128)
+	c1 := client(t, srv, "m1")
+	ids := map[string]int64{}
+	for _, o := range corpus {
+		ids[o.title] = remember(t, st, "acme", o.title, o.narrative)
+	}
+	remember(t, st, "other", "Welcome banner", "salutation shown")
+	if _, err := semantic.NewCatchup(st, c1, nil, 0).Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := semantic.NewSearcher(st, c1, nil)
+	s.KeepEvery = 0
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hits, err := s.Nearest(ctx, "hello salutation message", "acme", 3)
+	if err != nil || len(hits) == 0 || hits[0].ID != ids["Check greeting"] {
+		t.Fatalf("nearest to a paraphrase: %+v %v, want #%d first", hits, err, ids["Check greeting"])
+	}
+	for _, h := range hits {
+		if h.ID > ids["Rotate signing keys"] {
+			t.Fatalf("a project filter let another project's #%d through", h.ID)
+		}
+	}
+	if err := st.DeleteObservation(ctx, ids["Check greeting"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hits, _ = s.Nearest(ctx, "hello salutation message", "", 10)
+	for _, h := range hits {
+		if h.ID == ids["Check greeting"] {
+			t.Fatal("a deleted observation is still found after a sync")
+		}
+	}
+
+	// Model change: reindex under m2.
+	c2 := client(t, srv, "m2")
+	var progress []int64
+	n, err := semantic.Reindex(ctx, st, c2, "", func(done, total int64) { progress = append(progress, done, total) })
+	if err != nil || n != 4 || len(progress) == 0 || progress[len(progress)-2] != 4 || progress[len(progress)-1] != 4 {
+		t.Fatalf("reindex: %d %v, progress %v", n, err, progress)
+	}
+	if old, _ := st.VectorIDs(ctx, c1.Key()); len(old) != 0 {
+		t.Fatalf("old model's vectors after reindex: %v", old)
+	}
+	s2 := semantic.NewSearcher(st, c2, nil)
+	if err := s2.Sync(ctx); err != nil || s2.Index().Len() != 4 {
+		t.Fatalf("new model's index holds %d (%v), want 4", s2.Index().Len(), err)
+	}
+	hits, _ = s2.Nearest(ctx, "persistence upgrade broken", "acme", 1)
+	if len(hits) != 1 || hits[0].ID != ids["Fix flaky migration"] {
+		t.Fatalf("after reindex, nearest %+v, want #%d", hits, ids["Fix flaky migration"])
+	}
+	// The old searcher, at its next keep, holds nothing: its model's
+	// vectors are gone.
+	if err := s.Sync(ctx); err != nil || s.Index().Len() != 0 {
+		t.Fatalf("old model's index holds %d after reindex (%v)", s.Index().Len(), err)
+	}
+}
+
+func randomUnit(r *rand.Rand, dims int) []float32 {
+	v := make([]float32, dims)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return embed.Normalize(v)
+}
+
+// exact is the float32 top-k by brute force: the truth the index's
+// quantized scan is measured against.
+func exact(vs [][]float32, q []float32, k int) []int64 {
+	type sc struct {
+		id int64
+		s  float32
+	}
+	all := make([]sc, len(vs))
+	for i, v := range vs {
+		all[i] = sc{int64(i + 1), embed.Dot(q, v)}
+	}
+	slices.SortFunc(all, func(a, b sc) int {
+		if a.s > b.s {
+			return -1
+		}
+		if a.s < b.s {
+			return 1
+		}
+		return 0
+	})
+	out := make([]int64, k)
+	for i := range out {
+		out[i] = all[i].id
+	}
+	return out
+}
+
+func recallAt10(t testing.TB, ix *semantic.Index, vs [][]float32, r *rand.Rand, queries int) float64 {
+	found := 0
+	for range queries {
+		q := randomUnit(r, len(vs[0]))
+		truth := exact(vs, q, 10)
+		for _, h := range ix.Search(q, "", 10) {
+			if slices.Contains(truth, h.ID) {
+				found++
+			}
+		}
+	}
+	return float64(found) / float64(10*queries)
+}
+
+func TestIndexRecallAndUpkeep(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const n, dims = 20000, 96
+	ix := semantic.NewIndex()
+	vs := make([][]float32, n)
+	for i := range vs {
+		vs[i] = randomUnit(r, dims)
+		if err := ix.Put(int64(i+1), "p", vs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rec := recallAt10(t, ix, vs, r, 50); rec < 0.95 {
+		t.Fatalf("recall@10 %.3f against exact float32, want ≥ 0.95", rec)
+	}
+	if err := ix.Put(1, "p", make([]float32, dims+1)); err == nil {
+		t.Fatal("a vector of other dimensions was taken")
+	}
+	// A vector's own query finds it first, until it is removed; Keep drops
+	// what is not listed.
+	if h := ix.Search(vs[41], "", 1); len(h) != 1 || h[0].ID != 42 || h[0].Score < 0.98 {
+		t.Fatalf("self search %+v", h)
+	}
+	ix.Remove(42)
+	if h := ix.Search(vs[41], "", 1); h[0].ID == 42 || ix.Len() != n-1 {
+		t.Fatalf("removed vector still found (%+v, len %d)", h, ix.Len())
+	}
+	if h := ix.Search(vs[n-1], "", 1); h[0].ID != n {
+		t.Fatalf("the moved last vector is lost: %+v", h)
+	}
+	if gone := ix.Keep([]int64{7, 9, 42}); gone != n-3 || ix.Len() != 2 {
+		t.Fatalf("keep dropped %d, holds %d; want %d and 2", gone, ix.Len(), n-3)
+	}
+	if h := ix.Search(vs[8], "nope", 5); len(h) != 0 {
+		t.Fatalf("an unknown project matched %+v", h)
+	}
+}
+
+func TestFuse(t *testing.T) {
+	got := semantic.Fuse([]int64{1, 2, 3}, []int64{3, 4, 1})
+	var ids []int64
+	for _, f := range got {
+		ids = append(ids, f.ID)
+	}
+	// 1: 1/61+1/63, 3: 1/63+1/61 (tie, 1 first: first seen), 2: 1/62, 4: 1/62.
+	if !slices.Equal(ids, []int64{1, 3, 2, 4}) {
+		t.Fatalf("fused %v, want [1 3 2 4]", ids)
+	}
+}
