@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/store"
@@ -76,7 +77,7 @@ func TestClusterChaos(t *testing.T) {
 		for deadline := time.Now().Add(60 * time.Second); ; {
 			resp, err := client.Post(srv.URL+"/v1/events", "application/json", bytes.NewReader(body))
 			if err == nil {
-				var a ingest.Accepted
+				var a api.Accepted
 				b, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusAccepted && json.Unmarshal(b, &a) == nil {

@@ -17,38 +17,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Accepted is the answer to an event JetStream stored (202).
-type Accepted struct {
-	EventID   string `json:"event_id"`
-	Seq       uint64 `json:"seq"`
-	Duplicate bool   `json:"duplicate"`
-}
-
-// Skipped is the answer to a hook payload that is deliberately not recorded
-// (200): a bookkeeping tool, an excluded project, an event without memory value.
-type Skipped struct {
-	Skipped string `json:"skipped"`
-}
-
-// BatchResult is one event's outcome in a batch answer: Status is the HTTP
-// status a single POST of that event would have had.
-type BatchResult struct {
-	EventID   string `json:"event_id,omitempty"`
-	Status    int    `json:"status"`
-	Seq       uint64 `json:"seq,omitempty"`
-	Duplicate bool   `json:"duplicate,omitempty"`
-	Error     string `json:"error,omitempty"`
-	Field     string `json:"field,omitempty"`
-}
-
-// BatchAnswer is the answer to POST /v1/events:batch (200), in request order.
-type BatchAnswer struct {
-	Results    []BatchResult `json:"results"`
-	Accepted   int           `json:"accepted"`
-	Duplicates int           `json:"duplicates"`
-	Rejected   int           `json:"rejected"`
-}
-
 // reject is a classified refusal: the HTTP status, the metric reason, the
 // message and the field at fault.
 type reject struct {
@@ -164,7 +132,7 @@ func (s *Server) handleClaudeCode(w http.ResponseWriter, r *http.Request) {
 	e, err := hook.ClaudeCode(r.PathValue("event"), body, s.hookOptions())
 	var skip *hook.SkipError
 	if errors.As(err, &skip) {
-		api.WriteJSON(w, http.StatusOK, Skipped{Skipped: skip.Reason})
+		api.WriteJSON(w, http.StatusOK, api.Skipped{Skipped: skip.Reason})
 		return
 	}
 	if err != nil {
@@ -220,7 +188,7 @@ func (s *Server) accept(w http.ResponseWriter, ctx context.Context, e *event.Env
 		return
 	}
 	s.accepted(e, ack)
-	api.WriteJSON(w, http.StatusAccepted, Accepted{EventID: e.EventID, Seq: ack.Sequence, Duplicate: ack.Duplicate})
+	api.WriteJSON(w, http.StatusAccepted, api.Accepted{EventID: e.EventID, Seq: ack.Sequence, Duplicate: ack.Duplicate})
 }
 
 // accepted counts a stored event and queues its session metadata update.
@@ -276,10 +244,10 @@ type pending struct {
 	fut jetstream.PubAckFuture
 }
 
-func (s *Server) publishBatch(ctx context.Context, raws []json.RawMessage) BatchAnswer {
+func (s *Server) publishBatch(ctx context.Context, raws []json.RawMessage) api.BatchAnswer {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
 	defer cancel()
-	results := make([]BatchResult, len(raws))
+	results := make([]api.BatchResult, len(raws))
 	failed := map[string]bool{} // sessions with an event not accepted in this batch
 	var window []pending
 	fail := func(i int, sid string, rj reject) {
@@ -351,7 +319,7 @@ func (s *Server) publishBatch(ctx context.Context, raws []json.RawMessage) Batch
 		window = append(window, pending{i: i, e: e, fut: fut})
 	}
 	settle(len(window))
-	ans := BatchAnswer{Results: results}
+	ans := api.BatchAnswer{Results: results}
 	for _, r := range results {
 		switch {
 		case r.Status == http.StatusAccepted && r.Duplicate:

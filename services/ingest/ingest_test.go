@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/session"
@@ -529,7 +530,7 @@ func TestBatchAnswersPerEventInOrder(t *testing.T) {
 	if a.status != 200 {
 		t.Fatalf("status %d %s", a.status, a.raw)
 	}
-	var ans ingest.BatchAnswer
+	var ans api.BatchAnswer
 	if err := json.Unmarshal(a.raw, &ans); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 )
@@ -224,20 +225,6 @@ type flushResult struct {
 	Sent, Duplicates, Rejected, Kept int
 }
 
-// batchAnswer is POST /v1/events:batch's answer.
-type batchAnswer struct {
-	Results []batchResult `json:"results"`
-}
-
-type batchResult struct {
-	EventID   string `json:"event_id"`
-	Seq       uint64 `json:"seq"`
-	Duplicate bool   `json:"duplicate"`
-	Error     string `json:"error"`
-	Field     string `json:"field"`
-	Status    int    `json:"status"`
-}
-
 // errFlushBusy is returned when another flusher holds the lock.
 var errFlushBusy = errors.New("another flusher is running")
 
@@ -333,7 +320,7 @@ func (s *Spool) flush(ctx context.Context, c flushConfig, wait bool, logf func(s
 			res.Rejected++
 			continue
 		}
-		byID := map[string]batchResult{}
+		byID := map[string]api.BatchResult{}
 		for i, r := range ans.Results {
 			if r.EventID == "" && len(ans.Results) == len(batch) {
 				r.EventID = strings.TrimSuffix(batch[i], ".json")
@@ -367,8 +354,8 @@ func (s *Spool) flush(ctx context.Context, c flushConfig, wait bool, logf func(s
 }
 
 // postBatch sends one batch; a 2xx answer is decoded.
-func postBatch(ctx context.Context, client *http.Client, c flushConfig, bodies []json.RawMessage) (int, batchAnswer, error) {
-	var ans batchAnswer
+func postBatch(ctx context.Context, client *http.Client, c flushConfig, bodies []json.RawMessage) (int, api.BatchAnswer, error) {
+	var ans api.BatchAnswer
 	body, err := json.Marshal(bodies)
 	if err != nil {
 		return 0, ans, fmt.Errorf("encode batch: %w", err)
