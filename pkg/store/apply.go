@@ -45,8 +45,8 @@ const (
 	insertSummarySQL = `INSERT INTO summaries (session_id, project, request, investigated, learned, completed,
 		next_steps, notes, prompt_number, accepted_at, source_event_ids, created_at, last_assistant_message)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	insertUsageSQL = `INSERT INTO llm_usage (session_id, project, provider, model, input_tokens, output_tokens, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	insertUsageSQL = `INSERT INTO llm_usage (session_id, project, provider, model, input_tokens, output_tokens, at, cost_usd)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	writeConversationSQL = `INSERT INTO conversations (session_id, provider, state, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (session_id) DO UPDATE SET provider = excluded.provider, state = excluded.state,
 			updated_at = excluded.updated_at`
@@ -146,7 +146,7 @@ func (s *sqlStore) applyUnit(ctx context.Context, tx executor, n *Unit, now time
 			x.Project = project
 		}
 		b = append(b, stmt{sql: insertUsageSQL, args: []any{x.SessionID, x.Project, x.Provider, x.Model,
-			x.InputTokens, x.OutputTokens, x.At}})
+			x.InputTokens, x.OutputTokens, x.At, x.CostUSD}})
 	}
 	for i := range n.DeadLetters {
 		b = append(b, insertDeadLetter(&n.DeadLetters[i]))

@@ -18,7 +18,7 @@ type migration struct {
 }
 
 // SchemaVersion is the schema version this code migrates a database to.
-const SchemaVersion = 7
+const SchemaVersion = 8
 
 // migrations lists every schema change in order. Append; never edit a
 // released entry.
@@ -30,6 +30,7 @@ var migrations = []migration{
 	{version: 5, name: "prompts and summaries in full-text search", sqlite: sqliteTextSearchV5, postgres: postgresTextSearchV5},
 	{version: 6, name: "discovery tokens and the last assistant message", sqlite: discoveryV6, postgres: discoveryV6},
 	{version: 7, name: "observation vectors for semantic search", sqlite: sqliteVectorsV7, postgres: postgresVectorsV7},
+	{version: 8, name: "what each LLM call cost", sqlite: sqliteUsageCostV8, postgres: postgresUsageCostV8},
 }
 
 // migrate brings a database to SchemaVersion: each migration it has not
@@ -108,6 +109,15 @@ CREATE TABLE observation_vectors (
 );
 CREATE INDEX observation_vectors_by_model ON observation_vectors (model, observation_id);
 `
+
+// sqliteUsageCostV8 and postgresUsageCostV8 record what an LLM call cost
+// in US dollars when its provider says (the Claude Code CLI's
+// total_cost_usd), for /v1/stats' cost of the day. PostgreSQL's REAL is
+// single precision, too coarse for sums of fractions of a cent.
+const (
+	sqliteUsageCostV8   = `ALTER TABLE llm_usage ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;`
+	postgresUsageCostV8 = `ALTER TABLE llm_usage ADD COLUMN cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0;`
+)
 
 // sqliteSearchScopeV2 puts each observation's project into observations_fts
 // as one token (project_key, weight 0 in bm25), so a project's search is

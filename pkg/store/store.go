@@ -160,6 +160,7 @@ type LLMUsage struct {
 	InputTokens  int64     `json:"input_tokens"`
 	OutputTokens int64     `json:"output_tokens"`
 	At           time.Time `json:"at"`
+	CostUSD      float64   `json:"cost_usd"` // what the provider said the call cost; 0 when it does not say (only the Claude Code CLI does)
 }
 
 // DeadLetter is an event Mnemo gave up on, with why.
@@ -316,6 +317,8 @@ type Counts struct {
 	DeadLetters    int64 `json:"dead_letters"`
 	InputTokens    int64 `json:"input_tokens"`  // LLM usage since the Counts call's "since"
 	OutputTokens   int64 `json:"output_tokens"` // LLM usage since the Counts call's "since"
+	// CostUSD is the reported cost of the LLM calls since "since" (LLMUsage.CostUSD).
+	CostUSD float64 `json:"cost_usd"`
 }
 
 // Store is the memory store.

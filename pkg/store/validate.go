@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -266,6 +267,9 @@ func normalizeUnit(u Unit, now time.Time) (Unit, error) {
 		}
 		if x.InputTokens < 0 || x.OutputTokens < 0 {
 			return Unit{}, invalid(f, "token counts are negative")
+		}
+		if x.CostUSD < 0 || math.IsNaN(x.CostUSD) || math.IsInf(x.CostUSD, 0) {
+			return Unit{}, invalid(f+".cost_usd", "is %v: want a finite amount of 0 or more", x.CostUSD)
 		}
 		x.At = utcOr(x.At, now)
 		n.Usage[i] = x

@@ -351,7 +351,7 @@ func (a *actor) addUsage(u *store.Unit, project string, usage []llm.Usage) {
 	for _, x := range usage {
 		u.Usage = append(u.Usage, store.LLMUsage{
 			SessionID: a.sid, Project: project, Provider: x.Provider, Model: x.Model,
-			InputTokens: x.InputTokens, OutputTokens: x.OutputTokens, At: time.Now().UTC(),
+			InputTokens: x.InputTokens, OutputTokens: x.OutputTokens, CostUSD: x.CostUSD, At: time.Now().UTC(),
 		})
 	}
 }

@@ -89,7 +89,7 @@ func TestPipelineWithClaudeCode(t *testing.T) {
 		t.Fatalf("sessions in Mnemo: %v %+v, want only the %d published", err, all, len(sessions))
 	}
 	c, err := p.store.Counts(ctx, "", time.Now().Add(-time.Hour))
-	if err != nil || c.InputTokens == 0 || c.OutputTokens != 17*answered.Load() {
+	if err != nil || c.InputTokens == 0 || c.OutputTokens != 17*answered.Load() || c.CostUSD <= 0 {
 		t.Fatalf("usage %+v after %d answered calls (%v)", c, answered.Load(), err)
 	}
 	var budgeted int64

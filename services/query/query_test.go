@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -430,5 +431,39 @@ func TestStatsFollowARealPipeline(t *testing.T) {
 	}
 	if count != n {
 		t.Fatalf("%d observations after the queue drained, want %d", count, n)
+	}
+}
+
+// /v1/stats counts today's LLM tokens and what their providers said the
+// calls cost (the Claude Code CLI's total_cost_usd); yesterday's calls are
+// not today's.
+func TestStatsLLMCostToday(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	day := time.Now().UTC().Truncate(24 * time.Hour)
+	for i, u := range []store.LLMUsage{
+		{Provider: "claude-code", Model: "haiku", InputTokens: 1000, OutputTokens: 50, CostUSD: 0.0123, At: day.Add(time.Second)},
+		{Provider: "claude-code", Model: "haiku", InputTokens: 200, OutputTokens: 10, CostUSD: 0.0045, At: time.Now()},
+		{Provider: "anthropic", Model: "claude-haiku-4-5", InputTokens: 300, OutputTokens: 7, At: time.Now()},
+		{Provider: "claude-code", Model: "haiku", InputTokens: 99999, OutputTokens: 9, CostUSD: 7.5, At: day.Add(-time.Minute)},
+	} {
+		r.seq++
+		id := fmt.Sprintf("ev-cost-%d", i)
+		u.SessionID, u.Project = "cost-1", "acme"
+		if _, err := r.store.Apply(ctx, store.Unit{SessionID: "cost-1", Fence: 1,
+			Events:  []store.AppliedEvent{{EventID: id, Seq: r.seq, Kind: "tool_use", AcceptedAt: u.At}},
+			Session: &store.SessionUpdate{Project: "acme", Agent: "claude-code"}, Usage: []store.LLMUsage{u}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var st struct {
+		Tokens int64    `json:"llm_tokens_today"`
+		Cost   *float64 `json:"llm_cost_usd_today"`
+	}
+	if code := r.get("/v1/stats", &st); code != 200 {
+		t.Fatalf("GET /v1/stats: %d", code)
+	}
+	if st.Tokens != 1000+50+200+10+300+7 || st.Cost == nil || math.Abs(*st.Cost-0.0168) > 1e-9 {
+		t.Fatalf("today's usage: %d tokens, cost %v; want 1567 tokens and $0.0168", st.Tokens, st.Cost)
 	}
 }

@@ -32,6 +32,9 @@ type Stats struct {
 	LLMTokensToday int64            `json:"llm_tokens_today"`
 	Partitions     []PartitionDepth `json:"partitions"`
 	Errors         []string         `json:"errors,omitempty"` // sources that could not be read
+	// LLMCostUSDToday is what today's LLM calls cost, as their providers
+	// reported it (only the Claude Code CLI does; the others count 0).
+	LLMCostUSDToday float64 `json:"llm_cost_usd_today"`
 
 	// The memory held (claude-mem's database figures) and this server's
 	// build and time up (its worker figures).
@@ -111,6 +114,7 @@ func (s *Server) Stats(ctx context.Context) Stats {
 		}
 		mu.Lock()
 		st.LLMTokensToday = c.InputTokens + c.OutputTokens
+		st.LLMCostUSDToday = c.CostUSD
 		st.Observations, st.Sessions, st.Prompts, st.Summaries = c.Observations, c.Sessions, c.Prompts, c.Summaries
 		st.StoreBytes = size
 		mu.Unlock()

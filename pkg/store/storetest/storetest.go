@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -153,7 +154,8 @@ func testApplyWritesEverything(t *testing.T, dsn string) {
 		Session: &store.SessionUpdate{Project: "acme", Agent: "claude-code", Cwd: "/src/acme"},
 		Prompts: []store.Prompt{{SessionID: "a1", Number: 1, Text: "fix login", At: prompt.AcceptedAt}}})
 	u := toolUnit(s, "a1", 1, obs("a1", "acme", store.TypeBugfix, "Fixed token refresh", "the refresh raced", "/src/acme/auth.go"))
-	u.Usage = []store.LLMUsage{{Provider: "fake", Model: "m", InputTokens: 120, OutputTokens: 30}}
+	u.Usage = []store.LLMUsage{{Provider: "fake", Model: "m", InputTokens: 120, OutputTokens: 30, CostUSD: 0.0125},
+		{Provider: "fake", Model: "m", InputTokens: 1, CostUSD: 0.0000375}}
 	u.Conversation = &store.Conversation{SessionID: "a1", Provider: "fake", State: []byte(`{"turns":1}`), UpdatedAt: base}
 	res := mustApply(t, st, u)
 	if res.Duplicate || len(res.ObservationIDs) != 1 || res.LastSeq != 3 {
@@ -184,8 +186,11 @@ func testApplyWritesEverything(t *testing.T, dsn string) {
 		t.Fatalf("conversation %+v %v", conv, err)
 	}
 	c, err := st.Counts(ctx, "acme", base.Add(-time.Hour))
-	if err != nil || c.InputTokens != 120 || c.OutputTokens != 30 {
+	if err != nil || c.InputTokens != 121 || c.OutputTokens != 30 || math.Abs(c.CostUSD-0.0125375) > 1e-12 {
 		t.Fatalf("usage counts %+v %v", c, err)
+	}
+	if c, err := st.Counts(ctx, "acme", time.Now().Add(time.Hour)); err != nil || c.CostUSD != 0 || c.InputTokens != 0 {
+		t.Fatalf("usage counts after every call %+v %v", c, err)
 	}
 }
 
@@ -792,6 +797,8 @@ func testBadInput(t *testing.T, dsn string) {
 		"too many facts":    func(u *store.Unit) { u.Observations[0].Facts = make([]string, store.MaxListLen+1) },
 		"negative fence":    func(u *store.Unit) { u.Fence = -1 },
 		"descending events": func(u *store.Unit) { u.Events = append(u.Events, store.AppliedEvent{EventID: "x2", Seq: 1}) },
+		"negative cost":     func(u *store.Unit) { u.Usage = []store.LLMUsage{{Provider: "p", CostUSD: -0.01}} },
+		"NaN cost":          func(u *store.Unit) { u.Usage = []store.LLMUsage{{Provider: "p", CostUSD: math.NaN()}} },
 	}
 	for name, mutate := range cases {
 		u := good()
