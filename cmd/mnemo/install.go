@@ -88,6 +88,9 @@ type installTarget struct {
 	// (it starts several milliseconds faster), else mnemo itself.
 	HookExe string
 	Home    string // Mnemo's home: the install record lives there
+	// ReplaceClaudeMem turns off claude-mem's plugin and hooks in Settings
+	// (install --replace-claude-mem), so a session is not recorded twice.
+	ReplaceClaudeMem bool
 }
 
 // parseInstallFlags reads install's and uninstall's arguments; flag.ErrHelp
@@ -102,7 +105,14 @@ func parseInstallFlags(name string, args []string, stdout, stderr io.Writer) (in
 	exe := fs.String("exe", "", "the mnemo executable the MCP server (and, without mnemo-hook, the hooks) run (default: this one)")
 	hookExe := fs.String("hook-exe", "", "the executable the hooks run (default: mnemo-hook next to mnemo when there is one, else mnemo)")
 	dryRun := fs.Bool("dry-run", false, "say what would change, change nothing")
+	var replaceCM *bool
+	if name == "install" {
+		replaceCM = fs.Bool("replace-claude-mem", false, "turn off claude-mem's plugin and hooks in the settings file, so a session is not recorded twice (uninstall turns them on again)")
+	}
 	usage := fmt.Sprintf("usage: mnemo %s claude-code [--scope user|project] [--settings PATH] [--mcp-config PATH] [--no-mcp]", name)
+	if name == "install" {
+		usage += " [--replace-claude-mem]"
+	}
 	if len(args) > 0 && hookcli.IsHelp(args[0]) {
 		fs.SetOutput(stdout)
 		fmt.Fprintln(stdout, usage)
@@ -119,6 +129,7 @@ func parseInstallFlags(name string, args []string, stdout, stderr io.Writer) (in
 	if err != nil {
 		return t, *dryRun, err
 	}
+	t.ReplaceClaudeMem = replaceCM != nil && *replaceCM
 	t.HookExe, err = hookExecutable(t.Exe, *hookExe)
 	return t, *dryRun, err
 }
@@ -349,6 +360,8 @@ type installRecord struct {
 type fileRecord struct {
 	CreatedFile bool     `json:"created_file,omitempty"`
 	Created     []string `json:"created,omitempty"`
+	// ClaudeMem is what --replace-claude-mem turned off in the file.
+	ClaudeMem *claudeMemRecord `json:"claude_mem,omitempty"`
 }
 
 func recordPath(home string) string { return filepath.Join(home, "install", "claude-code.json") }
@@ -644,37 +657,55 @@ type fileEdit struct {
 	existed bool
 	old, b  []byte
 	created []string
+	// mid is old with claude-mem turned off (claudeMem says what), before
+	// Mnemo's entries were added.
+	mid       []byte
+	claudeMem *claudeMemRecord
 }
 
 // installClaudeCode merges the hooks and the MCP server into the target's
 // files. It is idempotent: a second run changes nothing. It returns the
-// files it changed.
-func installClaudeCode(t installTarget, dryRun bool) ([]string, error) {
+// files it changed, and claude-mem's plugin and hooks found on in the
+// settings file (turned off with t.ReplaceClaudeMem).
+func installClaudeCode(t installTarget, dryRun bool) ([]string, claudeMemFound, error) {
 	var edits []fileEdit
+	var cm claudeMemFound
 	old, existed, err := readSettings(t.Settings)
 	if err != nil {
-		return nil, err
+		return nil, cm, err
 	}
 	hookExe := t.HookExe
 	if hookExe == "" {
 		hookExe = t.Exe
 	}
-	b, created, err := installHooks(old, hookExe)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.Settings, err)
+	if cm, err = findClaudeMem(old); err != nil {
+		return nil, cm, fmt.Errorf("%s: %w", t.Settings, err)
 	}
-	edits = append(edits, fileEdit{path: t.Settings, existed: existed, old: old, b: b, created: created})
+	mid := old
+	var cmRec *claudeMemRecord
+	if t.ReplaceClaudeMem && cm.any() {
+		var r claudeMemRecord
+		if mid, r, err = turnOffClaudeMem(old); err != nil {
+			return nil, cm, fmt.Errorf("%s: %w", t.Settings, err)
+		}
+		cmRec = &r
+	}
+	b, created, err := installHooks(mid, hookExe)
+	if err != nil {
+		return nil, cm, fmt.Errorf("%s: %w", t.Settings, err)
+	}
+	edits = append(edits, fileEdit{path: t.Settings, existed: existed, old: old, b: b, created: created, claudeMem: cmRec, mid: mid})
 	if t.MCP != "" {
 		if t.MCP == t.Settings {
-			return nil, errors.New("the hooks and the MCP server need two different files")
+			return nil, cm, errors.New("the hooks and the MCP server need two different files")
 		}
 		old, existed, err := readSettings(t.MCP)
 		if err != nil {
-			return nil, err
+			return nil, cm, err
 		}
 		b, created, err := installMCP(old, t.Exe)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", t.MCP, err)
+			return nil, cm, fmt.Errorf("%s: %w", t.MCP, err)
 		}
 		edits = append(edits, fileEdit{path: t.MCP, existed: existed, old: old, b: b, created: created})
 	}
@@ -698,20 +729,51 @@ func installClaudeCode(t installTarget, dryRun bool) ([]string, error) {
 				fr.Created = append(fr.Created, c)
 			}
 		}
+		if e.claudeMem != nil {
+			if err := recordClaudeMem(fr, e); err != nil {
+				return changed, cm, fmt.Errorf("%s: %w", e.path, err)
+			}
+		}
 		if err := rec.save(t.Home); err != nil {
-			return changed, err
+			return changed, cm, err
 		}
 		if err := writeSettings(e.path, e.old, e.b, e.existed); err != nil {
-			return changed, fmt.Errorf("%s: %w", e.path, err)
+			return changed, cm, fmt.Errorf("%s: %w", e.path, err)
 		}
 	}
-	return changed, nil
+	return changed, cm, nil
 }
 
-// uninstallClaudeCode removes exactly what install added.
-func uninstallClaudeCode(t installTarget, dryRun bool) ([]string, error) {
+// recordClaudeMem keeps in fr what turning claude-mem off changed: the
+// document without Mnemo's entries (as uninstall will see it) before and
+// after. An earlier record whose After is this Before is extended, so the
+// first Before is what uninstall restores.
+func recordClaudeMem(fr *fileRecord, e fileEdit) error {
+	before, _, err := uninstallHooks(e.old, fr)
+	if err != nil {
+		return err
+	}
+	after, _, err := uninstallHooks(e.mid, fr)
+	if err != nil {
+		return err
+	}
+	r := *e.claudeMem
+	r.Before, r.After = string(before), string(after)
+	if prev := fr.ClaudeMem; prev != nil && prev.After == r.Before {
+		r.Before = prev.Before
+		r.Plugins = append(slices.Clone(prev.Plugins), r.Plugins...)
+		r.Hooks = append(slices.Clone(prev.Hooks), r.Hooks...)
+	}
+	fr.ClaudeMem = &r
+	return nil
+}
+
+// uninstallClaudeCode removes exactly what install added, and turns on
+// again what install --replace-claude-mem turned off. It returns the files
+// it changed and what it has to say about claude-mem.
+func uninstallClaudeCode(t installTarget, dryRun bool) ([]string, []string, error) {
 	rec := loadInstallRecord(t.Home)
-	var changed []string
+	var changed, notes []string
 	for _, f := range []struct {
 		path   string
 		remove func([]byte, *fileRecord) ([]byte, bool, error)
@@ -721,7 +783,7 @@ func uninstallClaudeCode(t installTarget, dryRun bool) ([]string, error) {
 		}
 		old, existed, err := readSettings(f.path)
 		if err != nil {
-			return changed, err
+			return changed, notes, err
 		}
 		if !existed {
 			continue
@@ -729,7 +791,20 @@ func uninstallClaudeCode(t installTarget, dryRun bool) ([]string, error) {
 		fr := rec.Files[f.path]
 		b, removed, err := f.remove(old, fr)
 		if err != nil {
-			return changed, fmt.Errorf("%s: %w", f.path, err)
+			return changed, notes, fmt.Errorf("%s: %w", f.path, err)
+		}
+		if cm := fr.claudeMem(); cm != nil && f.path == t.Settings {
+			restored, exact, err := restoreClaudeMem(b, cm)
+			if err != nil {
+				return changed, notes, fmt.Errorf("%s: turning claude-mem on again: %w", f.path, err)
+			}
+			removed = removed || !bytes.Equal(restored, b)
+			b = restored
+			if exact {
+				notes = append(notes, fmt.Sprintf("claude-mem turned on again in %s, as it was before install", f.path))
+			} else {
+				notes = append(notes, fmt.Sprintf("claude-mem turned on again in %s (the file changed since install, so its hooks are appended in Mnemo's formatting)", f.path))
+			}
 		}
 		if !removed {
 			continue
@@ -740,17 +815,25 @@ func uninstallClaudeCode(t installTarget, dryRun bool) ([]string, error) {
 		}
 		if fr != nil && fr.CreatedFile && isEmptyObject(b) {
 			if err := os.Remove(f.path); err != nil {
-				return changed, err
+				return changed, notes, err
 			}
 		} else if err := writeSettings(f.path, old, b, true); err != nil {
-			return changed, fmt.Errorf("%s: %w", f.path, err)
+			return changed, notes, fmt.Errorf("%s: %w", f.path, err)
 		}
 		delete(rec.Files, f.path)
 		if err := rec.save(t.Home); err != nil {
-			return changed, err
+			return changed, notes, err
 		}
 	}
-	return changed, nil
+	return changed, notes, nil
+}
+
+// claudeMem is what install --replace-claude-mem turned off in the file, or nil.
+func (fr *fileRecord) claudeMem() *claudeMemRecord {
+	if fr == nil {
+		return nil
+	}
+	return fr.ClaudeMem
 }
 
 func isEmptyObject(b []byte) bool {
@@ -766,9 +849,17 @@ func runInstall(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	changed, err := installClaudeCode(t, dryRun)
+	changed, cm, err := installClaudeCode(t, dryRun)
 	if err != nil {
 		return err
+	}
+	switch {
+	case cm.any() && t.ReplaceClaudeMem && dryRun:
+		fmt.Fprintf(stdout, "would turn off claude-mem's %s in %s\n", cm, t.Settings)
+	case cm.any() && t.ReplaceClaudeMem:
+		fmt.Fprintf(stdout, "turned off claude-mem's %s in %s; `mnemo uninstall claude-code` turns it back on\n", cm, t.Settings)
+	case cm.any():
+		fmt.Fprintln(stdout, claudeMemNotice(t.Settings, cm))
 	}
 	if len(changed) == 0 {
 		fmt.Fprintf(stdout, "Mnemo's hooks are already in %s; nothing changed.\n", t.Settings)
@@ -793,9 +884,14 @@ func runUninstall(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	changed, err := uninstallClaudeCode(t, dryRun)
+	changed, notes, err := uninstallClaudeCode(t, dryRun)
 	if err != nil {
 		return err
+	}
+	if !dryRun {
+		for _, n := range notes {
+			fmt.Fprintln(stdout, n)
+		}
 	}
 	if len(changed) == 0 {
 		fmt.Fprintf(stdout, "no Mnemo hooks found in %s; nothing changed.\n", t.Settings)

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -135,5 +137,178 @@ func TestDoctor(t *testing.T) {
 	out, code = mnemoCmd(t, env, "doctor", "--settings", settings)
 	if code != 0 || !strings.Contains(out, "all good") {
 		t.Fatalf("doctor with everything in place: %d\n%s", code, out)
+	}
+}
+
+// claudeMemSettings is a user's settings with claude-mem on twice over: its
+// plugin enabled and its hooks copied into the file (paths resolved, as its
+// hooks.json has them under the plugin cache), one of them in a group with
+// a hook of the user's own.
+const claudeMemSettings = `{
+  "enabledPlugins": {
+    "gopls-lsp@claude-plugins-official": true,
+    "claude-mem@thedotmack": true
+  },
+  "hooks": {
+    "SessionStart": [
+      {
+        "matcher": "startup|clear|compact",
+        "hooks": [
+          { "type": "command", "command": "node \"/home/dev/.claude/plugins/cache/thedotmack/claude-mem/13.25.3/scripts/smart-install.js\"", "timeout": 300 },
+          { "type": "command", "command": "node \"/home/dev/.claude/plugins/cache/thedotmack/claude-mem/13.25.3/scripts/bun-runner.js\" \"/home/dev/.claude/plugins/cache/thedotmack/claude-mem/13.25.3/scripts/worker-service.cjs\" hook claude-code context", "timeout": 60 }
+        ]
+      }
+    ],
+    "PostToolUse": [
+      {
+        "matcher": "Write|Edit",
+        "hooks": [ { "type": "command", "command": "prettier --write \"$CLAUDE_FILE_PATHS\"" } ]
+      },
+      {
+        "matcher": "*",
+        "hooks": [
+          { "type": "command", "command": "node \"/home/dev/.claude/plugins/cache/thedotmack/claude-mem/13.25.3/scripts/bun-runner.js\" \"/home/dev/.claude/plugins/cache/thedotmack/claude-mem/13.25.3/scripts/worker-service.cjs\" hook claude-code observation", "timeout": 120 }
+        ]
+      }
+    ],
+    "Stop": [
+      {
+        "hooks": [
+          { "type": "command", "command": "notify-send done" },
+          { "type": "command", "command": "node \"/home/dev/.claude/plugins/cache/thedotmack/claude-mem/13.25.3/scripts/bun-runner.js\" \"/home/dev/.claude/plugins/cache/thedotmack/claude-mem/13.25.3/scripts/worker-service.cjs\" hook claude-code summarize", "timeout": 120 }
+        ]
+      }
+    ]
+  },
+  "model": "opus"
+}
+`
+
+// install spots claude-mem's plugin and hooks and says in one line how to
+// turn them off, changing none of them; --replace-claude-mem turns them off
+// (plugin false, hooks gone, the user's own kept); uninstall gives the file
+// back byte for byte.
+func TestInstallReplacesClaudeMem(t *testing.T) {
+	dir := t.TempDir()
+	settings := filepath.Join(dir, "settings.json")
+	if err := os.WriteFile(settings, []byte(claudeMemSettings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"MNEMO_HOME=" + filepath.Join(dir, "home")}
+	args := []string{"claude-code", "--settings", settings, "--no-mcp", "--exe", "/opt/mnemo/bin/mnemo"}
+	claudeMemLines := func(out string) []string {
+		var l []string
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, "claude-mem") {
+				l = append(l, line)
+			}
+		}
+		return l
+	}
+
+	// Spotted: one line, nothing of claude-mem changed.
+	out, code := mnemoCmd(t, env, append([]string{"install"}, args...)...)
+	if l := claudeMemLines(out); code != 0 || len(l) != 1 || !strings.Contains(l[0], "--replace-claude-mem") ||
+		!strings.Contains(l[0], "plugin claude-mem@thedotmack and 4 hook command(s)") {
+		t.Fatalf("install beside claude-mem: %d\n%s", code, out)
+	}
+	spotted, _ := os.ReadFile(settings)
+	if !strings.Contains(string(spotted), `"claude-mem@thedotmack": true`) || strings.Count(string(spotted), "worker-service.cjs") != 3 ||
+		!strings.Contains(string(spotted), "/opt/mnemo/bin/mnemo hook claude-code PostToolUse") {
+		t.Fatalf("install without --replace-claude-mem changed claude-mem:\n%s", spotted)
+	}
+	if out, code := mnemoCmd(t, env, append([]string{"uninstall"}, args...)...); code != 0 {
+		t.Fatalf("uninstall: %d %s", code, out)
+	}
+	if b, _ := os.ReadFile(settings); string(b) != claudeMemSettings {
+		t.Fatalf("uninstall after a plain install differs from the original:\n%s", b)
+	}
+
+	// Replaced: the plugin off, its four commands gone, the user's kept.
+	out, code = mnemoCmd(t, env, append(append([]string{"install"}, args...), "--replace-claude-mem")...)
+	if code != 0 || !strings.Contains(out, "turned off claude-mem's plugin claude-mem@thedotmack and 4 hook command(s)") {
+		t.Fatalf("install --replace-claude-mem: %d\n%s", code, out)
+	}
+	replaced, _ := os.ReadFile(settings)
+	for _, want := range []string{`"claude-mem@thedotmack": false`, `"gopls-lsp@claude-plugins-official": true`, "prettier --write",
+		"notify-send done", `"model": "opus"`, "/opt/mnemo/bin/mnemo hook claude-code Stop"} {
+		if !strings.Contains(string(replaced), want) {
+			t.Errorf("settings after --replace-claude-mem lack %q", want)
+		}
+	}
+	if strings.Contains(string(replaced), "thedotmack/claude-mem") {
+		t.Errorf("claude-mem's hooks survived --replace-claude-mem:\n%s", replaced)
+	}
+	out, code = mnemoCmd(t, env, append(append([]string{"install"}, args...), "--replace-claude-mem")...)
+	if again, _ := os.ReadFile(settings); code != 0 || string(again) != string(replaced) || len(claudeMemLines(out)) != 0 {
+		t.Fatalf("a second install --replace-claude-mem: %d %s", code, out)
+	}
+
+	// Uninstall: byte for byte what the user had.
+	out, code = mnemoCmd(t, env, append([]string{"uninstall"}, args...)...)
+	if code != 0 || !strings.Contains(out, "claude-mem turned on again") {
+		t.Fatalf("uninstall: %d %s", code, out)
+	}
+	if b, _ := os.ReadFile(settings); string(b) != claudeMemSettings {
+		t.Fatalf("settings after uninstall differ from the original:\n%s", b)
+	}
+	if out, code := mnemoCmd(t, env, append([]string{"uninstall"}, args...)...); code != 0 || strings.Contains(out, "claude-mem") {
+		t.Fatalf("a second uninstall: %d %s", code, out)
+	}
+	if b, _ := os.ReadFile(settings); string(b) != claudeMemSettings {
+		t.Fatalf("a second uninstall changed the settings:\n%s", b)
+	}
+}
+
+// When the user changed the settings after install --replace-claude-mem,
+// uninstall still turns claude-mem back on (its plugin true, its hooks
+// back), keeping the user's change.
+func TestUninstallRestoresClaudeMemAfterAnEdit(t *testing.T) {
+	dir := t.TempDir()
+	settings := filepath.Join(dir, "settings.json")
+	if err := os.WriteFile(settings, []byte(claudeMemSettings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"MNEMO_HOME=" + filepath.Join(dir, "home")}
+	args := []string{"claude-code", "--settings", settings, "--no-mcp", "--exe", "/opt/mnemo/bin/mnemo"}
+	if out, code := mnemoCmd(t, env, append(append([]string{"install"}, args...), "--replace-claude-mem")...); code != 0 {
+		t.Fatalf("install: %d %s", code, out)
+	}
+	b, _ := os.ReadFile(settings)
+	edited := strings.Replace(string(b), `"model": "opus"`, `"model": "sonnet"`, 1)
+	if edited == string(b) {
+		t.Fatal("no model to edit")
+	}
+	os.WriteFile(settings, []byte(edited), 0o644)
+	if out, code := mnemoCmd(t, env, append([]string{"uninstall"}, args...)...); code != 0 || !strings.Contains(out, "claude-mem turned on again") {
+		t.Fatalf("uninstall: %d %s", code, out)
+	}
+	after, _ := os.ReadFile(settings)
+	var doc struct {
+		EnabledPlugins map[string]bool                            `json:"enabledPlugins"`
+		Model          string                                     `json:"model"`
+		Hooks          map[string][]struct{ Hooks []hookCommand } `json:"hooks"`
+	}
+	if err := json.Unmarshal(after, &doc); err != nil {
+		t.Fatalf("settings after uninstall: %v\n%s", err, after)
+	}
+	var cm, mnemo []string
+	for ev, groups := range doc.Hooks {
+		for _, g := range groups {
+			for _, h := range g.Hooks {
+				switch {
+				case strings.Contains(h.Command, "/opt/mnemo"):
+					mnemo = append(mnemo, ev)
+				case strings.Contains(h.Command, "thedotmack/claude-mem"):
+					cm = append(cm, ev)
+				}
+			}
+		}
+	}
+	slices.Sort(cm)
+	if !doc.EnabledPlugins["claude-mem@thedotmack"] || doc.Model != "sonnet" || len(mnemo) != 0 ||
+		strings.Join(cm, " ") != "PostToolUse SessionStart SessionStart Stop" {
+		t.Fatalf("after an edit, uninstall left plugin %v, model %q, Mnemo hooks %v, claude-mem hooks %v:\n%s",
+			doc.EnabledPlugins, doc.Model, mnemo, cm, after)
 	}
 }
