@@ -15,13 +15,28 @@ func NewID() string { return NewIDAt(time.Now()) }
 
 // NewIDAt returns a ULID for the given time.
 func NewIDAt(t time.Time) string {
+	b := ulidTime(t)
+	_, _ = rand.Read(b[6:]) // crypto/rand.Read never returns an error (Go ≥ 1.24)
+	return encodeULID(b)
+}
+
+// IDFrom returns a ULID whose time is t and whose 80 random bits are the
+// first 10 bytes of seed: the same inputs give the same ID, so an event made
+// again (a replayed dead letter, an idle session's stop) dedupes in the broker.
+func IDFrom(t time.Time, seed []byte) string {
+	b := ulidTime(t)
+	copy(b[6:], seed)
+	return encodeULID(b)
+}
+
+// ulidTime returns a ULID's 16 bytes with the first 48 bits set to t's milliseconds.
+func ulidTime(t time.Time) [16]byte {
 	var b [16]byte
 	ms := uint64(t.UnixMilli())
 	b[0] = byte(ms >> 40)
 	b[1] = byte(ms >> 32)
 	binary.BigEndian.PutUint32(b[2:6], uint32(ms))
-	_, _ = rand.Read(b[6:]) // crypto/rand.Read never returns an error (Go ≥ 1.24)
-	return encodeULID(b)
+	return b
 }
 
 func encodeULID(b [16]byte) string {

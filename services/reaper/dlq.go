@@ -3,7 +3,6 @@ package reaper
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -202,7 +201,7 @@ var ErrAlreadyReplayed = errors.New("reaper: dead letter already replayed")
 // (by JetStream, then by the store) instead of applied twice.
 func ReplayID(d store.DeadLetter) string {
 	h := sha256.Sum256([]byte("replay\x00" + d.EventID + "\x00" + strconv.FormatUint(d.Seq, 10)))
-	return DeterministicULID(d.At, h[:])
+	return event.IDFrom(d.At, h[:])
 }
 
 // Replay republishes a dead letter's original event with a new event ID whose
@@ -235,27 +234,4 @@ func Replay(ctx context.Context, js jetstream.JetStream, st store.Store, id int6
 		return env.EventID, fmt.Errorf("reaper: mark dead letter %d replayed: %w", id, err)
 	}
 	return env.EventID, nil
-}
-
-// crockford is the ULID alphabet.
-const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-// DeterministicULID returns a ULID whose time is t and whose 80 random bits
-// are the first 10 bytes of seed: the same inputs give the same ID.
-func DeterministicULID(t time.Time, seed []byte) string {
-	var b [16]byte
-	ms := uint64(t.UnixMilli())
-	b[0] = byte(ms >> 40)
-	b[1] = byte(ms >> 32)
-	binary.BigEndian.PutUint32(b[2:6], uint32(ms))
-	copy(b[6:], seed)
-	hi := binary.BigEndian.Uint64(b[0:8])
-	lo := binary.BigEndian.Uint64(b[8:16])
-	var out [26]byte
-	for i := 25; i >= 0; i-- {
-		out[i] = crockford[lo&31]
-		lo = lo>>5 | hi<<59
-		hi >>= 5
-	}
-	return string(out[:])
 }

@@ -25,7 +25,7 @@ const idleBatch = 256
 // its duplicate window) and the store (always) keep one.
 func StopID(sid, lastEventID string, lastAt time.Time) string {
 	h := sha256.Sum256([]byte("idle-stop\x00" + sid + "\x00" + lastEventID))
-	return DeterministicULID(lastAt.Add(time.Millisecond), h[:])
+	return event.IDFrom(lastAt.Add(time.Millisecond), h[:])
 }
 
 // summarizeIdle publishes a synthetic stop for every session whose last event
