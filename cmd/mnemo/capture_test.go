@@ -200,3 +200,38 @@ func TestSessionKeepsItsProject(t *testing.T) {
 		t.Errorf("acme-api's context lists %d summaries, want both sessions':\n%s", n, c.Context)
 	}
 }
+
+// One observation per tool use and one prompt per prompt, whatever path
+// brought them: 22 runs of mnemo-hook with one PostToolUse payload, and the
+// endpoint given PostToolUse.json and PostToolUse-Bash.json (one
+// tool_use_id) and the same UserPromptSubmit twice.
+func TestOneObservationPerToolUse(t *testing.T) {
+	r := startCaptureRun(t)
+	hookHome := t.TempDir()
+
+	sid := "once-hook"
+	r.hook(t, hookHome, "SessionStart", fixtureFor(t, "SessionStart.json", sid, ""))
+	r.hook(t, hookHome, "UserPromptSubmit", fixtureFor(t, "UserPromptSubmit.json", sid, ""))
+	tool := fixtureFor(t, "PostToolUse.json", sid, "")
+	for i := 0; i < 22; i++ {
+		r.hook(t, hookHome, "PostToolUse", tool)
+	}
+	r.hook(t, hookHome, "Stop", fixtureFor(t, "Stop.json", sid, ""))
+	if d := r.waitSummarized(t, sid, 1); len(d.Observations) != 1 || len(d.Prompts) != 1 {
+		t.Errorf("22 hook runs of one tool use: %d observations, %d prompts; want 1 and 1", len(d.Observations), len(d.Prompts))
+	}
+
+	sid = "once-endpoint"
+	r.post(t, "SessionStart", fixtureFor(t, "SessionStart.json", sid, ""))
+	r.post(t, "UserPromptSubmit", fixtureFor(t, "UserPromptSubmit.json", sid, ""))
+	r.post(t, "UserPromptSubmit", fixtureFor(t, "UserPromptSubmit.json", sid, ""))
+	r.post(t, "PostToolUse", fixtureFor(t, "PostToolUse.json", sid, ""))
+	r.post(t, "PostToolUse", fixtureFor(t, "PostToolUse-Bash.json", sid, ""))
+	r.post(t, "PostToolUse", fixtureFor(t, "PostToolUse.json", sid, ""))
+	r.post(t, "Stop", fixtureFor(t, "Stop.json", sid, ""))
+	d := r.waitSummarized(t, sid, 1)
+	if len(d.Observations) != 1 || len(d.Prompts) != 1 || d.Session.PromptCount != 1 {
+		t.Errorf("endpoint: %d observations, %d prompts, prompt count %d; want 1, 1, 1",
+			len(d.Observations), len(d.Prompts), d.Session.PromptCount)
+	}
+}

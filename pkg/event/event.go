@@ -57,6 +57,9 @@ type Envelope struct {
 	PromptNumber int `json:"prompt_number,omitempty"`
 	// Prompt is the user's prompt text (user_prompt).
 	Prompt string `json:"prompt,omitempty"`
+	// PromptID is the agent's own ID of the prompt (user_prompt; Claude
+	// Code's prompt_id): the store keeps one prompt per ID and session.
+	PromptID string `json:"prompt_id,omitempty"`
 	// Tool is the tool call (tool_use).
 	Tool *Tool `json:"tool,omitempty"`
 
@@ -195,7 +198,7 @@ func (e *Envelope) Validate(l Limits) error {
 	for _, f := range []struct {
 		name, v string
 	}{{"project", e.Project}, {"agent", e.Agent}, {"cwd", e.Cwd}, {"source", e.Source},
-		{"agent_id", e.AgentID}, {"agent_type", e.AgentType}, {"replay_of", e.ReplayOf}} {
+		{"agent_id", e.AgentID}, {"agent_type", e.AgentType}, {"replay_of", e.ReplayOf}, {"prompt_id", e.PromptID}} {
 		if len(f.v) > l.Field {
 			return tooLarge(f.name, len(f.v), l.Field)
 		}

@@ -282,7 +282,7 @@ func mapClaudeCode(eventName string, kind event.Kind, p *ClaudeCodePayload, o *O
 		if isTaskNotification(p.Prompt) {
 			return nil, skip("the prompt is only a <task-notification>")
 		}
-		e.Prompt = p.Prompt
+		e.Prompt, e.PromptID = p.Prompt, p.PromptID
 		if o.State != nil {
 			dup, err := o.State.Prompt(p.SessionID, p.PromptID, p.Prompt, at)
 			if err == nil && dup {
@@ -467,7 +467,7 @@ func fit(e *event.Envelope, l event.Limits) {
 	e.Prompt = cutText(e.Prompt, l.Prompt)
 	e.LastAssistantMessage = cutText(e.LastAssistantMessage, l.Prompt)
 	e.LastUserMessage = cutText(e.LastUserMessage, l.Prompt)
-	for _, s := range []*string{&e.Project, &e.Cwd, &e.Source, &e.AgentID, &e.AgentType} {
+	for _, s := range []*string{&e.Project, &e.Cwd, &e.Source, &e.AgentID, &e.AgentType, &e.PromptID} {
 		*s = cutText(*s, l.Field)
 	}
 	// The whole body must fit too: shrink the biggest parts until it does.

@@ -12,7 +12,7 @@
 //
 //	hook event            envelope                   fields carried
 //	SessionStart          session_start              source (startup|resume|clear|compact)
-//	UserPromptSubmit      user_prompt                prompt, raw (a slash command as typed: "/greet world")
+//	UserPromptSubmit      user_prompt                prompt, prompt_id, raw (a slash command as typed: "/greet world")
 //	PostToolUse           tool_use                   tool name, input, response, tool_use_id
 //	PostToolUseFailure    tool_use                   tool name, input, tool_use_id, error (Tool.Error)
 //	Stop                  stop                       last_assistant_message

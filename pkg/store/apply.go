@@ -40,8 +40,9 @@ const (
 			cwd = excluded.cwd, status = excluded.status, started_at = excluded.started_at,
 			ended_at = excluded.ended_at, last_event_at = excluded.last_event_at,
 			prompt_count = excluded.prompt_count`
-	writePromptSQL = `INSERT INTO prompts (session_id, number, text, at, private) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (session_id, number) DO UPDATE SET text = excluded.text, private = excluded.private`
+	writePromptSQL = `INSERT INTO prompts (session_id, number, text, at, private, prompt_id) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (session_id, number) DO UPDATE SET text = excluded.text, private = excluded.private,
+			prompt_id = excluded.prompt_id`
 	insertSummarySQL = `INSERT INTO summaries (session_id, project, request, investigated, learned, completed,
 		next_steps, notes, prompt_number, accepted_at, source_event_ids, created_at, last_assistant_message)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -103,6 +104,10 @@ func (s *sqlStore) applyUnit(ctx context.Context, tx executor, n *Unit, now time
 		return ApplyResult{}, err
 	}
 	res := ApplyResult{LastSeq: last, Session: cur}
+	claims, err := s.claim(ctx, tx, n, &res)
+	if err != nil {
+		return ApplyResult{}, err
+	}
 	project := unitProject(n)
 	if cur != nil {
 		project = cur.Project
@@ -120,8 +125,9 @@ func (s *sqlStore) applyUnit(ctx context.Context, tx executor, n *Unit, now time
 			stmt{sql: `DELETE FROM summaries WHERE session_id = ?`, args: []any{n.SessionID}})
 	}
 	for _, p := range n.Prompts {
-		b = append(b, stmt{sql: writePromptSQL, args: []any{p.SessionID, p.Number, p.Text, p.At, p.Private}})
+		b = append(b, stmt{sql: writePromptSQL, args: []any{p.SessionID, p.Number, p.Text, p.At, p.Private, nullIfEmpty(p.PromptID)}})
 	}
+	b = append(b, claims...)
 	if len(n.Observations) > 0 {
 		res.ObservationIDs = make([]int64, len(n.Observations))
 	}
@@ -215,4 +221,12 @@ func maxPromptNumber(ps []Prompt) int {
 		n = max(n, p.Number)
 	}
 	return n
+}
+
+// nullIfEmpty is NULL for "": a key column where absent values never collide.
+func nullIfEmpty(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
 }

@@ -18,7 +18,7 @@ type migration struct {
 }
 
 // SchemaVersion is the schema version this code migrates a database to.
-const SchemaVersion = 8
+const SchemaVersion = 9
 
 // migrations lists every schema change in order. Append; never edit a
 // released entry.
@@ -31,6 +31,7 @@ var migrations = []migration{
 	{version: 6, name: "discovery tokens and the last assistant message", sqlite: discoveryV6, postgres: discoveryV6},
 	{version: 7, name: "observation vectors for semantic search", sqlite: sqliteVectorsV7, postgres: postgresVectorsV7},
 	{version: 8, name: "what each LLM call cost", sqlite: sqliteUsageCostV8, postgres: postgresUsageCostV8},
+	{version: 9, name: "tool use and prompt claims", sqlite: toolUseClaimsV9, postgres: toolUseClaimsV9},
 }
 
 // migrate brings a database to SchemaVersion: each migration it has not

@@ -87,6 +87,11 @@ type Prompt struct {
 	// Private marks a prompt that was entirely private: Text is empty and the
 	// turn's tool uses are not compressed.
 	Private bool `json:"private,omitempty"`
+	// PromptID is the agent's own ID of the prompt (Claude Code's
+	// prompt_id), when it sends one: Apply stores a prompt ID once per
+	// session. A prompt without one is a repeat when its text is the
+	// session's latest prompt's.
+	PromptID string `json:"prompt_id,omitempty"`
 }
 
 // Observation is one compressed memory of what happened in a session.
@@ -142,6 +147,10 @@ type AppliedEvent struct {
 	// Dead marks an event given up on: recorded so the cursor moves past it,
 	// with a DeadLetter row in the same unit saying why.
 	Dead bool `json:"dead,omitempty"`
+	// ToolUseID is the agent's ID of the tool use the event reports. Apply
+	// claims it for the session; a later event of the session with the
+	// same tool use is recorded but its observations are not written.
+	ToolUseID string `json:"tool_use_id,omitempty"`
 }
 
 // Cursor is a session's position in the stream and its write fence.
@@ -219,6 +228,12 @@ type ApplyResult struct {
 	// session has no row or the unit was a duplicate. A writer keeps this
 	// instead of merging session fields itself.
 	Session *Session
+	// SkippedEvents are the unit's events whose tool use the session had
+	// recorded already: applied, without their observations.
+	SkippedEvents []string
+	// SkippedPrompts counts the unit's prompts the session held already
+	// (same prompt ID, or the latest prompt's text): not written again.
+	SkippedPrompts int
 }
 
 // Errors. Implementations wrap them so errors.Is works.
@@ -336,6 +351,10 @@ type Store interface {
 	// refused (ErrStaleFence), even one that never wrote under its fence. A
 	// claim with a fence not above the stored one fails with ErrStaleFence.
 	ClaimFence(ctx context.Context, sessionID string, fence int64) error
+	// ClaimedToolUses returns, of the given tool use IDs, those the session
+	// has recorded, with the event that recorded each: the worker skips
+	// such a tool use before compressing it.
+	ClaimedToolUses(ctx context.Context, sessionID string, toolUseIDs []string) (map[string]string, error)
 	// DeadLettered returns, of the given event IDs, those that have a dead
 	// letter (written by the reaper when JetStream gave up delivering them),
 	// with its ID: the worker treats such an event as done.

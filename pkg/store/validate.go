@@ -157,6 +157,9 @@ func normalizeUnit(u Unit, now time.Time) (Unit, error) {
 		if err := text(f+".kind", &e.Kind, MaxShortLen); err != nil {
 			return Unit{}, err
 		}
+		if err := text(f+".tool_use_id", &e.ToolUseID, MaxShortLen); err != nil {
+			return Unit{}, err
+		}
 		e.AcceptedAt = utcOr(e.AcceptedAt, now)
 		n.Events[i] = e
 	}
@@ -199,6 +202,9 @@ func normalizeUnit(u Unit, now time.Time) (Unit, error) {
 			return Unit{}, invalid(f+".number", "is negative")
 		}
 		if err := text(f+".text", &p.Text, MaxTextLen); err != nil {
+			return Unit{}, err
+		}
+		if err := text(f+".prompt_id", &p.PromptID, MaxShortLen); err != nil {
 			return Unit{}, err
 		}
 		p.At = utcOr(p.At, first)

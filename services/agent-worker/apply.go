@@ -78,6 +78,39 @@ func (a *actor) applyGroup(ctx context.Context, evs []streamEvent) error {
 	return nil
 }
 
+// recordedToolUses returns the events whose tool use the session recorded
+// before, or an earlier event of evs reports: one observation per tool use
+// (docs/ARCHITECTURE.md §15). The store enforces it again in Apply; reading
+// it here spares the compressor call.
+func (a *actor) recordedToolUses(ctx context.Context, evs []streamEvent) (map[string]bool, error) {
+	var ids []string
+	for _, e := range evs {
+		if e.env != nil && e.env.Tool != nil && e.env.Tool.UseID != "" {
+			ids = append(ids, e.env.Tool.UseID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	claimed, err := a.w.d.Store.ClaimedToolUses(ctx, a.sid, ids)
+	if err != nil {
+		return nil, fmt.Errorf("check recorded tool uses: %w", err)
+	}
+	out := map[string]bool{}
+	for _, e := range evs {
+		if e.env == nil || e.env.Tool == nil || e.env.Tool.UseID == "" {
+			continue
+		}
+		if by, ok := claimed[e.env.Tool.UseID]; ok && by != e.id {
+			out[e.id] = true
+			a.log.Info("tool use recorded before: skipped", "event", e.id, "tool_use_id", e.env.Tool.UseID, "recorded_by", by)
+			continue
+		}
+		claimed[e.env.Tool.UseID] = e.id
+	}
+	return out, nil
+}
+
 // deadLettered returns the dead letter IDs of those events that have one.
 func (a *actor) deadLettered(ctx context.Context, ids []string) (map[string]int64, error) {
 	dead, err := a.w.d.Store.DeadLettered(ctx, ids)
@@ -113,11 +146,14 @@ func (a *actor) applyDead(ctx context.Context, e streamEvent, reason string) err
 func (a *actor) baseUnit(evs []streamEvent) store.Unit {
 	u := store.Unit{SessionID: a.sid, Fence: a.fence}
 	for _, e := range evs {
-		kind := ""
+		ae := store.AppliedEvent{EventID: e.id, Seq: e.seq, AcceptedAt: e.at}
 		if e.env != nil {
-			kind = string(e.env.Kind)
+			ae.Kind = string(e.env.Kind)
+			if e.env.Kind == event.KindToolUse && e.env.Tool != nil {
+				ae.ToolUseID = e.env.Tool.UseID // the store claims it (docs/ARCHITECTURE.md §15)
+			}
 		}
-		u.Events = append(u.Events, store.AppliedEvent{EventID: e.id, Seq: e.seq, Kind: kind, AcceptedAt: e.at})
+		u.Events = append(u.Events, ae)
 	}
 	return u
 }
@@ -165,7 +201,7 @@ func (a *actor) build(ctx context.Context, evs []streamEvent) (store.Unit, func(
 
 	case event.KindUserPrompt:
 		n := a.sess.PromptCount + 1
-		p := store.Prompt{SessionID: a.sid, Number: n, Text: env.Prompt, At: first.at, Private: env.Private}
+		p := store.Prompt{SessionID: a.sid, Number: n, Text: env.Prompt, At: first.at, Private: env.Private, PromptID: env.PromptID}
 		if env.Private {
 			p.Text = ""
 		}
@@ -173,6 +209,10 @@ func (a *actor) build(ctx context.Context, evs []streamEvent) (store.Unit, func(
 		upd.Status = store.StatusActive
 		return u, func(res store.ApplyResult) {
 			commitSession(res)
+			if res.SkippedPrompts > 0 {
+				a.log.Info("prompt stored before: skipped", "event", first.id)
+				return
+			}
 			a.prompt, a.private = p.Text, p.Private
 			a.publish("prompt", map[string]any{"number": n})
 		}, nil
@@ -204,9 +244,16 @@ func (a *actor) buildObservations(ctx context.Context, u store.Unit, evs []strea
 		State:   a.conv,
 	}
 	accepted := map[string]time.Time{}
+	recorded, err := a.recordedToolUses(ctx, evs)
+	if err != nil {
+		return store.Unit{}, nil, err
+	}
 	for _, e := range evs {
 		if a.private || e.env.Private || e.env.Tool == nil {
 			continue // a private turn's tool uses are recorded, never remembered
+		}
+		if recorded[e.id] {
+			continue // its tool use is remembered already: no second observation, no compressor call
 		}
 		if a.w.cfg.skipTool(e.env.Tool.Name) {
 			continue // bookkeeping tools: acknowledged without a compressor call

@@ -30,6 +30,9 @@ func (a *actor) buildRecompress(ctx context.Context, u store.Unit, rc streamEven
 		private bool
 		lastEnd *streamEvent
 		stored  int // events of the session other than recompress requests
+		// seen holds the tool uses and prompts met so far: each is
+		// remembered once (docs/ARCHITECTURE.md §15).
+		seen = map[string]bool{}
 	)
 	flush := func() error {
 		if len(batch) == 0 {
@@ -86,6 +89,10 @@ func (a *actor) buildRecompress(ctx context.Context, u store.Unit, rc streamEven
 		}
 		switch env.Kind {
 		case event.KindUserPrompt:
+			if env.PromptID != "" && seen["prompt:"+env.PromptID] {
+				continue
+			}
+			seen["prompt:"+env.PromptID] = true
 			if err := flush(); err != nil {
 				return a.recompressFailed(u, rc, err)
 			}
@@ -94,6 +101,12 @@ func (a *actor) buildRecompress(ctx context.Context, u store.Unit, rc streamEven
 		case event.KindToolUse:
 			if private || env.Private || env.Tool == nil || a.w.cfg.skipTool(env.Tool.Name) {
 				continue
+			}
+			if id := env.Tool.UseID; id != "" {
+				if seen["tool:"+id] {
+					continue
+				}
+				seen["tool:"+id] = true
 			}
 			at[e.id] = e
 			batch = append(batch, llm.ToolUse{EventID: e.id, AcceptedAt: e.at, Tool: env.Tool.Name,

@@ -54,6 +54,9 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"PartitionFloorsOnlyRise", testPartitionFloors},
 		{"ImportByStableKeys", testImport},
 		{"VectorsOnePerObservationAndModel", testVectors},
+		{"ToolUseClaimedOnce", testToolUseClaimedOnce},
+		{"ToolUseClaimRace", testToolUseClaimRace},
+		{"PromptStoredOnce", testPromptStoredOnce},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
