@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/lease"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -136,35 +137,19 @@ func FairShare(id string, live []string, partitions int) []int {
 	return out
 }
 
-// compareAndDelete deletes KEYS[1] only while it holds ARGV[1].
-var compareAndDelete = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
-`)
-
-var leaseScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if cur and cur ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-`)
-
 // AcquireLease takes or renews partition p's lease; false when another worker
 // holds it.
 func (m *Membership) AcquireLease(ctx context.Context, p int) (bool, error) {
-	n, err := leaseScript.Run(ctx, m.rdb, []string{PartitionKey(p)}, m.id, m.ttl.Milliseconds()).Int()
+	ok, err := lease.Take(ctx, m.rdb, PartitionKey(p), m.id, m.ttl)
 	if err != nil {
 		return false, fmt.Errorf("session: lease partition %d: %w", p, err)
 	}
-	return n == 1, nil
+	return ok, nil
 }
 
 // ReleaseLease gives partition p's lease up if this worker holds it.
 func (m *Membership) ReleaseLease(ctx context.Context, p int) error {
-	if err := compareAndDelete.Run(ctx, m.rdb, []string{PartitionKey(p)}, m.id).Err(); err != nil {
+	if _, err := lease.Release(ctx, m.rdb, PartitionKey(p), m.id); err != nil {
 		return fmt.Errorf("session: release partition %d: %w", p, err)
 	}
 	return nil
@@ -186,11 +171,13 @@ func LeaseHolder(ctx context.Context, rdb redis.UniversalClient, p int) (string,
 func ReleaseWorkerLeases(ctx context.Context, rdb redis.UniversalClient, id string, partitions int) (int, error) {
 	n := 0
 	for p := 0; p < partitions; p++ {
-		ok, err := compareAndDelete.Run(ctx, rdb, []string{PartitionKey(p)}, id).Int()
+		ok, err := lease.Release(ctx, rdb, PartitionKey(p), id)
 		if err != nil {
 			return n, fmt.Errorf("session: release partition %d of %s: %w", p, id, err)
 		}
-		n += ok
+		if ok {
+			n++
+		}
 	}
 	return n, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/lease"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -41,14 +42,6 @@ end
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('SADD', KEYS[3], ARGV[5])
 return {1, f}
-`)
-
-var renewScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
 `)
 
 var releaseScript = redis.NewScript(`
@@ -100,11 +93,11 @@ func (l *Locks) Acquire(ctx context.Context, sid, workerID, token string, storeF
 
 // Renew extends the lock; ErrLockLost when it is no longer held by token.
 func (l *Locks) Renew(ctx context.Context, sid, token string) error {
-	n, err := renewScript.Run(ctx, l.rdb, []string{LockKey(sid)}, token, l.ttl.Milliseconds()).Int()
+	ok, err := lease.Extend(ctx, l.rdb, LockKey(sid), token, l.ttl)
 	if err != nil {
 		return fmt.Errorf("session: renew lock of %s: %w", sid, err)
 	}
-	if n != 1 {
+	if !ok {
 		return ErrLockLost
 	}
 	return nil

@@ -8,31 +8,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/lease"
 	"github.com/redis/go-redis/v9"
 )
 
 // LeaderKey is the reaper leadership lock (docs/ARCHITECTURE.md §5).
 const LeaderKey = "mnemo:reaper:leader"
 
-// extendScript extends KEYS[1] only while it holds ARGV[1].
-var extendScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
-`)
-
-var resignScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
-`)
-
 // leadership holds or seeks the reaper lock: SET NX PX to take it, a Lua
-// compare-and-extend to keep it. Leader reports true only while the last
+// compare-and-extend (pkg/lease) to keep it. Leader reports true only while the last
 // successful take or renewal is younger than the TTL less a margin, so a
 // reaper cut off from Redis stops acting before another may start.
 type leadership struct {
@@ -56,11 +40,10 @@ var errNotLeader = errors.New("reaper: not the leader")
 func (l *leadership) tryLead(ctx context.Context) (bool, error) {
 	start := time.Now()
 	// Renew first (it is ours when we lead), then try to take it.
-	n, err := extendScript.Run(ctx, l.rdb, []string{l.key}, l.token, l.ttl.Milliseconds()).Int()
+	ok, err := lease.Extend(ctx, l.rdb, l.key, l.token, l.ttl)
 	if err != nil {
 		return l.Leader(), fmt.Errorf("reaper: renew leadership: %w", err)
 	}
-	ok := n == 1
 	if !ok {
 		took, err := l.rdb.SetNX(ctx, l.key, l.token, l.ttl).Result()
 		if err != nil {
@@ -97,7 +80,7 @@ func (l *leadership) lose() {
 // once.
 func (l *leadership) resign(ctx context.Context) error {
 	l.lose()
-	if err := resignScript.Run(ctx, l.rdb, []string{l.key}, l.token).Err(); err != nil {
+	if _, err := lease.Release(ctx, l.rdb, l.key, l.token); err != nil {
 		return fmt.Errorf("reaper: resign leadership: %w", err)
 	}
 	return nil
