@@ -7,21 +7,37 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// DefaultPostgresURL is the server tests use when MNEMO_TEST_PG_URL is unset:
-// a local PostgreSQL with trust authentication for the postgres user.
+// DefaultPostgresURL is the server tests use when MNEMO_TEST_PG_URL is unset
+// and scripts/deps/20-postgresql.sh wrote no URL: a local PostgreSQL with
+// trust authentication for the postgres user.
 const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
+// PostgresURLFile is where scripts/deps/20-postgresql.sh writes the URL it
+// gave a password when the local server refuses trust authentication, under
+// the user's cache directory ($XDG_CACHE_HOME or ~/.cache).
+const PostgresURLFile = "mnemo/test-pg-url"
+
 // PostgresServerURL returns the URL of the server tests create their
-// databases on: MNEMO_TEST_PG_URL, or DefaultPostgresURL.
+// databases on: MNEMO_TEST_PG_URL, else the URL in PostgresURLFile, else
+// DefaultPostgresURL.
 func PostgresServerURL() string {
 	if u := os.Getenv("MNEMO_TEST_PG_URL"); u != "" {
 		return u
+	}
+	if dir, err := os.UserCacheDir(); err == nil {
+		if b, err := os.ReadFile(filepath.Join(dir, PostgresURLFile)); err == nil {
+			if u := strings.TrimSpace(string(b)); u != "" {
+				return u
+			}
+		}
 	}
 	return DefaultPostgresURL
 }
@@ -60,9 +76,9 @@ func CreatePostgresDB(ctx context.Context) (dbURL string, drop func(context.Cont
 	admin, err := pgx.Connect(ctx, server)
 	if err != nil {
 		return "", nil, fmt.Errorf("PostgreSQL is not reachable at %s: %w\n"+
-			"Tests need a real PostgreSQL server: install and start one (apt-get install postgresql && service postgresql start; "+
-			"the default URL expects trust auth for user postgres on 127.0.0.1:5432) or set MNEMO_TEST_PG_URL to a server "+
-			"where the user may CREATE DATABASE", u.Redacted(), err)
+			"Tests need a real PostgreSQL server: `bash scripts/deps.sh test` installs and starts one (the test command runs it; "+
+			"the default URL expects trust auth for user postgres on 127.0.0.1:5432, else the script writes a URL with a password "+
+			"to the user cache dir's %s) or set MNEMO_TEST_PG_URL to a server where the user may CREATE DATABASE", u.Redacted(), err, PostgresURLFile)
 	}
 	defer func() { _ = admin.Close(context.WithoutCancel(ctx)) }()
 	b := make([]byte, 8)

@@ -9,6 +9,7 @@
 #   MNEMO_CLAUDE_CODE_VERSION  version to install (default 2.1.197)
 #   MNEMO_CLAUDE_CODE_DIR      install directory (default ~/.cache/mnemo/claude-code)
 set -euo pipefail
+. "$(dirname "$0")/apt.sh"
 
 version="${MNEMO_CLAUDE_CODE_VERSION:-2.1.197}"
 dir="${MNEMO_CLAUDE_CODE_DIR:-${HOME}/.cache/mnemo/claude-code}"
@@ -28,14 +29,7 @@ if [ -x "$cli" ] && "$cli" --version 2>/dev/null | grep -q "^${version} "; then
 fi
 
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-	say "node/npm missing: installing nodejs and npm from apt"
-	if [ "$(id -u)" -ne 0 ]; then
-		say "not root: install nodejs and npm (apt-get install nodejs npm), then run this again"
-		exit 1
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq nodejs npm >/dev/null
+	deps_apt_install 30-claude-code node/npm nodejs npm
 fi
 
 mkdir -p "$dir"
