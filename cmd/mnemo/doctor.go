@@ -182,7 +182,7 @@ func (d *doctor) get(ctx context.Context, client *http.Client, path string) (int
 	if err != nil {
 		return 0, "", err
 	}
-	d.cfg.Authorize(req)
+	authorize(req, d.cfg.Token)
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", err
@@ -200,7 +200,7 @@ func (d *doctor) post(ctx context.Context, client *http.Client, path string, bod
 		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	d.cfg.Authorize(req)
+	authorize(req, d.cfg.Token)
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", err
@@ -212,7 +212,7 @@ func (d *doctor) post(ctx context.Context, client *http.Client, path string, bod
 
 // checkServer checks that MNEMO_URL answers, is ready and accepts events.
 func (d *doctor) checkServer(ctx context.Context) {
-	h := hookcli.HTTPClient(2 * time.Second)
+	h := mnemoHTTPClient(2 * time.Second)
 	status, body, err := d.get(ctx, h, "/healthz")
 	if err != nil {
 		d.add(doctorCheck{Name: "reachable", Detail: fmt.Sprintf("Mnemo at %s is not reachable: %v", d.cfg.URL, err),

@@ -12,8 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,6 +23,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
+	"github.com/mnemo-dev/mnemo/pkg/plainhttp"
 	"github.com/mnemo-dev/mnemo/pkg/settings"
 )
 
@@ -141,6 +140,12 @@ func RunHook(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		h.debugf("usage: mnemo hook claude-code <event> (got %q)", args)
 		return nil
 	}
+	if handed, herr := handOff(ctx, cfg.URL, append([]string{"hook"}, args...), stdin, stdout, stderr); handed {
+		if herr != nil {
+			h.debugf("%v", herr)
+		}
+		return nil
+	}
 	payload, rerr := io.ReadAll(io.LimitReader(stdin, maxHookPayload+1))
 	if rerr != nil {
 		h.debugf("read stdin: %v", rerr)
@@ -183,7 +188,6 @@ Environment:
 type hookRun struct {
 	cfg    Config
 	stderr io.Writer
-	client *http.Client
 }
 
 func (h *hookRun) debugf(format string, args ...any) {
@@ -230,25 +234,6 @@ func (h *hookRun) claudeCode(ctx context.Context, eventName string, payload []by
 	return nil
 }
 
-func (h *hookRun) httpClient() *http.Client {
-	if h.client == nil {
-		h.client = HTTPClient(h.cfg.Timeout)
-	}
-	return h.client
-}
-
-// HTTPClient is a client for a short-lived process: no connection pool to
-// speak of, a dial bounded by timeout, and no proxy for loopback.
-func HTTPClient(timeout time.Duration) *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: timeout}).DialContext,
-		MaxIdleConnsPerHost:   2,
-		ResponseHeaderTimeout: timeout,
-		DisableCompression:    true,
-	}}
-}
-
 // deliver POSTs the event, or spools it when Mnemo cannot take it now. While
 // the spool holds events, new ones join the spool instead (the flusher sends
 // them in order) and a background flusher is started.
@@ -287,7 +272,7 @@ func (h *hookRun) deliver(ctx context.Context, id string, body []byte) {
 // problems are not the event's fault: such events are kept.
 func permanentStatus(status int) bool {
 	switch status {
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+	case 400, 413, 422: // Bad Request, Content Too Large, Unprocessable Content
 		return true
 	}
 	return false
@@ -296,50 +281,40 @@ func permanentStatus(status int) bool {
 func (h *hookRun) post(ctx context.Context, path string, body []byte) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.cfg.URL+path, bytes.NewReader(body))
+	a, err := exchangeFor(h.cfg.URL)(ctx, plainhttp.Request{Method: "POST", URL: h.cfg.URL + path, Body: body,
+		Header: h.cfg.headers("Content-Type", "application/json"), Limit: 64 << 10})
 	if err != nil {
 		return 0, fmt.Errorf("post %s: %w", path, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	h.auth(req)
-	resp, err := h.httpClient().Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("post %s: %w", path, err)
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	return a.Status, nil
 }
 
-func (h *hookRun) auth(req *http.Request) { h.cfg.Authorize(req) }
-
-// Authorize sets the bearer token (MNEMO_TOKEN) on a request to Mnemo.
-func (c Config) Authorize(req *http.Request) {
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
+// headers returns the given header pairs and the bearer token
+// (MNEMO_TOKEN), when one is set.
+func (c Config) headers(kv ...string) [][2]string {
+	var h [][2]string
+	for i := 0; i+1 < len(kv); i += 2 {
+		h = append(h, [2]string{kv[i], kv[i+1]})
 	}
+	if c.Token != "" {
+		h = append(h, [2]string{"Authorization", "Bearer " + c.Token})
+	}
+	return h
 }
 
 // getJSON GETs path and decodes a 200 answer into v.
 func (h *hookRun) getJSON(ctx context.Context, timeout time.Duration, path string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.cfg.URL+path, nil)
+	a, err := exchangeFor(h.cfg.URL)(ctx, plainhttp.Request{Method: "GET", URL: h.cfg.URL + path,
+		Header: h.cfg.headers("Accept", "application/json"), Limit: 4 << 20})
 	if err != nil {
 		return fmt.Errorf("get %s: %w", path, err)
 	}
-	req.Header.Set("Accept", "application/json")
-	h.auth(req)
-	resp, err := h.httpClient().Do(req)
-	if err != nil {
-		return fmt.Errorf("get %s: %w", path, err)
+	if a.Status != 200 {
+		return fmt.Errorf("get %s: HTTP %d", path, a.Status)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return fmt.Errorf("get %s: HTTP %d", path, resp.StatusCode)
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(v); err != nil {
+	if err := json.Unmarshal(a.Body, v); err != nil {
 		return fmt.Errorf("get %s: %w", path, err)
 	}
 	return nil

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/plainhttp"
 )
 
 // The spool is a directory, $MNEMO_HOME/spool:
@@ -256,7 +256,7 @@ func (s *Spool) flush(ctx context.Context, c flushConfig, wait bool, logf func(s
 	defer unlockFile(lock)
 	s.removeStaleTemps()
 
-	client := HTTPClient(c.Timeout)
+	exchange := exchangeFor(c.URL)
 	kept := map[string]bool{} // kept this run: not retried until the next flush
 	maxEvents := spoolBatchMax
 	for {
@@ -300,8 +300,8 @@ func (s *Spool) flush(ctx context.Context, c flushConfig, wait bool, logf func(s
 			s.markFailed()
 			return res, fmt.Errorf("spool: %d event(s) kept after server errors", len(kept))
 		}
-		status, ans, err := postBatch(ctx, client, c, bodies)
-		if err != nil || status == http.StatusTooManyRequests || status >= 500 || (status >= 400 && !permanentStatus(status)) {
+		status, ans, err := postBatch(ctx, exchange, c, bodies)
+		if err != nil || status == 429 || status >= 500 || (status >= 400 && !permanentStatus(status)) {
 			s.markFailed()
 			if err == nil {
 				err = fmt.Errorf("HTTP %d", status)
@@ -340,7 +340,7 @@ func (s *Spool) flush(ctx context.Context, c flushConfig, wait bool, logf func(s
 				} else {
 					res.Sent++
 				}
-			case r.Status >= 400 && r.Status < 500 && r.Status != http.StatusTooManyRequests && r.Status != http.StatusRequestTimeout:
+			case r.Status >= 400 && r.Status < 500 && r.Status != 429 && r.Status != 408:
 				logf("spool: event %s rejected: %s %s (HTTP %d)", id, r.Field, r.Error, r.Status)
 				s.reject(id, bodies[i], r.Status, r.Error, r.Field)
 				_ = os.Remove(filepath.Join(s.dir, n))
@@ -354,7 +354,7 @@ func (s *Spool) flush(ctx context.Context, c flushConfig, wait bool, logf func(s
 }
 
 // postBatch sends one batch; a 2xx answer is decoded.
-func postBatch(ctx context.Context, client *http.Client, c flushConfig, bodies []json.RawMessage) (int, api.BatchAnswer, error) {
+func postBatch(ctx context.Context, exchange Exchange, c flushConfig, bodies []json.RawMessage) (int, api.BatchAnswer, error) {
 	var ans api.BatchAnswer
 	body, err := json.Marshal(bodies)
 	if err != nil {
@@ -362,27 +362,21 @@ func postBatch(ctx context.Context, client *http.Client, c flushConfig, bodies [
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL+"/v1/events:batch", bytes.NewReader(body))
-	if err != nil {
-		return 0, ans, fmt.Errorf("batch request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
+	hdr := [][2]string{{"Content-Type", "application/json"}}
 	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
+		hdr = append(hdr, [2]string{"Authorization", "Bearer " + c.Token})
 	}
-	resp, err := client.Do(req)
+	a, err := exchange(ctx, plainhttp.Request{Method: "POST", URL: c.URL + "/v1/events:batch", Header: hdr, Body: body, Limit: 16 << 20})
 	if err != nil {
 		return 0, ans, fmt.Errorf("batch request: %w", err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return resp.StatusCode, ans, nil
+	if a.Status/100 != 2 {
+		return a.Status, ans, nil
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&ans); err != nil {
-		return resp.StatusCode, ans, fmt.Errorf("batch answer: %w", err)
+	if err := json.Unmarshal(a.Body, &ans); err != nil {
+		return a.Status, ans, fmt.Errorf("batch answer: %w", err)
 	}
-	return resp.StatusCode, ans, nil
+	return a.Status, ans, nil
 }
 
 // markFailed stamps the last failed flush, so hooks back off for a while.
@@ -543,6 +537,9 @@ func RunSpool(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return &ExitError{Code: 2}
 		}
 		hc := LoadConfig()
+		if handed, herr := handOff(ctx, hc.URL, append([]string{"spool"}, args...), stdin, stdout, stderr); handed {
+			return herr
+		}
 		c := flushConfig{URL: hc.URL, Token: hc.Token, Timeout: *timeout}
 		logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 		if *background {
