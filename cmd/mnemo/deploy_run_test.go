@@ -23,9 +23,9 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/daemon"
 	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/mnemo-dev/mnemo/services/ingest"
@@ -38,7 +38,7 @@ import (
 // route table that address serves (the code's own).
 type deployService struct {
 	name, pkg, addrVar string
-	routes             []api.Route
+	routes             []httpapi.Route
 	probe              string // the route that says it is up
 	listening          string // the log message saying where it listens
 }
@@ -289,7 +289,7 @@ var routeParam = regexp.MustCompile(`\{[a-z]+\}`)
 
 // routeRequest makes a request to one route of a table with token ("" for
 // none): path parameters filled in, a JSON body for writes.
-func routeRequest(ctx context.Context, base string, rt api.Route, token string) (int, string, error) {
+func routeRequest(ctx context.Context, base string, rt httpapi.Route, token string) (int, string, error) {
 	method, path, _ := strings.Cut(rt.Pattern, " ")
 	path = routeParam.ReplaceAllStringFunc(path, func(p string) string {
 		if p == "{event}" {
@@ -326,7 +326,7 @@ func routeRequest(ctx context.Context, base string, rt api.Route, token string) 
 // checkRoutes walks a service's route table: every route but the probes
 // answers 401 without the token and with a wrong one and is served with the
 // right one; the probes answer without a token and say only up or ready.
-func checkRoutes(t *testing.T, svc, base string, routes []api.Route, token string) {
+func checkRoutes(t *testing.T, svc, base string, routes []httpapi.Route, token string) {
 	t.Helper()
 	if len(routes) < 2 {
 		t.Fatalf("%s: route table of %d routes", svc, len(routes))

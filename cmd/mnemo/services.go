@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/settings"
 	"github.com/mnemo-dev/mnemo/pkg/store"
@@ -58,7 +58,7 @@ func mountServices(mux *http.ServeMux, s services) (closeAll func(), err error) 
 		return nil, err
 	}
 	q.Register(mux)
-	api.Probes(mux, func(ctx context.Context) error { return errors.Join(in.Ready(ctx), q.Ready(ctx)) }, s.log)
+	httpapi.Probes(mux, func(ctx context.Context) error { return errors.Join(in.Ready(ctx), q.Ready(ctx)) }, s.log)
 	return func() { in.Close(); q.Close() }, nil
 }
 

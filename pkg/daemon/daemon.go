@@ -16,9 +16,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/config"
+	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/mnemo-dev/mnemo/pkg/logging"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/store"
@@ -228,16 +228,16 @@ func Listen(addr, variable string) (net.Listener, error) {
 
 // MetricsRoute is where every service command serves its metrics, behind
 // the token.
-var MetricsRoute = api.Route{Pattern: "GET /metrics"}
+var MetricsRoute = httpapi.Route{Pattern: "GET /metrics"}
 
 // MetricsHandler serves reg for Prometheus, behind the bearer token when one
 // is set: a process reachable from other machines shows nothing without it.
 func MetricsHandler(reg *prometheus.Registry, token string) http.Handler {
-	return api.RequireToken(token, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return httpapi.RequireToken(token, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 }
 
 // OpsRoutes is every route Ops.Serve serves.
-func OpsRoutes() []api.Route { return []api.Route{MetricsRoute, api.HealthzRoute} }
+func OpsRoutes() []httpapi.Route { return []httpapi.Route{MetricsRoute, httpapi.HealthzRoute} }
 
 // Ops is where a command without an API of its own (mnemo-worker) serves
 // /metrics and /healthz for scrapers and probes.
@@ -276,13 +276,13 @@ func (o Ops) Serve(ctx context.Context, log *slog.Logger, reg *prometheus.Regist
 	}
 	mux := http.NewServeMux()
 	mux.Handle(MetricsRoute.Pattern, MetricsHandler(reg, o.Token))
-	mux.HandleFunc(api.HealthzRoute.Pattern, func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc(httpapi.HealthzRoute.Pattern, func(w http.ResponseWriter, _ *http.Request) {
 		if err := healthy(); err != nil {
 			log.Warn("unhealthy", "err", err)
-			api.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+			httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 			return
 		}
-		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	sctx, cancel := context.WithCancel(ctx)

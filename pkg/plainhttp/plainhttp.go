@@ -106,10 +106,15 @@ func Do(ctx context.Context, r Request) (Answer, error) {
 	return a, nil
 }
 
-// ctxErr prefers the context's error to the deadline error it caused.
+// ctxErr prefers the context's error to the I/O deadline error it caused
+// (the connection's deadline may fire a moment before the context's own).
 func ctxErr(ctx context.Context, err error) error {
 	if ce := ctx.Err(); ce != nil {
 		return fmt.Errorf("%w (%v)", ce, err)
+	}
+	var ne net.Error
+	if dl, ok := ctx.Deadline(); ok && errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(dl) {
+		return fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
 	}
 	return err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
+	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -66,12 +67,12 @@ func (s *Server) refuse(w http.ResponseWriter, rj reject) {
 	} else {
 		s.stats.Rejected.Add(1)
 	}
-	api.WriteError(w, rj.status, rj.msg, rj.field)
+	httpapi.WriteError(w, rj.status, rj.msg, rj.field)
 }
 
 // readBody reads a JSON body bounded by limit; the reject is set on failure.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byte, *reject) {
-	if !api.JSONContent(r) {
+	if !httpapi.JSONContent(r) {
 		return nil, &reject{http.StatusUnsupportedMediaType, "content_type",
 			fmt.Sprintf("Content-Type %q is not application/json", r.Header.Get("Content-Type")), "Content-Type"}
 	}
@@ -132,7 +133,7 @@ func (s *Server) handleClaudeCode(w http.ResponseWriter, r *http.Request) {
 	e, err := hook.ClaudeCode(r.PathValue("event"), body, s.hookOptions())
 	var skip *hook.SkipError
 	if errors.As(err, &skip) {
-		api.WriteJSON(w, http.StatusOK, api.Skipped{Skipped: skip.Reason})
+		httpapi.WriteJSON(w, http.StatusOK, api.Skipped{Skipped: skip.Reason})
 		return
 	}
 	if err != nil {
@@ -188,7 +189,7 @@ func (s *Server) accept(w http.ResponseWriter, ctx context.Context, e *event.Env
 		return
 	}
 	s.accepted(e, ack)
-	api.WriteJSON(w, http.StatusAccepted, api.Accepted{EventID: e.EventID, Seq: ack.Sequence, Duplicate: ack.Duplicate})
+	httpapi.WriteJSON(w, http.StatusAccepted, api.Accepted{EventID: e.EventID, Seq: ack.Sequence, Duplicate: ack.Duplicate})
 }
 
 // accepted counts a stored event and queues its session metadata update.
@@ -235,7 +236,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ans := s.publishBatch(r.Context(), raws)
-	api.WriteJSON(w, http.StatusOK, ans)
+	httpapi.WriteJSON(w, http.StatusOK, ans)
 }
 
 type pending struct {

@@ -12,10 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
+	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 )
 
@@ -117,14 +117,14 @@ func (s *Server) answer(w http.ResponseWriter, err error) {
 	var ie *store.InvalidError
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		api.WriteError(w, http.StatusNotFound, "not found", "")
+		httpapi.WriteError(w, http.StatusNotFound, "not found", "")
 	case errors.As(err, &ie):
-		api.WriteError(w, http.StatusBadRequest, ie.Error(), ie.Field)
+		httpapi.WriteError(w, http.StatusBadRequest, ie.Error(), ie.Field)
 	case errors.Is(err, store.ErrInvalid):
-		api.WriteError(w, http.StatusBadRequest, err.Error(), "")
+		httpapi.WriteError(w, http.StatusBadRequest, err.Error(), "")
 	default:
 		s.log.Error("store read failed", "err", err)
-		api.WriteError(w, http.StatusInternalServerError, "the memory store failed: "+err.Error(), "")
+		httpapi.WriteError(w, http.StatusInternalServerError, "the memory store failed: "+err.Error(), "")
 	}
 }
 
@@ -144,7 +144,7 @@ func (p *params) zone(name string) *time.Location {
 }
 
 func badParam(w http.ResponseWriter, e *paramError) {
-	api.WriteError(w, http.StatusBadRequest, e.Error(), e.field)
+	httpapi.WriteError(w, http.StatusBadRequest, e.Error(), e.field)
 }
 
 func (s *Server) handleObservations(w http.ResponseWriter, r *http.Request) {
@@ -184,7 +184,7 @@ func (s *Server) handleObservations(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"observations": obs})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"observations": obs})
 }
 
 // pickObservations applies get_observations' optional project, orderBy and
@@ -213,7 +213,7 @@ func pickObservations(obs []store.Observation, project, order string, limited bo
 func (s *Server) handleDeleteObservation(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		api.WriteError(w, http.StatusBadRequest, "not an observation ID", "id")
+		httpapi.WriteError(w, http.StatusBadRequest, "not an observation ID", "id")
 		return
 	}
 	if err := s.d.Store.DeleteObservation(r.Context(), id); err != nil {
@@ -241,7 +241,7 @@ func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"sessions": list, "limit": f.Limit, "offset": f.Offset})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"sessions": list, "limit": f.Limit, "offset": f.Offset})
 }
 
 // SessionDetail is GET /v1/sessions/{id}: the session with its prompts,
@@ -264,7 +264,7 @@ type PromptEntry struct {
 func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !event.ValidSessionID(id) {
-		api.WriteError(w, http.StatusBadRequest, "not a session ID: 1-128 characters of [A-Za-z0-9_-]", "id")
+		httpapi.WriteError(w, http.StatusBadRequest, "not a session ID: 1-128 characters of [A-Za-z0-9_-]", "id")
 		return
 	}
 	ctx := r.Context()
@@ -288,7 +288,7 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, d)
+	httpapi.WriteJSON(w, http.StatusOK, d)
 }
 
 // handleDeleteSession aborts a session's processing on every worker (NATS)
@@ -296,27 +296,27 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !event.ValidSessionID(id) {
-		api.WriteError(w, http.StatusBadRequest, "not a session ID: 1-128 characters of [A-Za-z0-9_-]", "id")
+		httpapi.WriteError(w, http.StatusBadRequest, "not a session ID: 1-128 characters of [A-Za-z0-9_-]", "id")
 		return
 	}
 	purge := false
 	if v := r.URL.Query().Get("purge"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			api.WriteError(w, http.StatusBadRequest, "purge must be true or false", "purge")
+			httpapi.WriteError(w, http.StatusBadRequest, "purge must be true or false", "purge")
 			return
 		}
 		purge = b
 	}
 	if err := s.d.NC.Publish(bus.AbortSubject(id), nil); err != nil {
-		api.WriteError(w, http.StatusServiceUnavailable, "could not tell the workers: "+err.Error(), "")
+		httpapi.WriteError(w, http.StatusServiceUnavailable, "could not tell the workers: "+err.Error(), "")
 		return
 	}
 	if err := s.d.Store.DeleteSession(r.Context(), id, purge); err != nil {
 		s.answer(w, err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"session_id": id, "aborted": true, "purged": purge})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"session_id": id, "aborted": true, "purged": purge})
 }
 
 // MemoryRequest is POST /v1/memories: a memory saved by hand (MCP save_memory).
@@ -328,28 +328,28 @@ type MemoryRequest struct {
 }
 
 func (s *Server) handleMemory(w http.ResponseWriter, r *http.Request) {
-	if !api.JSONContent(r) {
-		api.WriteError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json", "Content-Type")
+	if !httpapi.JSONContent(r) {
+		httpapi.WriteError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json", "Content-Type")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 512<<10))
 	if err != nil {
-		api.WriteError(w, http.StatusRequestEntityTooLarge, "body is larger than 512 KiB", "body")
+		httpapi.WriteError(w, http.StatusRequestEntityTooLarge, "body is larger than 512 KiB", "body")
 		return
 	}
 	var m MemoryRequest
 	if err := json.Unmarshal(body, &m); err != nil {
-		api.WriteError(w, http.StatusBadRequest, "malformed JSON: "+err.Error(), "body")
+		httpapi.WriteError(w, http.StatusBadRequest, "malformed JSON: "+err.Error(), "body")
 		return
 	}
 	m.Text, _ = event.StripTags(m.Text)
 	m.Title, _ = event.StripTags(m.Title)
 	switch {
 	case strings.TrimSpace(m.Text) == "":
-		api.WriteError(w, http.StatusUnprocessableEntity, "text is required", "text")
+		httpapi.WriteError(w, http.StatusUnprocessableEntity, "text is required", "text")
 		return
 	case strings.TrimSpace(m.Project) == "":
-		api.WriteError(w, http.StatusUnprocessableEntity, "project is required", "project")
+		httpapi.WriteError(w, http.StatusUnprocessableEntity, "project is required", "project")
 		return
 	}
 	if m.Type == "" {
@@ -365,7 +365,7 @@ func (s *Server) handleMemory(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, err)
 		return
 	}
-	api.WriteJSON(w, http.StatusCreated, map[string]any{"id": id})
+	httpapi.WriteJSON(w, http.StatusCreated, map[string]any{"id": id})
 }
 
 func firstLine(s string, max int) string {
@@ -398,7 +398,7 @@ func (s *Server) handleContext(w http.ResponseWriter, r *http.Request) {
 	}
 	if g := hook.Excluded(hook.ParseExcluded(strings.Join(cs.Excluded, ",")), project, ""); g != "" {
 		// An excluded project gets no context at all, as in claude-mem.
-		api.WriteJSON(w, http.StatusOK, map[string]any{"context": "", "observations": 0, "tokens": 0, "excluded": g})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"context": "", "observations": 0, "tokens": 0, "excluded": g})
 		return
 	}
 	c, err := s.d.Store.RecentContext(r.Context(), store.ContextQuery{
@@ -430,5 +430,5 @@ func (s *Server) handleContext(w http.ResponseWriter, r *http.Request) {
 	}
 	text := FormatContext(ContextView{Project: project, Observations: c.Observations, Summaries: c.Summaries,
 		Settings: cs, Now: time.Now().In(loc), LastMessage: last})
-	api.WriteJSON(w, http.StatusOK, map[string]any{"context": text, "observations": len(c.Observations), "tokens": c.Tokens})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"context": text, "observations": len(c.Observations), "tokens": c.Tokens})
 }

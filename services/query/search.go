@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mnemo-dev/mnemo/pkg/api"
+	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 )
 
@@ -231,7 +231,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 			order = store.OrderDateDesc
 		}
 	}
-	api.WriteJSON(w, http.StatusOK, SearchAnswer{Type: what, Results: out, Count: len(out), Limit: q.Limit, Offset: q.Offset, OrderBy: order})
+	httpapi.WriteJSON(w, http.StatusOK, SearchAnswer{Type: what, Results: out, Count: len(out), Limit: q.Limit, Offset: q.Offset, OrderBy: order})
 }
 
 // TimelineAnswer is GET /v1/timeline's answer: the anchor and the
@@ -272,7 +272,7 @@ func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if len(hits) == 0 {
-			api.WriteError(w, http.StatusNotFound, fmt.Sprintf("no observation matches %q", text), "query")
+			httpapi.WriteError(w, http.StatusNotFound, fmt.Sprintf("no observation matches %q", text), "query")
 			return
 		}
 		ans.Anchor = hits[0].Observation.ID
@@ -289,7 +289,7 @@ func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request) {
 	for i, o := range obs {
 		ans.Index[i] = index(o, 0)
 	}
-	api.WriteJSON(w, http.StatusOK, ans)
+	httpapi.WriteJSON(w, http.StatusOK, ans)
 }
 
 func (s *Server) handleProjects(w http.ResponseWriter, r *http.Request) {
@@ -298,5 +298,5 @@ func (s *Server) handleProjects(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"projects": list})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"projects": list})
 }

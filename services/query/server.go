@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/mnemo-dev/mnemo/pkg/settings"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/nats-io/nats.go"
@@ -166,16 +166,16 @@ var routes = []route{
 func (s *Server) Register(mux *http.ServeMux) {
 	for _, rt := range routes {
 		h := rt.h
-		mux.Handle(rt.pattern, api.RequireToken(s.cfg.Token, s.count(rt.name, func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })))
+		mux.Handle(rt.pattern, httpapi.RequireToken(s.cfg.Token, s.count(rt.name, func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })))
 	}
 }
 
 // Routes is every route Handler serves: the /v1 endpoints behind the token
 // and the open probes.
-func Routes() []api.Route {
-	out := []api.Route{api.HealthzRoute, api.ReadyzRoute}
+func Routes() []httpapi.Route {
+	out := []httpapi.Route{httpapi.HealthzRoute, httpapi.ReadyzRoute}
 	for _, rt := range routes {
-		out = append(out, api.Route{Pattern: rt.pattern})
+		out = append(out, httpapi.Route{Pattern: rt.pattern})
 	}
 	return out
 }
@@ -184,7 +184,7 @@ func Routes() []api.Route {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.Register(mux)
-	api.Probes(mux, s.Ready, s.log)
+	httpapi.Probes(mux, s.Ready, s.log)
 	return mux
 }
 

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 )
 
@@ -149,7 +149,7 @@ func (s *Server) Stats(ctx context.Context) Stats {
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
-	api.WriteJSON(w, http.StatusOK, s.Stats(r.Context()))
+	httpapi.WriteJSON(w, http.StatusOK, s.Stats(r.Context()))
 }
 
 // Version is this binary's version from its build information: the main

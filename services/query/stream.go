@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/nats-io/nats.go"
 )
 
@@ -101,14 +101,14 @@ func (h *hub) close() {
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
-		api.WriteError(w, http.StatusInternalServerError, "streaming unsupported by this connection", "")
+		httpapi.WriteError(w, http.StatusInternalServerError, "streaming unsupported by this connection", "")
 		return
 	}
 	var last uint64
 	if v := r.Header.Get("Last-Event-ID"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			api.WriteError(w, http.StatusBadRequest, "Last-Event-ID is not an event ID", "Last-Event-ID")
+			httpapi.WriteError(w, http.StatusBadRequest, "Last-Event-ID is not an event ID", "Last-Event-ID")
 			return
 		}
 		last = n

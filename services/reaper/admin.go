@@ -5,24 +5,24 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/daemon"
+	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 )
 
 // ReplayRoute replays one dead letter. It lives on the reaper because the
 // reaper's broker user may publish events (mnemo.ev.>), and query's may not:
 // in a cluster, an operator replays through any reaper.
-var ReplayRoute = api.Route{Pattern: "POST /v1/dlq/{id}/replay"}
+var ReplayRoute = httpapi.Route{Pattern: "POST /v1/dlq/{id}/replay"}
 
 // Register mounts the reaper's admin routes on mux, behind the token.
 func (r *Reaper) Register(mux *http.ServeMux) {
-	mux.Handle(ReplayRoute.Pattern, api.RequireToken(r.cfg.Token, http.HandlerFunc(r.handleReplay)))
+	mux.Handle(ReplayRoute.Pattern, httpapi.RequireToken(r.cfg.Token, http.HandlerFunc(r.handleReplay)))
 }
 
 // Routes is every route the reaper's own HTTP address serves.
-func Routes() []api.Route {
-	return []api.Route{daemon.MetricsRoute, api.HealthzRoute, ReplayRoute}
+func Routes() []httpapi.Route {
+	return []httpapi.Route{daemon.MetricsRoute, httpapi.HealthzRoute, ReplayRoute}
 }
 
 // handleReplay answers 200 {"dead_letter":ID,"event_id":NEW}, 404 for an
@@ -30,20 +30,20 @@ func Routes() []api.Route {
 func (r *Reaper) handleReplay(w http.ResponseWriter, req *http.Request) {
 	id, err := strconv.ParseInt(req.PathValue("id"), 10, 64)
 	if err != nil || id < 1 {
-		api.WriteError(w, http.StatusBadRequest, "dead letter ID must be a positive whole number", "id")
+		httpapi.WriteError(w, http.StatusBadRequest, "dead letter ID must be a positive whole number", "id")
 		return
 	}
 	newID, err := Replay(req.Context(), r.d.JS, r.d.Store, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		api.WriteError(w, http.StatusNotFound, err.Error(), "id")
+		httpapi.WriteError(w, http.StatusNotFound, err.Error(), "id")
 	case errors.Is(err, ErrAlreadyReplayed):
-		api.WriteJSON(w, http.StatusConflict, map[string]any{"error": err.Error(), "dead_letter": id, "event_id": newID})
+		httpapi.WriteJSON(w, http.StatusConflict, map[string]any{"error": err.Error(), "dead_letter": id, "event_id": newID})
 	case err != nil:
 		r.log.Error("dead letter replay failed", "dead_letter", id, "err", err)
-		api.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
+		httpapi.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
 	default:
 		r.log.Info("dead letter replayed", "dead_letter", id, "event_id", newID)
-		api.WriteJSON(w, http.StatusOK, map[string]any{"dead_letter": id, "event_id": newID})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"dead_letter": id, "event_id": newID})
 	}
 }

@@ -11,10 +11,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/daemon"
 	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/mnemo-dev/mnemo/pkg/outage"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/store"
@@ -361,12 +361,12 @@ func (r *Reaper) serveHTTP() (func(), error) {
 	mux.Handle(daemon.MetricsRoute.Pattern, daemon.MetricsHandler(r.d.Registry, r.cfg.Token))
 	r.Register(mux)
 	// Probes say only up or not; leadership is in /metrics (mnemo_reaper_leader).
-	mux.HandleFunc(api.HealthzRoute.Pattern, func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc(httpapi.HealthzRoute.Pattern, func(w http.ResponseWriter, _ *http.Request) {
 		if !r.healthy.Load() || !r.d.NC.IsConnected() {
-			api.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+			httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 			return
 		}
-		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})

@@ -1,10 +1,12 @@
-package api
+package httpapi
 
 import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/mnemo-dev/mnemo/pkg/api"
 )
 
 func TestRequireToken(t *testing.T) {
@@ -30,7 +32,7 @@ func TestRequireToken(t *testing.T) {
 			t.Errorf("Authorization %q: got %d, want %d", tc.header, w.Code, tc.want)
 		}
 		if w.Code == http.StatusUnauthorized {
-			var e Error
+			var e api.Error
 			if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Error == "" || e.Field != "Authorization" {
 				t.Errorf("401 body %q: want {error, field:Authorization}", w.Body.String())
 			}
