@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mnemo-dev/mnemo/pkg/exit"
 	"github.com/mnemo-dev/mnemo/pkg/hook/hookcli"
 )
 
@@ -14,7 +15,7 @@ func init() {
 		summary: "benchmarks: `bench load` drives a deployment, `bench report` runs the suite",
 		run: func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 			if len(args) == 0 {
-				return &exitError{code: 2, err: errors.New(benchUsage)}
+				return &exit.Error{Code: 2, Err: errors.New(benchUsage)}
 			}
 			if hookcli.IsHelp(args[0]) {
 				fmt.Fprintln(stdout, benchUsage)
@@ -26,7 +27,7 @@ func init() {
 			case "report":
 				return reportCmd(ctx, args[1:], stdout, stderr)
 			}
-			return &exitError{code: 2, err: fmt.Errorf("unknown bench command %q: want load or report", args[0])}
+			return &exit.Error{Code: 2, Err: fmt.Errorf("unknown bench command %q: want load or report", args[0])}
 		},
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/mnemo-dev/mnemo/pkg/config"
+	"github.com/mnemo-dev/mnemo/pkg/exit"
 	"github.com/mnemo-dev/mnemo/pkg/settings"
 )
 
@@ -29,12 +30,12 @@ func runConfigCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr 
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintln(stderr, configUsage)
 		if len(args) == 0 {
-			return &exitError{code: 2}
+			return &exit.Error{Code: 2}
 		}
 		return nil
 	}
 	usage := func(format string, a ...any) error {
-		return &exitError{code: 2, err: fmt.Errorf(format+"\n%s", append(a, configUsage)...)}
+		return &exit.Error{Code: 2, Err: fmt.Errorf(format+"\n%s", append(a, configUsage)...)}
 	}
 	s, err := settings.Open(config.Home())
 	if err != nil {

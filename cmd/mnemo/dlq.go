@@ -16,6 +16,7 @@ import (
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/config"
+	"github.com/mnemo-dev/mnemo/pkg/exit"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/mnemo-dev/mnemo/services/reaper"
 	"github.com/nats-io/nats.go/jetstream"
@@ -52,7 +53,7 @@ func runDLQ(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintln(stderr, dlqUsage)
 		if len(args) == 0 {
-			return &exitError{code: 2}
+			return &exit.Error{Code: 2}
 		}
 		return nil
 	}
@@ -76,7 +77,7 @@ func runDLQ(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
 			}
-			return &exitError{code: 2, err: err}
+			return &exit.Error{Code: 2, Err: err}
 		}
 		if fs.NArg() == 0 {
 			break
@@ -88,7 +89,7 @@ func runDLQ(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	switch sub {
 	case "list":
 		if len(pos) != 0 {
-			return &exitError{code: 2, err: errors.New("list takes no arguments")}
+			return &exit.Error{Code: 2, Err: errors.New("list takes no arguments")}
 		}
 		return dlqList(ctx, cfg, stdout)
 	case "show":
@@ -99,7 +100,7 @@ func runDLQ(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		return dlqShow(ctx, cfg, id, stdout)
 	case "replay":
 		if cfg.All == (len(pos) > 0) {
-			return &exitError{code: 2, err: errors.New("replay takes one dead letter ID, or --all")}
+			return &exit.Error{Code: 2, Err: errors.New("replay takes one dead letter ID, or --all")}
 		}
 		var id int64
 		if !cfg.All {
@@ -111,17 +112,17 @@ func runDLQ(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		return dlqReplay(ctx, cfg, id, stdout)
 	default:
 		fmt.Fprintln(stderr, dlqUsage)
-		return &exitError{code: 2, err: fmt.Errorf("unknown subcommand %q", sub)}
+		return &exit.Error{Code: 2, Err: fmt.Errorf("unknown subcommand %q", sub)}
 	}
 }
 
 func dlqID(pos []string) (int64, error) {
 	if len(pos) != 1 {
-		return 0, &exitError{code: 2, err: errors.New("want one dead letter ID")}
+		return 0, &exit.Error{Code: 2, Err: errors.New("want one dead letter ID")}
 	}
 	id, err := strconv.ParseInt(pos[0], 10, 64)
 	if err != nil || id <= 0 {
-		return 0, &exitError{code: 2, err: fmt.Errorf("dead letter ID %q is not a positive number", pos[0])}
+		return 0, &exit.Error{Code: 2, Err: fmt.Errorf("dead letter ID %q is not a positive number", pos[0])}
 	}
 	return id, nil
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/exit"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
 	"github.com/mnemo-dev/mnemo/pkg/hook/hookcli"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
@@ -350,7 +351,7 @@ func runDoctor(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return &exitError{code: 2}
+		return &exit.Error{Code: 2}
 	}
 	d := &doctor{cfg: hookcli.LoadConfig(), settings: settings, publish: *publish}
 	if len(d.settings) == 0 {
@@ -384,7 +385,7 @@ func runDoctor(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		if !*asJSON {
 			fmt.Fprintln(stdout, "the hook path is broken: fix the FAIL lines above (hooks never block Claude Code; events wait in the spool)")
 		}
-		return &exitError{code: 1}
+		return &exit.Error{Code: 1}
 	}
 	if !*asJSON {
 		fmt.Fprintln(stdout, "all good: Claude Code's hooks reach Mnemo")

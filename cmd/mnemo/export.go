@@ -13,6 +13,7 @@ import (
 	"os"
 
 	"github.com/mnemo-dev/mnemo/pkg/config"
+	"github.com/mnemo-dev/mnemo/pkg/exit"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 )
 
@@ -50,10 +51,10 @@ func runExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return &exitError{code: 2, err: err}
+		return &exit.Error{Code: 2, Err: err}
 	}
 	if *project == "" || fs.NArg() > 0 {
-		return &exitError{code: 2, err: errors.New("usage: mnemo export --project P > file.jsonl")}
+		return &exit.Error{Code: 2, Err: errors.New("usage: mnemo export --project P > file.jsonl")}
 	}
 	cfg.fillFromRun()
 	st, err := cfg.openStore(ctx)
@@ -115,10 +116,10 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return &exitError{code: 2, err: err}
+		return &exit.Error{Code: 2, Err: err}
 	}
 	if fs.NArg() != 1 {
-		return &exitError{code: 2, err: errors.New("usage: mnemo import file.jsonl (- for stdin), or mnemo import claude-mem [PATH]")}
+		return &exit.Error{Code: 2, Err: errors.New("usage: mnemo import file.jsonl (- for stdin), or mnemo import claude-mem [PATH]")}
 	}
 	in := stdin
 	if name := fs.Arg(0); name != "-" {

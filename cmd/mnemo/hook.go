@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -25,14 +24,7 @@ func init() {
 	})
 	register("spool", command{
 		summary: "the hook's local spool of events Mnemo could not take: `mnemo spool status|flush`",
-		run: func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-			err := hookcli.RunSpool(ctx, args, stdin, stdout, stderr)
-			var ee *hookcli.ExitError
-			if errors.As(err, &ee) {
-				return &exitError{code: ee.Code, err: ee.Err}
-			}
-			return err
-		},
+		run:     hookcli.RunSpool,
 	})
 }
 

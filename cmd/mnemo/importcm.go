@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mnemo-dev/mnemo/pkg/claudemem"
+	"github.com/mnemo-dev/mnemo/pkg/exit"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 )
 
@@ -44,7 +45,7 @@ func runImportClaudeMem(ctx context.Context, args []string, stdout, stderr io.Wr
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
 			}
-			return &exitError{code: 2, err: err}
+			return &exit.Error{Code: 2, Err: err}
 		}
 		if fs.NArg() == 0 {
 			break
@@ -52,7 +53,7 @@ func runImportClaudeMem(ctx context.Context, args []string, stdout, stderr io.Wr
 		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
 	}
 	if len(pos) > 1 {
-		return &exitError{code: 2, err: errors.New("usage: mnemo import claude-mem [PATH] [--project P] [--dry-run]")}
+		return &exit.Error{Code: 2, Err: errors.New("usage: mnemo import claude-mem [PATH] [--project P] [--dry-run]")}
 	}
 	path := claudemem.DefaultPath()
 	if len(pos) == 1 {

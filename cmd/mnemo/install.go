@@ -19,6 +19,7 @@ import (
 	"sync"
 
 	"github.com/mnemo-dev/mnemo/pkg/config"
+	"github.com/mnemo-dev/mnemo/pkg/exit"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
 	"github.com/mnemo-dev/mnemo/pkg/hook/hookcli"
 )
@@ -847,7 +848,7 @@ func runInstall(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return nil
 	}
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return &exit.Error{Code: 2, Err: err}
 	}
 	changed, cm, err := installClaudeCode(t, dryRun)
 	if err != nil {
@@ -882,7 +883,7 @@ func runUninstall(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		return nil
 	}
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return &exit.Error{Code: 2, Err: err}
 	}
 	changed, notes, err := uninstallClaudeCode(t, dryRun)
 	if err != nil {

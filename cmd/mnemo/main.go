@@ -11,32 +11,21 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/mnemo-dev/mnemo/pkg/exit"
 )
 
 // command is one subcommand.
 type command struct {
 	summary string
 	// run gets the arguments after the subcommand name. Its error is printed
-	// and turned into exit status 1; exitCode lets a command choose another.
+	// and turned into exit status 1; an *exit.Error chooses another.
 	run func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
 }
 
 var commands = map[string]command{}
 
 func register(name string, c command) { commands[name] = c }
-
-// exitError carries an exit status other than 1.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit status %d", e.code)
-	}
-	return e.err.Error()
-}
 
 func main() {
 	os.Exit(runMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -58,17 +47,11 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := c.run(ctx, args[1:], stdin, stdout, stderr); err != nil {
-		if ee, ok := err.(*exitError); ok {
-			if ee.err != nil {
-				fmt.Fprintf(stderr, "mnemo %s: %v\n", args[0], ee.err)
-			}
-			return ee.code
-		}
+	code, err := exit.Status(c.run(ctx, args[1:], stdin, stdout, stderr))
+	if err != nil {
 		fmt.Fprintf(stderr, "mnemo %s: %v\n", args[0], err)
-		return 1
 	}
-	return 0
+	return code
 }
 
 func usage(w io.Writer) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/exit"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -34,17 +35,17 @@ func runRecompress(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return &exitError{code: 2, err: err}
+		return &exit.Error{Code: 2, Err: err}
 	}
 	if *project == "" || fs.NArg() > 0 {
-		return &exitError{code: 2, err: errors.New("usage: mnemo recompress --project P [--since YYYY-MM-DD]")}
+		return &exit.Error{Code: 2, Err: errors.New("usage: mnemo recompress --project P [--since YYYY-MM-DD]")}
 	}
 	var from time.Time
 	if *since != "" {
 		var err error
 		if from, err = time.Parse("2006-01-02", *since); err != nil {
 			if from, err = time.Parse(time.RFC3339, *since); err != nil {
-				return &exitError{code: 2, err: fmt.Errorf("--since %q is not YYYY-MM-DD or RFC 3339", *since)}
+				return &exit.Error{Code: 2, Err: fmt.Errorf("--since %q is not YYYY-MM-DD or RFC 3339", *since)}
 			}
 		}
 	}

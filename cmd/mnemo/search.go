@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/config"
+	"github.com/mnemo-dev/mnemo/pkg/exit"
 	"github.com/mnemo-dev/mnemo/services/query"
 )
 
@@ -105,7 +106,7 @@ func runSearch(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
 			}
-			return &exitError{code: 2, err: err}
+			return &exit.Error{Code: 2, Err: err}
 		}
 		if fs.NArg() == 0 {
 			break

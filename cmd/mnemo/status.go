@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/config"
+	"github.com/mnemo-dev/mnemo/pkg/exit"
 	"github.com/mnemo-dev/mnemo/services/query"
 )
 
@@ -43,10 +44,10 @@ func runStatus(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return &exitError{code: 2, err: err}
+		return &exit.Error{Code: 2, Err: err}
 	}
 	if fs.NArg() > 0 {
-		return &exitError{code: 2, err: fmt.Errorf("status takes no arguments")}
+		return &exit.Error{Code: 2, Err: fmt.Errorf("status takes no arguments")}
 	}
 	api, info, local := cfg.api()
 	st := statusReport{URL: api.base}
@@ -67,7 +68,7 @@ func runStatus(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		st.print(stdout)
 	}
 	if !st.Running {
-		return &exitError{code: statusExitDown}
+		return &exit.Error{Code: statusExitDown}
 	}
 	return nil
 }

@@ -2,12 +2,13 @@ package hookcli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/mnemo-dev/mnemo/pkg/exit"
 )
 
 // Main is the whole hook executable (mnemo-hook): `hook claude-code <event>`
@@ -37,18 +38,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mnemo-hook: unknown command %q (want hook or spool)\n\n%s", args[0], mainUsage)
 		return 2
 	}
-	if err == nil {
-		return 0
+	code, err := exit.Status(err)
+	if err != nil {
+		fmt.Fprintf(stderr, "mnemo-hook %s: %v\n", args[0], err)
 	}
-	var ee *ExitError
-	if errors.As(err, &ee) {
-		if ee.Err != nil {
-			fmt.Fprintf(stderr, "mnemo-hook %s: %v\n", args[0], ee.Err)
-		}
-		return ee.Code
-	}
-	fmt.Fprintf(stderr, "mnemo-hook %s: %v\n", args[0], err)
-	return 1
+	return code
 }
 
 // mainUsage is mnemo-hook's help.

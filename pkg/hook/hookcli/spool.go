@@ -19,6 +19,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/exit"
 	"github.com/mnemo-dev/mnemo/pkg/plainhttp"
 )
 
@@ -457,22 +458,6 @@ func (s *Spool) Status() (SpoolStatus, error) {
 	return st, nil
 }
 
-// ExitError asks for an exit status other than 1; Err (if any) is printed.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string {
-	if e.Err == nil {
-		return fmt.Sprintf("exit status %d", e.Code)
-	}
-	return e.Err.Error()
-}
-
-// Unwrap returns the cause.
-func (e *ExitError) Unwrap() error { return e.Err }
-
 // spoolUsage is the spool command's help.
 const spoolUsage = `Usage: spool status [--json] | spool flush [--timeout 10s]
 
@@ -485,7 +470,7 @@ the next hook replays the spool in the background, in order, once.
 // RunSpool is `mnemo spool status|flush`.
 func RunSpool(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return &ExitError{Code: 2, Err: errors.New("usage: mnemo spool status [--json] | mnemo spool flush [--timeout 10s]")}
+		return &exit.Error{Code: 2, Err: errors.New("usage: mnemo spool status [--json] | mnemo spool flush [--timeout 10s]")}
 	}
 	if IsHelp(args[0]) {
 		fmt.Fprint(stdout, spoolUsage)
@@ -501,7 +486,7 @@ func RunSpool(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
 			}
-			return &ExitError{Code: 2}
+			return &exit.Error{Code: 2}
 		}
 		st, err := sp.Status()
 		if err != nil {
@@ -534,7 +519,7 @@ func RunSpool(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
 			}
-			return &ExitError{Code: 2}
+			return &exit.Error{Code: 2}
 		}
 		hc := LoadConfig()
 		if handed, herr := handOff(ctx, hc.URL, append([]string{"spool"}, args...), stdin, stdout, stderr); handed {
@@ -581,7 +566,7 @@ func RunSpool(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stdout, "sent %d, already there %d, rejected %d, kept %d\n", res.Sent, res.Duplicates, res.Rejected, res.Kept)
 		return err
 	}
-	return &ExitError{Code: 2, Err: fmt.Errorf("unknown spool command %q (want status or flush)", args[0])}
+	return &exit.Error{Code: 2, Err: fmt.Errorf("unknown spool command %q (want status or flush)", args[0])}
 }
 
 // trimLog starts .flush.log over when it grew too big.
