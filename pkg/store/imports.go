@@ -92,7 +92,7 @@ const (
 // imports of the same rows.
 func (s *sqlStore) Import(ctx context.Context, b ImportBatch) (ImportResult, error) {
 	now := utc(time.Now())
-	n, err := normalizeImport(b, now)
+	n, err := normalizeImport(stripImported(b), now)
 	if err != nil {
 		return ImportResult{}, err
 	}

@@ -53,6 +53,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"BadInputTypedErrors", testBadInput},
 		{"PartitionFloorsOnlyRise", testPartitionFloors},
 		{"ImportByStableKeys", testImport},
+		{"ImportStripsPrivate", testImportStripsPrivate},
 		{"VectorsOnePerObservationAndModel", testVectors},
 		{"ToolUseClaimedOnce", testToolUseClaimedOnce},
 		{"ToolUseClaimRace", testToolUseClaimRace},
