@@ -106,5 +106,8 @@ func searchFilters(q SearchQuery, withProject bool) searchFilter {
 	if !q.Until.IsZero() {
 		and("o.accepted_at < ?", utc(q.Until))
 	}
+	if b := q.Before; b != nil {
+		and("(o.accepted_at < ? OR (o.accepted_at = ? AND o.id < ?))", utc(b.At), utc(b.At), b.ID)
+	}
 	return f
 }

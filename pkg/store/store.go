@@ -314,6 +314,20 @@ type SearchQuery struct {
 	// Platform keeps only rows of sessions recorded by this agent
 	// (claude-mem's platformSource; Session.Agent, e.g. "claude-code").
 	Platform string
+	// Before pages a listing newest first (no text, OrderDateDesc): only
+	// rows after this position in that order, so a page never repeats or
+	// skips a row however many arrive meanwhile (a keyset cursor).
+	Before *Position
+}
+
+// Position is a row's place in a newest-first listing: its time and its
+// key, an observation's or summary's ID, or a prompt's session and number.
+// The last row of a page is the next page's Before.
+type Position struct {
+	At        time.Time `json:"at"`
+	ID        int64     `json:"id,omitempty"`
+	SessionID string    `json:"session_id,omitempty"`
+	Number    int       `json:"number,omitempty"`
 }
 
 // SearchHit is one search result.

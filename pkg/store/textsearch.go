@@ -78,6 +78,9 @@ func planSearch(q SearchQuery, forObservations bool) (searchPlan, error) {
 	if p.text == "" && p.order == OrderRelevance {
 		p.order = OrderDateDesc // nothing to rank: newest first
 	}
+	if q.Before != nil && (p.text != "" || p.order != OrderDateDesc) {
+		return searchPlan{}, invalid("before", "pages a listing without text, newest first")
+	}
 	return p, nil
 }
 
@@ -152,6 +155,11 @@ func (s *sqlStore) SearchPrompts(ctx context.Context, q SearchQuery) ([]PromptHi
 		return []PromptHit{}, nil
 	}
 	where, args = textFilters(q, "s.project", "p.at", "s.agent = ?", where, args)
+	if b := q.Before; b != nil {
+		// The listing's order is at DESC, session_id, number DESC (dateOrder).
+		where += " AND (p.at < ? OR (p.at = ? AND (p.session_id > ? OR (p.session_id = ? AND p.number < ?))))"
+		args = append(args, utc(b.At), utc(b.At), b.SessionID, b.SessionID, b.Number)
+	}
 	sql := `SELECT p.session_id, p.number, p.text, p.at, p.private, coalesce(s.project, ''), coalesce(s.agent, ''), ` + rank +
 		` AS score FROM ` + from + ` WHERE 1 = 1` + where + textOrder(plan.order, "p.at", "p.session_id, p.number") + ` LIMIT ? OFFSET ?`
 	out, err := queryAll(ctx, s.db.reads(), func(r rows) (h PromptHit, err error) {
@@ -178,6 +186,10 @@ func (s *sqlStore) SearchSummaries(ctx context.Context, q SearchQuery) ([]Summar
 		return []SummaryHit{}, nil
 	}
 	where, args = textFilters(q, "m.project", "m.accepted_at", "m.session_id IN (SELECT id FROM sessions WHERE agent = ?)", where, args)
+	if b := q.Before; b != nil {
+		where += " AND (m.accepted_at < ? OR (m.accepted_at = ? AND m.id < ?))"
+		args = append(args, utc(b.At), utc(b.At), b.ID)
+	}
 	cols := "m." + strings.ReplaceAll(summaryCols, ", ", ", m.")
 	sql := `SELECT ` + cols + `, ` + rank + ` AS score FROM ` + from + ` WHERE 1 = 1` + where +
 		textOrder(plan.order, "m.accepted_at", "m.id") + ` LIMIT ? OFFSET ?`

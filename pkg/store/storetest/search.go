@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -231,5 +233,113 @@ func testProjectsAndSize(t *testing.T, dsn string) {
 	}
 	if n, err := st.Size(ctx); err != nil || n <= 0 {
 		t.Fatalf("size %d %v", n, err)
+	}
+}
+
+// testListPages pages observations, prompts and summaries newest first with
+// Before (the viewer's infinite scroll): rows sharing a time are neither
+// repeated nor skipped, a row written between two pages does not shift the
+// next one, and Before with text is a typed ErrInvalid.
+func testListPages(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := open(t, dsn)
+	s := &seq{}
+	// Three units; each writes, all at its one event's time, three
+	// observations, two prompts (of two sessions) and a summary.
+	for u := 0; u < 3; u++ {
+		for _, sid := range []string{"la", "lb"} {
+			e := ev(s, "tool_use")
+			var os []store.Observation
+			for i := 0; i < 3; i++ {
+				o := obs(sid, "acme", store.TypeChange, fmt.Sprintf("%s u%d o%d", sid, u, i), "n")
+				o.AcceptedAt, o.SourceEventIDs = e.AcceptedAt, []string{e.EventID}
+				os = append(os, o)
+			}
+			mustApply(t, st, store.Unit{SessionID: sid, Fence: 1, Events: []store.AppliedEvent{e},
+				Session:      &store.SessionUpdate{Project: "acme", Agent: "claude-code"},
+				Prompts:      []store.Prompt{{SessionID: sid, Number: u + 1, Text: fmt.Sprintf("prompt %s %d", sid, u), At: base}},
+				Observations: os,
+				Summary: &store.Summary{SessionID: sid, Project: "acme", Request: fmt.Sprintf("req %s %d", sid, u),
+					AcceptedAt: base, SourceEventIDs: []string{e.EventID}}})
+		}
+	}
+	whole, err := st.Search(ctx, store.SearchQuery{Project: "acme", Limit: 100})
+	if err != nil || len(whole) != 18 {
+		t.Fatalf("whole listing: %d, %v", len(whole), err)
+	}
+	var paged []string
+	var before *store.Position
+	for page := 0; page < 20; page++ {
+		hits, err := st.Search(ctx, store.SearchQuery{Project: "acme", Limit: 4, Before: before})
+		if err != nil {
+			t.Fatalf("page %d: %v", page, err)
+		}
+		if len(hits) == 0 {
+			break
+		}
+		if page == 0 { // a newer row arriving between pages must not shift the next
+			mustApply(t, st, toolUnit(s, "lc", 1, obs("lc", "acme", store.TypeChange, "late arrival", "n")))
+		}
+		paged = append(paged, titles(hits)...)
+		last := hits[len(hits)-1].Observation
+		before = &store.Position{At: last.AcceptedAt, ID: last.ID}
+	}
+	if got, want := strings.Join(paged, "|"), strings.Join(titles(whole), "|"); got != want {
+		t.Fatalf("observations paged by 4:\n%s\nwant the whole listing:\n%s", got, want)
+	}
+
+	allPrompts, err := st.SearchPrompts(ctx, store.SearchQuery{Limit: 100})
+	if err != nil || len(allPrompts) != 6 {
+		t.Fatalf("prompts: %d, %v", len(allPrompts), err)
+	}
+	var pk []string
+	before = nil
+	for page := 0; page < 10; page++ {
+		hits, err := st.SearchPrompts(ctx, store.SearchQuery{Limit: 4, Before: before})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) == 0 {
+			break
+		}
+		for _, h := range hits {
+			pk = append(pk, h.Prompt.Text)
+		}
+		l := hits[len(hits)-1].Prompt
+		before = &store.Position{At: l.At, SessionID: l.SessionID, Number: l.Number}
+	}
+	var want []string
+	for _, h := range allPrompts {
+		want = append(want, h.Prompt.Text)
+	}
+	if strings.Join(pk, "|") != strings.Join(want, "|") {
+		t.Fatalf("prompts paged by 4: %v, want %v", pk, want)
+	}
+
+	allSums, err := st.SearchSummaries(ctx, store.SearchQuery{Limit: 100})
+	if err != nil || len(allSums) == 0 {
+		t.Fatalf("summaries: %d, %v", len(allSums), err)
+	}
+	var sk []int64
+	before = nil
+	for page := 0; page < 10; page++ {
+		hits, err := st.SearchSummaries(ctx, store.SearchQuery{Limit: 1, Before: before})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) == 0 {
+			break
+		}
+		sk = append(sk, hits[0].Summary.ID)
+		before = &store.Position{At: hits[0].Summary.AcceptedAt, ID: hits[0].Summary.ID}
+	}
+	if len(sk) != len(allSums) || sk[0] != allSums[0].Summary.ID || sk[len(sk)-1] != allSums[len(allSums)-1].Summary.ID {
+		t.Fatalf("summaries paged by 1: %v, want %d in the listing's order", sk, len(allSums))
+	}
+
+	_, err = st.Search(ctx, store.SearchQuery{Text: "acme", Before: &store.Position{At: base, ID: 1}})
+	var ie *store.InvalidError
+	if !errors.As(err, &ie) || ie.Field != "before" {
+		t.Fatalf("before with text: %v, want an InvalidError on before", err)
 	}
 }

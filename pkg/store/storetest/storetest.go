@@ -43,6 +43,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"SearchOrderAndPlatform", testSearchOrderAndPlatform},
 		{"SearchPromptsAndSummaries", testSearchPromptsAndSummaries},
 		{"ProjectsAndSize", testProjectsAndSize},
+		{"ListPagesNewestFirst", testListPages},
 		{"ContextWithinBudget", testContextBudget},
 		{"ContextTypesConceptsAndCosts", testContextSelection},
 		{"TimelineAndGetByIDs", testTimeline},
