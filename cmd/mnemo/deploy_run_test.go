@@ -291,6 +291,7 @@ var routeParam = regexp.MustCompile(`\{[a-z]+\}`)
 // none): path parameters filled in, a JSON body for writes.
 func routeRequest(ctx context.Context, base string, rt httpapi.Route, token string) (int, string, error) {
 	method, path, _ := strings.Cut(rt.Pattern, " ")
+	path = strings.ReplaceAll(path, "{$}", "") // "GET /{$}" is the root only
 	path = routeParam.ReplaceAllStringFunc(path, func(p string) string {
 		if p == "{event}" {
 			return "UserPromptSubmit"

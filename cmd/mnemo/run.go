@@ -235,7 +235,8 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	mux.Handle("GET /metrics", daemon.MetricsHandler(reg, cfg.Token))
 	rp.Register(mux)
 	closeServices, err := mountServices(mux, services{log: log, nc: nc, js: js, rdb: rdb, store: st, reg: reg,
-		ingest: cfg.Ingest, query: cfg.Query, layout: cfg.Worker.Layout, settings: userSettings})
+		ingest: cfg.Ingest, query: cfg.Query, layout: cfg.Worker.Layout, settings: userSettings,
+		compressor: query.Compressor{Choice: choice.String(), Budget: choice.Budget()}})
 	if err != nil {
 		return err
 	}

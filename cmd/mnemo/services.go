@@ -36,6 +36,8 @@ type services struct {
 	layout bus.Layout
 	// settings are the user's settings file, read by the context builder.
 	settings *settings.Settings
+	// compressor is the compressor in use, shown by the viewer.
+	compressor query.Compressor
 }
 
 // mountServices mounts ingest (and the other HTTP services) on mux with
@@ -52,6 +54,7 @@ func mountServices(mux *http.ServeMux, s services) (closeAll func(), err error) 
 	in.Register(mux)
 	q, err := query.New(s.query, query.Deps{
 		Store: s.store, NC: s.nc, JS: s.js, Layout: s.layout, Redis: s.rdb, Logger: s.log, Registry: s.reg, Settings: s.settings,
+		Compressor: s.compressor,
 	})
 	if err != nil {
 		in.Close()

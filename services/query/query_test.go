@@ -18,6 +18,7 @@ import (
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/settings"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/mnemo-dev/mnemo/services/query"
@@ -50,6 +51,13 @@ func newRig(t testing.TB) *rig {
 // newRigOn is a rig over the store at dsn (a SQLite path or a PostgreSQL URL).
 func newRigOn(t testing.TB, dsn string) *rig {
 	t.Helper()
+	return newRigWith(t, dsn, query.Config{Heartbeat: 200 * time.Millisecond}, nil)
+}
+
+// newRigWith is a rig with its own configuration and context settings (nil:
+// from the environment).
+func newRigWith(t testing.TB, dsn string, cfg query.Config, set *settings.Settings) *rig {
+	t.Helper()
 	r := &rig{t: t, nats: testkit.StartNATS(t), redis: testkit.StartRedis(t), layout: testkit.TestLayout()}
 	r.nc, r.js = r.nats.Connect(t)
 	testkit.Ensure(t, r.js, r.layout)
@@ -61,8 +69,8 @@ func newRigOn(t testing.TB, dsn string) *rig {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	r.store = st
-	srv, err := query.New(query.Config{Heartbeat: 200 * time.Millisecond}, query.Deps{
-		Store: st, NC: r.nc, JS: r.js, Layout: r.layout, Redis: r.rdb,
+	srv, err := query.New(cfg, query.Deps{
+		Store: st, NC: r.nc, JS: r.js, Layout: r.layout, Redis: r.rdb, Settings: set,
 	})
 	if err != nil {
 		t.Fatal(err)

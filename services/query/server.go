@@ -83,6 +83,9 @@ type Deps struct {
 	// user's settings.json under `mnemo run`; nil reads them from the
 	// environment once (a cluster's query service).
 	Settings *settings.Settings
+	// Compressor is shown by the viewer's settings; empty when unknown
+	// (a cluster's query service does not run the compressor).
+	Compressor Compressor
 }
 
 // Server is the read-side HTTP API.
@@ -93,8 +96,10 @@ type Server struct {
 	hub *hub
 	// settings are the context's settings (Deps.Settings).
 	settings *settings.Settings
-	reqs     *prometheus.CounterVec
-	once     sync.Once
+	// session is the viewer's session cookie value for the token.
+	session string
+	reqs    *prometheus.CounterVec
+	once    sync.Once
 	// started is when the server was built, for /v1/stats' uptime.
 	started time.Time
 }
@@ -119,6 +124,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, d: d, log: d.Logger.With("service", "query"), settings: d.Settings,
 		started: time.Now().UTC().Truncate(time.Second)}
+	if cfg.Token != "" {
+		s.session = sessionValue(cfg.Token)
+	}
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mnemo_query_requests_total", Help: "Read-side requests by endpoint and status class.",
 	}, []string{"endpoint", "class"})
@@ -138,12 +146,16 @@ func (s *Server) Close() {
 	s.once.Do(func() { s.hub.close() })
 }
 
-// route is one /v1 endpoint: its pattern, its name in the request counter
-// and its handler.
+// route is one endpoint: its pattern, its name in the request counter and
+// its handler.
 type route struct {
 	pattern, name string
 	h             func(*Server, http.ResponseWriter, *http.Request)
 }
+
+// selfAuth are the routes that check the token or cookie themselves: the
+// viewer's page answers the login page, the login takes the token.
+var selfAuth = map[string]bool{"viewer": true, "login": true}
 
 // routes is the read side's route table; Register mounts it and Routes
 // exports it.
@@ -160,18 +172,30 @@ var routes = []route{
 	{"POST /v1/memories", "memories", (*Server).handleMemory},
 	{"GET /v1/stats", "stats", (*Server).handleStats},
 	{"GET /v1/stream", "stream", (*Server).handleStream},
+	{"GET /v1/feed/{kind}", "feed", (*Server).handleFeed},
+	{"GET /v1/settings", "settings", (*Server).handleGetSettings},
+	{"PUT /v1/settings", "put_settings", (*Server).handlePutSettings},
+	{"POST /v1/login", "login", (*Server).handleLogin},
+	{"POST /v1/logout", "logout", (*Server).handleLogout},
+	{"GET /{$}", "viewer", (*Server).handleIndex},
+	{"GET /static/{file}", "static", (*Server).handleStatic},
 }
 
-// Register mounts the /v1 read endpoints on mux, behind the token.
+// Register mounts the read endpoints and the viewer on mux, behind the
+// token (or the viewer's session cookie) and the same-origin checks.
 func (s *Server) Register(mux *http.ServeMux) {
 	for _, rt := range routes {
 		h := rt.h
-		mux.Handle(rt.pattern, httpapi.RequireToken(s.cfg.Token, s.count(rt.name, func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })))
+		var hh http.Handler = s.count(rt.name, func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })
+		if !selfAuth[rt.name] {
+			hh = s.requireAuth(hh)
+		}
+		mux.Handle(rt.pattern, s.sameOrigin(hh))
 	}
 }
 
-// Routes is every route Handler serves: the /v1 endpoints behind the token
-// and the open probes.
+// Routes is every route Handler serves: the endpoints and the viewer behind
+// the token and the open probes.
 func Routes() []httpapi.Route {
 	out := []httpapi.Route{httpapi.HealthzRoute, httpapi.ReadyzRoute}
 	for _, rt := range routes {
