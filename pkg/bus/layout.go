@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/config"
 )
 
 // Stream and subject names (docs/ARCHITECTURE.md §4).
@@ -56,6 +58,17 @@ type Layout struct {
 	// the workers record in the store (Floors), so nothing is lost, and what
 	// is redelivered is skipped by the sessions' cursors.
 	MemoryConsumers bool
+}
+
+// Bind binds the layout settings every service reading the stream shares
+// (worker and reaper) to flags and MNEMO_* variables, with l's values as the
+// defaults, so both take the same names.
+func (l *Layout) Bind(s *config.Set) {
+	s.Int(&l.Partitions, "partitions", "MNEMO_PARTITIONS", l.Partitions, "partitions of the event stream")
+	s.Int(&l.Replicas, "replicas", "MNEMO_REPLICAS", l.Replicas, "stream replicas (1 embedded, 3 clustered)")
+	s.Duration(&l.AckWait, "ack-wait", "MNEMO_ACK_WAIT", l.AckWait, "consumer ack wait")
+	s.Int(&l.MaxDeliver, "max-deliver", "MNEMO_MAX_DELIVER", l.MaxDeliver, "deliveries before an event is dead")
+	s.Durations(&l.BackOff, "backoff", "MNEMO_BACKOFF", l.BackOff, "redelivery backoff steps, comma-separated, or none")
 }
 
 // DefaultLayout returns the layout of docs/ARCHITECTURE.md §4 for an embedded server.

@@ -100,11 +100,7 @@ func defaultWorkerID() string {
 // Bind binds the config to flags and MNEMO_* variables.
 func (c *Config) Bind(s *config.Set) {
 	s.String(&c.WorkerID, "worker-id", "MNEMO_WORKER_ID", c.WorkerID, "this worker's ID in Redis")
-	s.Int(&c.Layout.Partitions, "partitions", "MNEMO_PARTITIONS", c.Layout.Partitions, "partitions of the event stream")
-	s.Int(&c.Layout.Replicas, "replicas", "MNEMO_REPLICAS", c.Layout.Replicas, "stream replicas (1 embedded, 3 clustered)")
-	s.Duration(&c.Layout.AckWait, "ack-wait", "MNEMO_ACK_WAIT", c.Layout.AckWait, "consumer ack wait")
-	s.Int(&c.Layout.MaxDeliver, "max-deliver", "MNEMO_MAX_DELIVER", c.Layout.MaxDeliver, "deliveries before an event is dead")
-	s.Durations(&c.Layout.BackOff, "backoff", "MNEMO_BACKOFF", c.Layout.BackOff, "redelivery backoff steps, comma-separated, or none")
+	c.Layout.Bind(s)
 	s.Duration(&c.Linger, "linger", "MNEMO_LINGER", c.Linger, "how long a session actor waits for more events")
 	s.Duration(&c.LockTTL, "lock-ttl", "MNEMO_LOCK_TTL", c.LockTTL, "session lock lease")
 	s.Duration(&c.MemberTTL, "member-ttl", "MNEMO_MEMBER_TTL", c.MemberTTL, "worker heartbeat and partition lease")
