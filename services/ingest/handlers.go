@@ -80,7 +80,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int) ([]
 		return nil, &reject{http.StatusRequestEntityTooLarge, "too_large",
 			fmt.Sprintf("body is %d bytes, larger than the limit of %d bytes", r.ContentLength, limit), "body"}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)))
+	body, err := readAll(http.MaxBytesReader(w, r.Body, int64(limit)), r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -90,6 +90,26 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int) ([]
 		return nil, &reject{http.StatusBadRequest, "read", "reading the body: " + err.Error(), "body"}
 	}
 	return body, nil
+}
+
+// readAll reads a body into one buffer sized by its Content-Length when the
+// client sent one (every hook does), instead of io.ReadAll's doublings: a
+// third of ingest's allocations per event went there.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	if size <= 0 {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, size+1) // +1: see the end without a second buffer
+	n, err := io.ReadFull(r, buf)
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		return buf[:n], nil // the body ended as announced (or sooner)
+	case err != nil:
+		return nil, err
+	}
+	// More than announced: net/http refuses that before us; read on anyway.
+	rest, err := io.ReadAll(r)
+	return append(buf, rest...), err
 }
 
 // available refuses early when a publish cannot succeed, so that no request

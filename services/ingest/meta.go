@@ -16,7 +16,7 @@ const metaChunk = 256
 
 // metaEvery is the least time between two rounds of metadata writes: the
 // metadata lags the stream by at most this much (plus Redis's answer).
-const metaEvery = 50 * time.Millisecond
+const metaEvery = 250 * time.Millisecond
 
 // metaWriteTimeout bounds one round trip of metadata writes.
 const metaWriteTimeout = time.Second
