@@ -319,6 +319,11 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"session_id": id, "aborted": true, "purged": purge})
 }
 
+// MaxMemoryBody bounds the body of POST /v1/memories; its text is bounded
+// by store.MaxTextLen, its title and project by store.MaxShortLen. Each is
+// answered with a 413 that names the field and says the limit.
+const MaxMemoryBody = 512 << 10
+
 // MemoryRequest is POST /v1/memories: a memory saved by hand (MCP save_memory).
 type MemoryRequest struct {
 	Text    string `json:"text"`
@@ -332,15 +337,30 @@ func (s *Server) handleMemory(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json", "Content-Type")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 512<<10))
-	if err != nil {
-		httpapi.WriteError(w, http.StatusRequestEntityTooLarge, "body is larger than 512 KiB", "body")
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxMemoryBody))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		httpapi.WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than the limit of %d bytes", mbe.Limit), "body")
+		return
+	case err != nil:
+		httpapi.WriteError(w, http.StatusBadRequest, "reading the body: "+err.Error(), "body")
 		return
 	}
 	var m MemoryRequest
 	if err := json.Unmarshal(body, &m); err != nil {
 		httpapi.WriteError(w, http.StatusBadRequest, "malformed JSON: "+err.Error(), "body")
 		return
+	}
+	for _, f := range []struct {
+		name  string
+		v     string
+		limit int
+	}{{"text", m.Text, store.MaxTextLen}, {"title", m.Title, store.MaxShortLen}, {"project", m.Project, store.MaxShortLen}} {
+		if len(f.v) > f.limit {
+			httpapi.WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s is %d bytes, limit is %d", f.name, len(f.v), f.limit), f.name)
+			return
+		}
 	}
 	m.Text, _ = event.StripTags(m.Text)
 	m.Title, _ = event.StripTags(m.Title)
