@@ -186,7 +186,7 @@ func TestMCPOverStdio(t *testing.T) {
 	}{
 		{"timeline", map[string]any{"anchor": 999999}, "404"},
 		{"search", map[string]any{"orderBy": "newest"}, "orderBy"},
-		{"search", map[string]any{"obs_type": "rant"}, "obs_type"},
+		{"search", map[string]any{"obs_type": "Rant!"}, "obs_type"},
 	} {
 		r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: bad.tool, Arguments: bad.args})
 		if err != nil || !r.IsError || !strings.Contains(r.Content[0].(*mcp.TextContent).Text, bad.want) {

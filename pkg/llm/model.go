@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/event"
 )
 
 // Config configures an LLM compressor.
@@ -139,7 +141,7 @@ const systemPrompt = `You are Mnemo's memory observer. A developer works with a 
 
 Answer with one JSON object and nothing else.
 For tool uses, answer {"observations": [...]}, each observation:
-  {"type": one of "bugfix","feature","refactor","change","discovery","decision",
+  {"type": one of "bugfix","feature","refactor","change","discovery","decision", or, for security, "security_alert" (a risk to act on: an exposed secret, a vulnerability), "security_note" (a security-relevant fact or practice), "sensitive" (the tool use touched private or sensitive data; record that it did, never the data),
    "title": a short, specific title (under 80 characters),
    "subtitle": one sentence of context,
    "narrative": 2-4 sentences: what happened and why it matters,
@@ -186,8 +188,8 @@ func (m *Model) Observe(ctx context.Context, r ObserveRequest) (ObserveResult, e
 	}
 	validate := func() error {
 		for i, o := range out.Observations {
-			if !slices.Contains([]string{"bugfix", "feature", "refactor", "change", "discovery", "decision"}, o.Type) {
-				return fmt.Errorf("observations[%d].type %q is not one of bugfix, feature, refactor, change, discovery, decision", i, o.Type)
+			if err := event.CheckObservationType(o.Type); err != nil { // an open set (docs/ARCHITECTURE.md §17)
+				return fmt.Errorf("observations[%d].%w", i, err)
 			}
 			if strings.TrimSpace(o.Title) == "" {
 				return fmt.Errorf("observations[%d].title is empty", i)

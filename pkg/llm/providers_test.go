@@ -211,11 +211,30 @@ func TestRetriesAndPermanentFailures(t *testing.T) {
 		}
 	})
 	t.Run("malformed twice is permanent", func(t *testing.T) {
-		f := newFake(t, "openai", step{text: `{"observations":[{"type":"rant","title":"x","source_event_ids":["ev1"]}]}`},
+		f := newFake(t, "openai", step{text: `{"observations":[{"type":"Rant!","title":"x","source_event_ids":["ev1"]}]}`},
 			step{text: `{"observations":[{"type":"bugfix","title":"x","source_event_ids":["nope"]}]}`})
 		_, err := f.model(t).Observe(ctx, request())
 		if !errors.Is(err, llm.ErrPermanent) || !strings.Contains(err.Error(), "nope") {
 			t.Fatalf("%v, want ErrPermanent naming the unknown source", err)
+		}
+	})
+	t.Run("claude-mem's security types are asked for and taken", func(t *testing.T) {
+		f := newFake(t, "anthropic", step{text: `{"observations":[{"type":"security_alert","title":"Key in a log","source_event_ids":["ev1"]}]}`})
+		res, err := f.model(t).Observe(ctx, request())
+		if err != nil || len(res.Observations) != 1 || res.Observations[0].Type != "security_alert" || len(f.requests) != 1 {
+			t.Fatalf("%v %+v after %d requests", err, res, len(f.requests))
+		}
+		if !strings.Contains(string(f.requests[0].rawBody), "security_note") {
+			t.Fatal("the observer prompt does not offer claude-mem's security types")
+		}
+	})
+	t.Run("a malformed type is re-asked naming the shape", func(t *testing.T) {
+		f := newFake(t, "openai", step{text: `{"observations":[{"type":"Rant!","title":"x","source_event_ids":["ev1"]}]}`}, step{text: goodAnswer})
+		if _, err := f.model(t).Observe(ctx, request()); err != nil || len(f.requests) != 2 {
+			t.Fatalf("%v after %d requests", err, len(f.requests))
+		}
+		if !strings.Contains(string(f.requests[1].rawBody), "a-z") {
+			t.Fatal("the re-ask does not say which types are allowed")
 		}
 	})
 	t.Run("nothing worth recording", func(t *testing.T) {

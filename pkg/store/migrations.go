@@ -18,7 +18,7 @@ type migration struct {
 }
 
 // SchemaVersion is the schema version this code migrates a database to.
-const SchemaVersion = 9
+const SchemaVersion = 10
 
 // migrations lists every schema change in order. Append; never edit a
 // released entry.
@@ -32,6 +32,7 @@ var migrations = []migration{
 	{version: 7, name: "observation vectors for semantic search", sqlite: sqliteVectorsV7, postgres: postgresVectorsV7},
 	{version: 8, name: "what each LLM call cost", sqlite: sqliteUsageCostV8, postgres: postgresUsageCostV8},
 	{version: 9, name: "tool use and prompt claims", sqlite: toolUseClaimsV9, postgres: toolUseClaimsV9},
+	{version: 10, name: "observation types open, checked for their shape", sqlite: sqliteOpenTypesV10, postgres: postgresOpenTypesV10},
 }
 
 // migrate brings a database to SchemaVersion: each migration it has not

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // TestSQLiteMigratesV1SearchIndex upgrades a store written by schema 1 and
@@ -97,5 +98,74 @@ func TestSQLiteMigratesTextSearch(t *testing.T) {
 	}
 	if _, err := st.w.ExecContext(ctx, `INSERT INTO prompts (session_id, number, text, at) VALUES ('s1', 1, 'dup', 4)`); err == nil {
 		t.Fatal("a second prompt 1 of s1 was accepted: the key is no longer unique")
+	}
+}
+
+// TestSQLiteMigratesOpenTypes upgrades a store at schema 9 holding an
+// observation with files and a vector and checks that migration 10 keeps the
+// row, its ID, its files, its vector and its place in the full-text index, and that the table then
+// takes claude-mem's other types and still refuses a malformed one.
+func TestSQLiteMigratesOpenTypes(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v9.db")
+	db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup := []string{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`}
+	for _, m := range migrations[:9] {
+		setup = append(setup, m.sqlite, `INSERT INTO schema_migrations VALUES (`+strconv.Itoa(m.version)+`, 'x', 0)`)
+	}
+	setup = append(setup,
+		`INSERT INTO observations (id, session_id, project, type, title, narrative, accepted_at, created_at)
+		 VALUES (41, 's1', 'acme', 'decision', 'Pool size chosen', 'twenty connections', 1, 1),
+		        (42, 's1', 'acme', 'discovery', 'Deleted later', 'gone', 2, 2)`,
+		`INSERT INTO observation_files (observation_id, path, project, accepted_at) VALUES (41, '/src/acme/pool.go', 'acme', 1)`,
+		`INSERT INTO observation_vectors (observation_id, model, dims, vec, at) VALUES (41, 'fake:m', 2, x'0000803f00000000', 1)`,
+		`DELETE FROM observations WHERE id = 42`)
+	for _, q := range setup {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("v9 setup: %v", err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO observations (session_id, project, type, title, accepted_at, created_at)
+		VALUES ('s1', 'acme', 'security_alert', 'x', 1, 1)`); err == nil {
+		t.Fatal("schema 9 took security_alert: the test no longer starts from the old CHECK")
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatalf("migrate v9 → %d: %v", SchemaVersion, err)
+	}
+	defer st.Close()
+	var vectors int
+	if err := st.w.QueryRowContext(ctx, `SELECT count(*) FROM observation_vectors WHERE observation_id = 41`).Scan(&vectors); err != nil || vectors != 1 {
+		t.Fatalf("vectors of observation 41 after migration: %d (%v), want 1", vectors, err)
+	}
+	hits, err := st.Search(ctx, SearchQuery{Text: "pool", Project: "acme"})
+	if err != nil || len(hits) != 1 || hits[0].Observation.ID != 41 {
+		t.Fatalf("search after migration: %v %+v", err, hits)
+	}
+	byFile, err := st.ObservationsByFile(ctx, "acme", "/src/acme/pool.go", time.Time{}, 10)
+	if err != nil || len(byFile) != 1 || byFile[0].ID != 41 {
+		t.Fatalf("files after migration: %v %+v", err, byFile)
+	}
+	id, err := st.AddMemory(ctx, Observation{Project: "acme", Type: TypeSecurityAlert, Title: "Token printed in CI logs"})
+	if err != nil {
+		t.Fatalf("security_alert after migration: %v", err)
+	}
+	if id <= 42 {
+		t.Errorf("new observation got ID %d, at or below the deleted 42: IDs are reused", id)
+	}
+	if hits, _ := st.Search(ctx, SearchQuery{Text: "token printed"}); len(hits) != 1 {
+		t.Errorf("a new observation is not indexed: %+v", hits)
+	}
+	for _, bad := range []string{"Security Alert", "", "1st", "a;b"} {
+		if _, err := st.w.ExecContext(ctx, `INSERT INTO observations (session_id, project, type, title, accepted_at, created_at)
+			VALUES ('s1', 'acme', ?, 'x', 1, 1)`, bad); err == nil {
+			t.Errorf("the schema took type %q", bad)
+		}
 	}
 }

@@ -78,7 +78,7 @@ func TestGroupCommitKeepsEachUnitsOutcome(t *testing.T) {
 	cancel()
 	batch := []*unitReq{
 		req(ctx, groupUnit(t, "s-b", "ev-b1", 2, TypeChange)),
-		req(ctx, groupUnit(t, "s-x", "ev-x1", 3, "no-such-type")),
+		req(ctx, groupUnit(t, "s-x", "ev-x1", 3, "No Such Type")),
 		req(ctx, groupUnit(t, "s-a", "ev-a1-again", 1, TypeChange)),
 		req(gone, groupUnit(t, "s-d", "ev-d1", 4, TypeChange)),
 		req(ctx, groupUnit(t, "s-a", "ev-a2", 5, TypeChange)),

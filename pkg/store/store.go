@@ -12,30 +12,30 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/event"
 )
 
-// Observation types, as claude-mem's code mode defines them.
+// Observation types: an open set checked for its shape in one place,
+// pkg/event (docs/ARCHITECTURE.md §17); these are claude-mem's code mode's.
 const (
-	TypeBugfix    = "bugfix"
-	TypeFeature   = "feature"
-	TypeRefactor  = "refactor"
-	TypeChange    = "change"
-	TypeDiscovery = "discovery"
-	TypeDecision  = "decision"
+	TypeBugfix        = event.TypeBugfix
+	TypeFeature       = event.TypeFeature
+	TypeRefactor      = event.TypeRefactor
+	TypeChange        = event.TypeChange
+	TypeDiscovery     = event.TypeDiscovery
+	TypeDecision      = event.TypeDecision
+	TypeSecurityAlert = event.TypeSecurityAlert
+	TypeSecurityNote  = event.TypeSecurityNote
+	TypeSensitive     = event.TypeSensitive
 )
 
-// ObservationTypes lists the valid observation types.
-var ObservationTypes = []string{TypeBugfix, TypeFeature, TypeRefactor, TypeChange, TypeDiscovery, TypeDecision}
+// ObservationTypes lists claude-mem's code mode's types; others of the same
+// shape are valid too.
+var ObservationTypes = event.ObservationTypes
 
-// ValidType reports whether t is a valid observation type.
-func ValidType(t string) bool {
-	for _, v := range ObservationTypes {
-		if t == v {
-			return true
-		}
-	}
-	return false
-}
+// ValidType reports whether t is an observation type (event.CheckObservationType).
+func ValidType(t string) bool { return event.ValidObservationType(t) }
 
 // Session statuses.
 const (

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mnemo-dev/mnemo/pkg/event"
 )
 
 // Bounds beyond the exported field limits. They exist so that no input can
@@ -320,8 +322,8 @@ func normalizeObservation(f string, o *Observation, accepted, now time.Time) err
 			return err
 		}
 	}
-	if !ValidType(o.Type) {
-		return invalid(f+".type", "%q is not one of %s", o.Type, strings.Join(ObservationTypes, ", "))
+	if err := event.CheckObservationType(o.Type); err != nil {
+		return invalid(f+".type", "%s", err)
 	}
 	for _, c := range []struct {
 		field string
@@ -425,8 +427,8 @@ func truncate(s string, n int) string {
 // validTypes checks a search's type filter.
 func validTypes(types []string) error {
 	for _, t := range types {
-		if !ValidType(t) {
-			return invalid("types", "%q is not one of %s", t, strings.Join(ObservationTypes, ", "))
+		if err := event.CheckObservationType(t); err != nil {
+			return invalid("types", "%s", err)
 		}
 	}
 	return nil

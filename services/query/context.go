@@ -22,6 +22,40 @@ import (
 var typeMarks = map[string]string{
 	store.TypeBugfix: "🔴", store.TypeFeature: "🟣", store.TypeRefactor: "🔄",
 	store.TypeChange: "✅", store.TypeDiscovery: "🔵", store.TypeDecision: "⚖️",
+	store.TypeSecurityAlert: "🚨", store.TypeSecurityNote: "🔐", store.TypeSensitive: "🔒",
+}
+
+// baseLegend names the types every context's legend shows; the others
+// (docs/ARCHITECTURE.md §17) are named only when the context holds one.
+const baseLegend = "🔴bugfix 🟣feature 🔄refactor ✅change 🔵discovery ⚖️decision"
+
+// legend is the context's legend line: the base types, then the other
+// types its observations have, in the order they first appear.
+func legend(obs []store.Observation) string {
+	var extra []string
+	seen := map[string]bool{}
+	for _, t := range []string{store.TypeBugfix, store.TypeFeature, store.TypeRefactor, store.TypeChange, store.TypeDiscovery, store.TypeDecision} {
+		seen[t] = true
+	}
+	for _, t := range store.ObservationTypes { // known ones first, in claude-mem's order
+		for i := range obs {
+			if obs[i].Type == t && !seen[t] {
+				seen[t] = true
+				extra = append(extra, mark(t)+t)
+			}
+		}
+	}
+	for i := range obs {
+		if t := obs[i].Type; !seen[t] {
+			seen[t] = true
+			extra = append(extra, mark(t)+t)
+		}
+	}
+	l := baseLegend
+	if len(extra) > 0 {
+		l += " " + strings.Join(extra, " ")
+	}
+	return "Legend: " + l + " | S# session summary\n"
 }
 
 // workMarks mark the work an observation's discovery tokens bought.
@@ -59,7 +93,7 @@ func FormatContext(v ContextView) string {
 	cfg := v.Settings
 	var b strings.Builder
 	fmt.Fprintf(&b, "<%s>\n%s\n\n", tag, header)
-	b.WriteString("Legend: 🔴bugfix 🟣feature 🔄refactor ✅change 🔵discovery ⚖️decision | S# session summary\n")
+	b.WriteString(legend(v.Observations))
 	b.WriteString("Format: ID TIME TYPE TITLE\n")
 	b.WriteString("Fetch details: get_observations([IDs]) | Search: search(query) → timeline(anchor)\n\n")
 

@@ -375,6 +375,10 @@ func (s *Server) handleMemory(w http.ResponseWriter, r *http.Request) {
 	if m.Type == "" {
 		m.Type = store.TypeDiscovery
 	}
+	if err := event.CheckObservationType(m.Type); err != nil {
+		httpapi.WriteError(w, http.StatusBadRequest, err.Error(), "type")
+		return
+	}
 	if m.Title == "" {
 		m.Title = firstLine(m.Text, 80)
 	}

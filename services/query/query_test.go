@@ -189,7 +189,8 @@ func TestBadParametersAre4xx(t *testing.T) {
 		{"GET", "/v1/search?limit=1000", "", 400, "limit"},
 		{"GET", "/v1/search?limit=ten", "", 400, "limit"},
 		{"GET", "/v1/search?offset=-1", "", 400, "offset"},
-		{"GET", "/v1/search?type=rant", "", 400, "type"},
+		{"GET", "/v1/search?type=Rant!", "", 400, "type"},
+		{"GET", "/v1/search?obs_type=security%20alert", "", 400, "obs_type"},
 		{"GET", "/v1/search?since=yesterday", "", 400, "since"},
 		{"GET", "/v1/search?q=" + strings.Repeat("a", 5000), "", 400, "q"},
 		{"GET", "/v1/timeline", "", 400, "anchor"},
@@ -210,7 +211,7 @@ func TestBadParametersAre4xx(t *testing.T) {
 		{"POST", "/v1/memories", `{"text":""}`, 422, "text"},
 		{"POST", "/v1/memories", `{"text":"x"}`, 422, "project"},
 		{"POST", "/v1/memories", `{"text":`, 400, "body"},
-		{"POST", "/v1/memories", `{"text":"x","project":"p","type":"rant"}`, 400, ""},
+		{"POST", "/v1/memories", `{"text":"x","project":"p","type":"Rant!"}`, 400, "type"},
 	} {
 		var e struct {
 			Error string `json:"error"`
@@ -219,6 +220,45 @@ func TestBadParametersAre4xx(t *testing.T) {
 		code := r.do(tc.method, tc.path, tc.body, &e)
 		if code != tc.status || e.Error == "" || (tc.field != "" && e.Field != tc.field) {
 			t.Errorf("%s %s: %d %+v, want %d naming %q", tc.method, tc.path, code, e, tc.status, tc.field)
+		}
+		if strings.Contains(tc.path+tc.body, "type=") || strings.Contains(tc.body, `"type"`) {
+			if !strings.Contains(e.Error, "a-z") {
+				t.Errorf("%s %s: %q does not name the allowed shape of a type", tc.method, tc.path, e.Error)
+			}
+		}
+	}
+}
+
+// claude-mem's other types are memory like the rest: saved, searched by
+// type, and shown in the context with their mark, named in the legend only
+// when the context holds one.
+func TestOpenObservationTypes(t *testing.T) {
+	r := newRig(t)
+	r.observe("s1", "acme", store.TypeDiscovery, "Pool size", "n")
+	var c struct {
+		Context string `json:"context"`
+	}
+	r.get("/v1/context?project=acme", &c)
+	if strings.Contains(c.Context, "security_alert") {
+		t.Errorf("legend names security_alert with none in the context:\n%s", c.Context)
+	}
+	for _, typ := range []string{store.TypeSecurityAlert, store.TypeSecurityNote, "case-law"} {
+		var created struct {
+			ID int64 `json:"id"`
+		}
+		body := fmt.Sprintf(`{"text":"%s: token printed in CI logs","project":"acme","type":%q}`, typ, typ)
+		if code := r.do("POST", "/v1/memories", body, &created); code != 201 || created.ID == 0 {
+			t.Fatalf("save a %s memory: %d", typ, code)
+		}
+	}
+	var hits query.SearchAnswer
+	if code := r.get("/v1/search?project=acme&obs_type=security_alert,case-law", &hits); code != 200 || hits.Count != 2 {
+		t.Fatalf("search by the new types: %d, %d hits, want 2", code, hits.Count)
+	}
+	r.get("/v1/context?project=acme", &c)
+	for _, want := range []string{"🚨security_alert", "🔐security_note", "•case-law", "🚨 security_alert: token", "🔐 security_note: token"} {
+		if !strings.Contains(c.Context, want) {
+			t.Errorf("context lacks %q:\n%s", want, c.Context)
 		}
 	}
 }

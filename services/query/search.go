@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 )
@@ -147,15 +148,15 @@ func (s *Server) searchQuery(p *params) (string, store.SearchQuery) {
 			what = t
 		default:
 			// An observation type: Mnemo's older type= meaning, kept.
-			if !store.ValidType(t) {
-				p.fail("type", "%q is not observations, sessions, prompts or an observation type (%s)", t, strings.Join(store.ObservationTypes, ", "))
+			if err := event.CheckObservationType(t); err != nil {
+				p.fail("type", "%q is not observations, sessions, prompts or an observation type: %s", t, event.ObservationTypeShape)
 			}
 			types = append(types, t)
 		}
 	}
 	for _, t := range splitList(p.v.Get("obs_type")) {
-		if !store.ValidType(t) {
-			p.fail("obs_type", "%q is not an observation type (%s)", t, strings.Join(store.ObservationTypes, ", "))
+		if err := event.CheckObservationType(t); err != nil {
+			p.fail("obs_type", "%s", err)
 		}
 		types = append(types, t)
 	}

@@ -59,6 +59,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"ToolUseClaimedOnce", testToolUseClaimedOnce},
 		{"ToolUseClaimRace", testToolUseClaimRace},
 		{"PromptStoredOnce", testPromptStoredOnce},
+		{"OpenObservationTypes", testOpenObservationTypes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -796,7 +797,7 @@ func testBadInput(t *testing.T, dsn string) {
 		"no events":         func(u *store.Unit) { u.Events = nil },
 		"empty event id":    func(u *store.Unit) { u.Events[0].EventID = "" },
 		"zero seq":          func(u *store.Unit) { u.Events[0].Seq = 0 },
-		"invalid type":      func(u *store.Unit) { u.Observations[0].Type = "rant" },
+		"invalid type":      func(u *store.Unit) { u.Observations[0].Type = "Rant!" },
 		"long title":        func(u *store.Unit) { u.Observations[0].Title = strings.Repeat("t", store.MaxShortLen+1) },
 		"long narrative":    func(u *store.Unit) { u.Observations[0].Narrative = strings.Repeat("n", store.MaxTextLen+1) },
 		"too many facts":    func(u *store.Unit) { u.Observations[0].Facts = make([]string, store.MaxListLen+1) },
