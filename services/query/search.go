@@ -3,6 +3,7 @@ package query
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -148,8 +149,11 @@ func (s *Server) searchQuery(p *params) (string, store.SearchQuery) {
 			what = t
 		default:
 			// An observation type: Mnemo's older type= meaning, kept.
-			if err := event.CheckObservationType(t); err != nil {
-				p.fail("type", "%q is not observations, sessions, prompts or an observation type: %s", t, event.ObservationTypeShape)
+			// Only the known types here: a misspelt kind must not become
+			// a type that matches nothing; obs_type takes any type.
+			if !slices.Contains(event.ObservationTypes, t) {
+				p.fail("type", "%q is not observations, sessions, prompts or one of %s (obs_type takes any type: %s)",
+					t, strings.Join(event.ObservationTypes, ", "), event.ObservationTypeShape)
 			}
 			types = append(types, t)
 		}

@@ -133,7 +133,7 @@ func testSearchParameters(t *testing.T, r *rig) {
 	if a := search("type=observations&obs_type=change"); refs(a) != obsRefs(acme[2]) {
 		t.Fatalf("type=observations&obs_type: %s", refs(a))
 	}
-	refused("/v1/search?obs_type=rant", "obs_type")
+	refused("/v1/search?obs_type=Rant!", "obs_type")
 	refused("/v1/search?type=everything", "type")
 	// type=prompts and type=sessions (summaries).
 	p := search("type=prompts&query=websocket&orderBy=date_desc")
