@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 )
@@ -85,8 +86,8 @@ func (s *Server) handleFeed(w http.ResponseWriter, r *http.Request) {
 		Limit: p.integer("limit", 20, 1, s.cfg.MaxPage)}
 	if kind == feedObservations {
 		if t := p.str("type", 32); t != "" {
-			if !store.ValidType(t) {
-				p.fail("type", "%q is not one of %s", t, strings.Join(store.ObservationTypes, ", "))
+			if err := event.CheckObservationType(t); err != nil {
+				p.fail("type", "%s", err)
 			}
 			q.Types = []string{t}
 		}

@@ -81,7 +81,7 @@ func TestFeedPagesNewestFirst(t *testing.T) {
 		{"/v1/feed/observations?before=yesterday", "before"},
 		{"/v1/feed/prompts?before=12.3", "before"},
 		{"/v1/feed/observations?limit=0", "limit"},
-		{"/v1/feed/observations?type=rant", "type"},
+		{"/v1/feed/observations?type=Rant!", "type"},
 	} {
 		var e struct{ Error, Field string }
 		if code := r.get(tc.path, &e); code != 400 || e.Field != tc.field || e.Error == "" {
