@@ -225,6 +225,9 @@ function connectStream() {
 }
 
 async function pollStatus() {
+  const now = Date.now();
+  if (now - (pollStatus.last || 0) < 1000) return; // live events come in bursts
+  pollStatus.last = now;
   try {
     const st = await api("/v1/stats");
     const s = $("#status");

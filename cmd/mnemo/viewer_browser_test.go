@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/mnemo-dev/mnemo/pkg/store"
+)
+
+// chromiumPath finds the browser the viewer's tests drive: $MNEMO_CHROMIUM,
+// else Debian's chromium (scripts/deps/40-chromium.sh installs it). Missing,
+// the test fails in CI and is skipped elsewhere, saying how to install it.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	cands := []string{os.Getenv("MNEMO_CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"}
+	for _, c := range cands {
+		if c == "" {
+			continue
+		}
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	msg := "no Chromium found: apt-get install chromium (scripts/deps/40-chromium.sh) or set MNEMO_CHROMIUM"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// browser is a headless Chromium tab that records every console error,
+// uncaught exception and error entry of the browser log of its pages.
+type browser struct {
+	ctx    context.Context
+	mu     sync.Mutex
+	errors []string
+}
+
+func newBrowser(t *testing.T, timeout time.Duration) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	base, cancelTab := chromedp.NewContext(actx)
+	// The first run starts the browser; it must not carry the timeout.
+	if err := chromedp.Do(base); err != nil {
+		cancelTab()
+		cancelAlloc()
+		t.Fatalf("start chromium: %v", err)
+	}
+	ctx, cancelTime := context.WithTimeout(base, timeout)
+	b := &browser{ctx: ctx}
+	messages := chromedp.Console(base)
+	done := make(chan struct{})
+	go func() { // owned by the test: ends when the tab's context is cancelled
+		defer close(done)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				b.mu.Lock()
+				b.errors = append(b.errors, m.String()+" "+m.URL)
+				b.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { cancelTime(); cancelTab(); <-done; cancelAlloc() })
+	return b
+}
+
+func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval runs a script in the page and returns its value.
+func eval[T any](t *testing.T, b *browser, what, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// js runs a script for its effect.
+func js(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[any](expr+"; null")(ctx, tg)
+		if errors.Is(err, chromedp.ErrJSNull) {
+			return nil
+		}
+		return err
+	})
+}
+
+// until polls a JS expression in the page until it is true.
+func (b *browser) until(t *testing.T, what, expr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if eval[bool](t, b, what, "!!("+expr+")") {
+			return
+		}
+		if time.Now().After(deadline) {
+			body := eval[string](t, b, what, `document.querySelector("main").innerText.slice(0, 2000)`)
+			t.Fatalf("%s: not within %s; the page shows:\n%s", what, timeout, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (b *browser) consoleErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.errors...)
+}
+
+// artifactDir is where the browser tests leave screenshots:
+// $MNEMO_TEST_ARTIFACTS, else a new temporary directory kept after the test.
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("MNEMO_TEST_ARTIFACTS")
+	if dir == "" {
+		d, err := os.MkdirTemp("", "mnemo-viewer-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// screenshots saves the page at 1280 and 390 px wide and puts the width back.
+func (b *browser) screenshots(t *testing.T, dir, name string) {
+	t.Helper()
+	for _, w := range []int64{390, 1280} {
+		b.do(t, "viewport", chromedp.EmulateViewport(w, 900), chromedp.Sleep(150*time.Millisecond))
+		png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("%s-%d.png", name, w))
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", path)
+	}
+}
+
+// postHook sends one Claude Code fixture payload to mnemo run's hook endpoint.
+func postHook(t *testing.T, base, fixture string) (session string) {
+	t.Helper()
+	payload, err := os.ReadFile(filepath.Join(fixtureDir(t), fixture+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var head struct {
+		Session string `json:"session_id"`
+		Event   string `json:"hook_event_name"`
+	}
+	if err := json.Unmarshal(payload, &head); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(base+"/v1/hooks/claude-code/"+head.Event, "application/json", bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %d", fixture, resp.StatusCode)
+	}
+	return head.Session
+}
+
+// observationsOf waits until a session holds n observations and returns them.
+func (r *localRun) observationsOf(t *testing.T, sid string, n int) []store.Observation {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		d := r.sessionDetail(t, sid)
+		if len(d.Observations) >= n {
+			return d.Observations
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session %s has %d observations after 60 s, want %d", sid, len(d.Observations), n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// The viewer on a real `mnemo run`, driven by headless Chromium: an
+// observation appears in the feed without a reload, search finds it, its
+// session opens, a context setting changes the preview, an observation is
+// deleted after a confirmation; screenshots at 1280 and 390 px; no console
+// error on the way.
+func TestViewerInABrowser(t *testing.T) {
+	r := startRun(t)
+	sid := postHook(t, r.url, "SessionStart-startup")
+	postHook(t, r.url, "UserPromptSubmit")
+	postHook(t, r.url, "PostToolUse-Bash")
+	first := r.observationsOf(t, sid, 1)[0]
+
+	b := newBrowser(t, 3*time.Minute)
+	arts := artifactDir(t)
+	t.Logf("artifacts in %s", arts)
+	b.do(t, "open the viewer", chromedp.Navigate(r.url+"/"),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`article.observation[data-id="%d"]`, first.ID))),
+		js(`window.__notReloaded = true`))
+	b.until(t, "the live stream connects", `document.querySelector("#live").classList.contains("on")`, 20*time.Second)
+
+	// A new tool use: its observation appears in the open page.
+	postHook(t, r.url, "PostToolUse-Write")
+	obs := r.observationsOf(t, sid, 2)
+	var second store.Observation
+	for _, o := range obs {
+		if o.ID != first.ID {
+			second = o
+		}
+	}
+	b.until(t, "the new observation appears without a reload",
+		fmt.Sprintf(`!!document.querySelector('#feed article.observation[data-id="%d"]') && window.__notReloaded === true`, second.ID), 30*time.Second)
+	b.do(t, "open the detail", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#feed article.observation[data-id="%d"] .title`, second.ID))))
+	b.until(t, "the detail shows", fmt.Sprintf(`!document.querySelector('#feed article.observation[data-id="%d"] .detail').hidden`, second.ID), 5*time.Second)
+	b.screenshots(t, arts, "feed")
+
+	// Search for a word of its title.
+	word := ""
+	for _, w := range strings.Fields(second.Title) {
+		if len(strings.Trim(w, `.,:;"'()[]`)) >= 4 {
+			word = strings.Trim(w, `.,:;"'()[]`)
+			break
+		}
+	}
+	if word == "" {
+		t.Fatalf("no word to search in the title %q", second.Title)
+	}
+	b.do(t, "search", js(`location.hash = "#/search"`), chromedp.WaitVisible(chromedp.CSS("#q")),
+		chromedp.SendKeys(chromedp.CSS("#q"), word), chromedp.Click(chromedp.CSS("#search-go")))
+	b.until(t, "search finds it: "+word, fmt.Sprintf(`!!document.querySelector('#results article.observation[data-id="%d"]')`, second.ID), 15*time.Second)
+
+	// Its session: prompts and observations in order.
+	b.do(t, "open the session", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#results article.observation[data-id="%d"] .session-link`, second.ID))))
+	b.until(t, "the session shows", fmt.Sprintf(`(document.querySelector("#session-title")||{}).textContent === %q && document.querySelectorAll("#session-items .card").length >= 3`,
+		"Session "+sid), 15*time.Second)
+	b.screenshots(t, arts, "session")
+
+	// A context setting changes the preview.
+	b.do(t, "open settings", js(`location.hash = "#/settings"`))
+	b.until(t, "the preview lists both observations", `document.querySelector("#preview").dataset.observations === "2"`, 15*time.Second)
+	before := eval[string](t, b, "read the preview", `document.querySelector("#preview").textContent`)
+	b.do(t, "change a setting", js(`(() => { const i = document.querySelector("#set-MNEMO_CONTEXT_OBSERVATIONS");
+		i.value = "1"; i.dispatchEvent(new Event("change")); })()`))
+	b.until(t, "the preview follows the setting", `document.querySelector("#preview").dataset.observations === "1"`, 15*time.Second)
+	after := eval[string](t, b, "read the preview again", `document.querySelector("#preview").textContent`)
+	src := eval[string](t, b, "read the source", `document.querySelector("#src-MNEMO_CONTEXT_OBSERVATIONS").textContent`)
+	if after == before || !strings.Contains(src, "settings file") {
+		t.Fatalf("preview unchanged (%v) or source %q not the file", after == before, src)
+	}
+	b.screenshots(t, arts, "settings")
+	b.do(t, "settings back", js(`(() => { const i = document.querySelector("#set-MNEMO_CONTEXT_OBSERVATIONS");
+		i.value = "50"; i.dispatchEvent(new Event("change")); })()`))
+	b.until(t, "the preview is back", `document.querySelector("#preview").dataset.observations === "2"`, 15*time.Second)
+
+	// Delete with confirmation.
+	card := fmt.Sprintf(`#feed article.observation[data-id="%d"]`, first.ID)
+	b.do(t, "back to the feed", js(`location.hash = "#/"`), chromedp.WaitVisible(chromedp.CSS(card)),
+		chromedp.Click(chromedp.CSS(card+" button.delete")), chromedp.WaitVisible(chromedp.CSS("#confirm-yes")),
+		chromedp.Click(chromedp.CSS("#confirm-yes")))
+	b.until(t, "the deleted card leaves the feed", fmt.Sprintf(`!document.querySelector(%q)`, card), 10*time.Second)
+	var left struct {
+		Observations []store.Observation `json:"observations"`
+	}
+	resp, err := http.Get(fmt.Sprintf("%s/v1/observations?ids=%d,%d", r.url, first.ID, second.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&left)
+	resp.Body.Close()
+	if len(left.Observations) != 1 || left.Observations[0].ID != second.ID {
+		t.Fatalf("after the delete the store holds %+v, want only #%d", left.Observations, second.ID)
+	}
+
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
