@@ -254,3 +254,13 @@ func Normalize(v []float32) []float32 {
 	}
 	return v
 }
+
+// Open returns a client for the MNEMO_EMBED_* configuration getenv reads,
+// or nil (and no error) when embeddings are off.
+func Open(getenv func(string) string) (*Client, error) {
+	cfg, err := FromEnv(getenv)
+	if err != nil || !cfg.On() {
+		return nil, err
+	}
+	return New(cfg)
+}

@@ -67,6 +67,9 @@ func (a *actor) applyGroup(ctx context.Context, evs []streamEvent) error {
 		return fmt.Errorf("apply: %w", err)
 	}
 	a.w.observeApply(start, evs, res)
+	if len(res.ObservationIDs) > 0 && a.w.catchup != nil {
+		a.w.catchup.Nudge()
+	}
 	a.committed(evs)
 	if after != nil {
 		after(res)

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/embed"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
 	"github.com/mnemo-dev/mnemo/pkg/outage"
+	"github.com/mnemo-dev/mnemo/pkg/semantic"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/nats-io/nats.go"
@@ -32,6 +34,9 @@ type Deps struct {
 	Compressor llm.Compressor
 	Logger     *slog.Logger
 	Metrics    *Metrics // nil = none
+	// Embedder, when set, embeds stored observations for semantic search
+	// in a loop of the worker's own (docs/ARCHITECTURE.md §14); nil = off.
+	Embedder *embed.Client
 }
 
 // Worker leases partitions, pulls their consumers and runs one actor per
@@ -60,6 +65,9 @@ type Worker struct {
 
 	processed    atomic.Int64
 	stoppingFlag atomic.Bool
+
+	// catchup embeds observations after they are stored; nil = off.
+	catchup *semantic.Catchup
 
 	// redisDown and natsDown bound the outages Run rides out.
 	redisDown, natsDown *outage.Tracker
@@ -93,6 +101,9 @@ func New(cfg Config, d Deps) (*Worker, error) {
 		redisDown: &outage.Tracker{Name: "Redis", Limit: cfg.OutageLimit},
 		natsDown:  &outage.Tracker{Name: "NATS", Limit: cfg.OutageLimit},
 	}
+	if d.Embedder != nil {
+		w.catchup = semantic.NewCatchup(d.Store, d.Embedder, log, 0)
+	}
 	w.acks = newAcker(cfg.AckDelay, max(cfg.Layout.MaxAckPending/4, 1), log, func(ds []delivery) { w.untrack(ds...) })
 	return w, nil
 }
@@ -111,6 +122,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer func() { close(stopTracker); <-w.inflight.done }()
 	go w.acks.run()
 	defer w.acks.close()
+	if w.catchup != nil {
+		// Its own context: the embedder stops with Run, whatever ended it.
+		cctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); w.catchup.Run(cctx) }()
+		defer func() { stop(); <-done }()
+	}
 
 	s, err := w.waitStream(ctx)
 	if err != nil {

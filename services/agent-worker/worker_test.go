@@ -13,6 +13,7 @@ import (
 	worker "github.com/mnemo-dev/mnemo/services/agent-worker"
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/embed"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
 	"github.com/mnemo-dev/mnemo/pkg/store"
@@ -21,6 +22,12 @@ import (
 
 // startWorker runs an in-process worker until the test ends.
 func startWorker(t testing.TB, p *pipeline, id string, comp llm.Compressor) (stop func()) {
+	t.Helper()
+	return startWorkerWith(t, p, id, comp, nil)
+}
+
+// startWorkerWith starts a worker that also embeds with emb (nil = off).
+func startWorkerWith(t testing.TB, p *pipeline, id string, comp llm.Compressor, emb *embed.Client) (stop func()) {
 	t.Helper()
 	cfg := worker.DefaultConfig()
 	cfg.WorkerID = id
@@ -36,7 +43,7 @@ func startWorker(t testing.TB, p *pipeline, id string, comp llm.Compressor) (sto
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	w, err := worker.New(cfg, worker.Deps{NC: p.nc, JS: p.js, Redis: rdb, Store: p.store, Compressor: comp, Logger: log})
+	w, err := worker.New(cfg, worker.Deps{NC: p.nc, JS: p.js, Redis: rdb, Store: p.store, Compressor: comp, Logger: log, Embedder: emb})
 	if err != nil {
 		t.Fatal(err)
 	}

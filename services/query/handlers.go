@@ -220,6 +220,9 @@ func (s *Server) handleDeleteObservation(w http.ResponseWriter, r *http.Request)
 		s.answer(w, err)
 		return
 	}
+	if s.sem != nil {
+		s.sem.s.Forget(id)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

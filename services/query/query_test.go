@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/embed"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/settings"
 	"github.com/mnemo-dev/mnemo/pkg/store"
@@ -54,9 +55,22 @@ func newRigOn(t testing.TB, dsn string) *rig {
 	return newRigWith(t, dsn, query.Config{Heartbeat: 200 * time.Millisecond}, nil)
 }
 
+// newRigEmbedding is a rig over the store at dsn whose server embeds with
+// emb (nil = semantic search off).
+func newRigEmbedding(t testing.TB, dsn string, emb *embed.Client) *rig {
+	t.Helper()
+	return newRigFull(t, dsn, query.Config{Heartbeat: 200 * time.Millisecond}, nil, emb)
+}
+
 // newRigWith is a rig with its own configuration and context settings (nil:
 // from the environment).
 func newRigWith(t testing.TB, dsn string, cfg query.Config, set *settings.Settings) *rig {
+	t.Helper()
+	return newRigFull(t, dsn, cfg, set, nil)
+}
+
+// newRigFull is a rig with its configuration, context settings and embedder.
+func newRigFull(t testing.TB, dsn string, cfg query.Config, set *settings.Settings, emb *embed.Client) *rig {
 	t.Helper()
 	r := &rig{t: t, nats: testkit.StartNATS(t), redis: testkit.StartRedis(t), layout: testkit.TestLayout()}
 	r.nc, r.js = r.nats.Connect(t)
@@ -70,7 +84,7 @@ func newRigWith(t testing.TB, dsn string, cfg query.Config, set *settings.Settin
 	t.Cleanup(func() { _ = st.Close() })
 	r.store = st
 	srv, err := query.New(cfg, query.Deps{
-		Store: st, NC: r.nc, JS: r.js, Layout: r.layout, Redis: r.rdb, Settings: set,
+		Store: st, NC: r.nc, JS: r.js, Layout: r.layout, Redis: r.rdb, Settings: set, Embedder: emb,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -96,6 +96,7 @@ func flat(s string) string {
 // SearchAnswer is GET /v1/search's answer.
 type SearchAnswer struct {
 	Type    string       `json:"type"` // observations, sessions or prompts
+	Mode    string       `json:"mode"` // text, semantic or hybrid (§14)
 	Results []IndexEntry `json:"results"`
 	Count   int          `json:"count"`
 	Limit   int          `json:"limit"`
@@ -196,6 +197,7 @@ func PlatformAgent(p string) string {
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	p := params{v: r.URL.Query()}
 	what, q := s.searchQuery(&p)
+	mode := s.searchMode(&p, what, q)
 	if p.err != nil {
 		badParam(w, p.err)
 		return
@@ -218,6 +220,13 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	default:
+		if mode != ModeText {
+			var ok bool
+			if out, ok = s.searchByMeaning(w, r, q, mode); !ok {
+				return
+			}
+			break
+		}
 		var hits []store.SearchHit
 		if hits, err = s.d.Store.Search(r.Context(), q); err == nil {
 			for _, h := range hits {
@@ -236,7 +245,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 			order = store.OrderDateDesc
 		}
 	}
-	httpapi.WriteJSON(w, http.StatusOK, SearchAnswer{Type: what, Results: out, Count: len(out), Limit: q.Limit, Offset: q.Offset, OrderBy: order})
+	httpapi.WriteJSON(w, http.StatusOK, SearchAnswer{Type: what, Mode: mode, Results: out, Count: len(out), Limit: q.Limit, Offset: q.Offset, OrderBy: order})
 }
 
 // TimelineAnswer is GET /v1/timeline's answer: the anchor and the

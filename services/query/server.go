@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/embed"
 	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/mnemo-dev/mnemo/pkg/settings"
 	"github.com/mnemo-dev/mnemo/pkg/store"
@@ -86,6 +87,9 @@ type Deps struct {
 	// Compressor is shown by the viewer's settings; empty when unknown
 	// (a cluster's query service does not run the compressor).
 	Compressor Compressor
+	// Embedder, when set, turns semantic and hybrid search on
+	// (docs/ARCHITECTURE.md §14); nil = full text only.
+	Embedder *embed.Client
 }
 
 // Server is the read-side HTTP API.
@@ -102,6 +106,8 @@ type Server struct {
 	once    sync.Once
 	// started is when the server was built, for /v1/stats' uptime.
 	started time.Time
+	// sem is the semantic index (semantic.go); nil when off.
+	sem *semanticIndex
 }
 
 // New builds the server and subscribes the live stream to mnemo.status.>.
@@ -138,12 +144,13 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.hub = h
+	s.sem = startSemantic(d.Store, d.Embedder, s)
 	return s, nil
 }
 
 // Close stops the live stream; open SSE responses end.
 func (s *Server) Close() {
-	s.once.Do(func() { s.hub.close() })
+	s.once.Do(func() { s.hub.close(); s.sem.close() })
 }
 
 // route is one endpoint: its pattern, its name in the request counter and

@@ -46,6 +46,8 @@ type Stats struct {
 	Version       string    `json:"version"`
 	StartedAt     time.Time `json:"started_at"`
 	UptimeSeconds int64     `json:"uptime_seconds"`
+	// Semantic says whether semantic search is on, and why not (§14).
+	Semantic SemanticStats `json:"semantic"`
 }
 
 // Stats gathers the figures; a source that fails is named in Errors and the
@@ -117,6 +119,17 @@ func (s *Server) Stats(ctx context.Context) Stats {
 		st.LLMCostUSDToday = c.CostUSD
 		st.Observations, st.Sessions, st.Prompts, st.Summaries = c.Observations, c.Sessions, c.Prompts, c.Summaries
 		st.StoreBytes = size
+		mu.Unlock()
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sem, err := s.semanticStats(ctx)
+		if err != nil {
+			fail("semantic", err)
+		}
+		mu.Lock()
+		st.Semantic = sem
 		mu.Unlock()
 	}()
 	if s.d.Redis != nil {

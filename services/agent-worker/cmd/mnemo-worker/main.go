@@ -12,6 +12,7 @@ import (
 
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/daemon"
+	"github.com/mnemo-dev/mnemo/pkg/embed"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
 )
 
@@ -24,6 +25,7 @@ func run() error {
 	cfg.Bind(set)
 	ops.Bind(set, "MNEMO_WORKER_ADDR", "") // off by default: a machine may run several workers
 	set.Reads(llm.EnvVars)
+	set.Reads(embed.EnvVars)
 	cmd, err := daemon.Start(set, os.Args[1:], "worker", daemon.Needs{Redis: "Redis URL", Store: true},
 		func(p *config.Problems) { p.Add(cfg.Validate()); ops.Check(p) })
 	if err != nil {
@@ -40,8 +42,12 @@ func run() error {
 		return err
 	}
 	reg := daemon.Registry()
+	emb, err := embed.Open(os.Getenv)
+	if err != nil {
+		return err
+	}
 	w, err := worker.New(cfg, worker.Deps{NC: c.NC, JS: c.JS, Redis: c.Redis, Store: c.Store, Compressor: comp, Logger: cmd.Log,
-		Metrics: worker.NewMetrics(reg)})
+		Metrics: worker.NewMetrics(reg), Embedder: emb})
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/daemon"
+	"github.com/mnemo-dev/mnemo/pkg/embed"
 	"github.com/mnemo-dev/mnemo/services/query"
 )
 
@@ -20,6 +21,7 @@ func run() error {
 	cfg := query.DefaultConfig()
 	set := config.NewSet(flag.CommandLine)
 	cfg.Bind(set)
+	set.Reads(embed.EnvVars)
 	cmd, err := daemon.Start(set, os.Args[1:], "query", daemon.Needs{Redis: "Redis URL (live workers, active sessions)", Store: true},
 		func(p *config.Problems) { p.Add(cfg.Validate()); p.Add(cfg.ValidateBind()) })
 	if err != nil {
@@ -39,9 +41,14 @@ func run() error {
 	}
 	defer c.Close()
 	reg := daemon.Registry()
+	emb, err := embed.Open(os.Getenv)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	layout := bus.DefaultLayout()
 	layout.Partitions = cfg.Partitions
-	q, err := query.New(cfg, query.Deps{Store: c.Store, NC: c.NC, JS: c.JS, Layout: layout, Redis: c.Redis, Logger: log, Registry: reg})
+	q, err := query.New(cfg, query.Deps{Store: c.Store, NC: c.NC, JS: c.JS, Layout: layout, Redis: c.Redis, Logger: log, Registry: reg, Embedder: emb})
 	if err != nil {
 		ln.Close()
 		return err

@@ -1,0 +1,268 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/embed"
+	"github.com/mnemo-dev/mnemo/pkg/httpapi"
+	"github.com/mnemo-dev/mnemo/pkg/semantic"
+	"github.com/mnemo-dev/mnemo/pkg/store"
+)
+
+// Search modes of /v1/search (docs/ARCHITECTURE.md §14).
+const (
+	ModeText     = "text"
+	ModeSemantic = "semantic"
+	ModeHybrid   = "hybrid"
+)
+
+// SemanticOffReason is why semantic search is unavailable without a
+// provider: the 400 of mode=semantic and what stats say.
+const SemanticOffReason = "semantic search is off: no embedding provider is configured (set MNEMO_EMBED_PROVIDER to openai or gemini)"
+
+// Bounds of a semantic search.
+const (
+	// semanticDepth is how many neighbours are read per result wanted,
+	// so that filters the index cannot apply (types, file, dates,
+	// platform) still leave a page.
+	semanticDepth = 4
+	maxSemanticK  = 2000
+)
+
+// semanticIndex is the query process's vector index and the goroutine
+// keeping it current from the store; nil when embeddings are off.
+type semanticIndex struct {
+	s      *semantic.Searcher
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startSemantic starts keeping an index of emb's vectors; nil emb gives nil.
+func startSemantic(st store.Store, emb *embed.Client, s *Server) *semanticIndex {
+	if emb == nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	x := &semanticIndex{s: semantic.NewSearcher(st, emb, s.log), cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(x.done); x.s.Run(ctx, semantic.DefaultSync) }()
+	return x
+}
+
+func (x *semanticIndex) close() {
+	if x != nil {
+		x.cancel()
+		<-x.done
+	}
+}
+
+// SyncSemantic brings the semantic index up to date with the store now
+// (tests, and a caller that just wrote vectors); a no-op when off.
+func (s *Server) SyncSemantic(ctx context.Context) error {
+	if s.sem == nil {
+		return nil
+	}
+	return s.sem.s.Sync(ctx)
+}
+
+// SemanticStats say whether semantic search is on and how far it is.
+type SemanticStats struct {
+	On       bool   `json:"on"`
+	Reason   string `json:"reason,omitempty"` // why it is off
+	Model    string `json:"model,omitempty"`  // the vector space (provider:model[:dims])
+	Indexed  int    `json:"indexed"`          // vectors this process's index holds
+	IndexMB  int64  `json:"index_mb"`
+	Embedded int64  `json:"embedded"` // observations with a vector of Model
+	Pending  int64  `json:"pending"`  // observations waiting for one
+}
+
+func (s *Server) semanticStats(ctx context.Context) (SemanticStats, error) {
+	if s.sem == nil {
+		return SemanticStats{Reason: SemanticOffReason}, nil
+	}
+	ix := s.sem.s.Index()
+	out := SemanticStats{On: true, Model: s.sem.s.Key(), Indexed: ix.Len(), IndexMB: ix.Bytes() >> 20}
+	c, err := s.d.Store.CountVectors(ctx, s.sem.s.Key(), "")
+	if err != nil {
+		return out, err
+	}
+	out.Embedded, out.Pending = c.Embedded, c.Pending
+	return out, nil
+}
+
+// searchMode reads mode= for a search of what: hybrid by default when
+// embeddings are on and there is text to rank, text otherwise.
+func (s *Server) searchMode(p *params, what string, q store.SearchQuery) string {
+	mode := p.str("mode", 16)
+	switch mode {
+	case "":
+		if s.sem != nil && what == SearchObservations && strings.TrimSpace(q.Text) != "" &&
+			(q.OrderBy == "" || q.OrderBy == store.OrderRelevance) {
+			return ModeHybrid
+		}
+		return ModeText
+	case ModeText:
+		return mode
+	case ModeSemantic, ModeHybrid:
+	default:
+		p.fail("mode", "%q is not one of hybrid, text, semantic", mode)
+		return ModeText
+	}
+	switch {
+	case s.sem == nil:
+		p.fail("mode", "%s", SemanticOffReason)
+	case what != SearchObservations:
+		p.fail("mode", "mode=%s searches observations only, not type=%s", mode, what)
+	case strings.TrimSpace(q.Text) == "":
+		p.fail("query", "mode=%s needs a query to rank by meaning", mode)
+	case q.OrderBy != "" && q.OrderBy != store.OrderRelevance:
+		p.fail("orderBy", "mode=%s ranks by relevance; use mode=text for orderBy=%s", mode, q.OrderBy)
+	}
+	return mode
+}
+
+// semanticSearch ranks observations by meaning (semantic) or by the
+// reciprocal rank fusion of meaning and full text (hybrid), over the same
+// filters as the text search; every hit is read from the store, so nothing
+// deleted is answered.
+func (s *Server) semanticSearch(ctx context.Context, q store.SearchQuery, hybrid bool) ([]IndexEntry, error) {
+	need := q.Offset + q.Limit
+	k := need
+	if len(q.Types) > 0 || q.File != "" || !q.Since.IsZero() || !q.Until.IsZero() || q.Platform != "" {
+		k = need*semanticDepth + 50
+	}
+	hits, err := s.sem.s.Nearest(ctx, q.Text, q.Project, min(k, maxSemanticK))
+	if err != nil {
+		return nil, &embedFailure{err}
+	}
+	var sem []int64
+	for _, h := range hits {
+		if h.Score > 0 { // nothing in common: not a match
+			sem = append(sem, h.ID)
+		}
+	}
+	ranked := make([]semantic.Fused, len(sem))
+	for i, id := range sem {
+		ranked[i] = semantic.Fused{ID: id, Score: float64(hits[i].Score)}
+	}
+	if hybrid {
+		tq := q
+		tq.Offset, tq.Limit = 0, 100 // the store's largest page
+		th, err := s.d.Store.Search(ctx, tq)
+		if err != nil {
+			return nil, err
+		}
+		text := make([]int64, len(th))
+		for i, h := range th {
+			text[i] = h.Observation.ID
+		}
+		ranked = semantic.Fuse(text, sem)
+	}
+	ids := make([]int64, len(ranked))
+	for i, f := range ranked {
+		ids[i] = f.ID
+	}
+	got, err := s.d.Store.Observations(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]store.Observation, len(got))
+	for _, o := range got {
+		byID[o.ID] = o
+	}
+	agents := map[string]string{}
+	out := []IndexEntry{}
+	skipped := 0
+	for _, f := range ranked {
+		o, ok := byID[f.ID]
+		if !ok || !s.semanticFilter(ctx, q, o, agents) {
+			continue
+		}
+		if skipped < q.Offset {
+			skipped++
+			continue
+		}
+		out = append(out, index(o, f.Score))
+		if len(out) == q.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// semanticFilter applies the filters the index does not: project (again,
+// for a hybrid's text hits it already met), types, file, dates, platform.
+func (s *Server) semanticFilter(ctx context.Context, q store.SearchQuery, o store.Observation, agents map[string]string) bool {
+	switch {
+	case q.Project != "" && o.Project != q.Project:
+		return false
+	case len(q.Types) > 0 && !slices.Contains(q.Types, o.Type):
+		return false
+	case q.File != "" && !slices.Contains(o.FilesRead, q.File) && !slices.Contains(o.FilesModified, q.File):
+		return false
+	case !q.Since.IsZero() && o.AcceptedAt.Before(q.Since):
+		return false
+	case !q.Until.IsZero() && !o.AcceptedAt.Before(q.Until):
+		return false
+	}
+	if q.Platform != "" {
+		agent, ok := agents[o.SessionID]
+		if !ok {
+			sess, err := s.d.Store.Session(ctx, o.SessionID)
+			if err == nil {
+				agent = sess.Agent
+			}
+			agents[o.SessionID] = agent
+		}
+		return agent == q.Platform
+	}
+	return true
+}
+
+// semanticDeadline bounds the provider call of one search, so a stalled
+// provider fails the search with a reason rather than holding it.
+const semanticDeadline = 5 * time.Second
+
+// embedFailure is a failed embedding of the query: the provider's fault,
+// not the store's.
+type embedFailure struct{ err error }
+
+func (e *embedFailure) Error() string { return e.err.Error() }
+func (e *embedFailure) Unwrap() error { return e.err }
+
+// searchByMeaning answers a semantic or hybrid search; ok false when it
+// wrote an error. A hybrid search whose query cannot be embedded (the
+// provider down) is answered by full text alone, with a warning logged; a
+// semantic one answers 503 with the reason.
+func (s *Server) searchByMeaning(w http.ResponseWriter, r *http.Request, q store.SearchQuery, mode string) ([]IndexEntry, bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), semanticDeadline)
+	defer cancel()
+	out, err := s.semanticSearch(ctx, q, mode == ModeHybrid)
+	var ef *embedFailure
+	switch {
+	case err == nil:
+		return out, true
+	case errors.As(err, &ef) && mode == ModeHybrid:
+		s.log.Warn("hybrid search fell back to full text", "err", err)
+		hits, err := s.d.Store.Search(r.Context(), q)
+		if err != nil {
+			s.answer(w, err)
+			return nil, false
+		}
+		out = make([]IndexEntry, len(hits))
+		for i, h := range hits {
+			out[i] = index(h.Observation, h.Rank)
+		}
+		return out, true
+	case errors.As(err, &ef):
+		httpapi.WriteError(w, http.StatusServiceUnavailable, "semantic search failed: "+err.Error(), "mode")
+		return nil, false
+	default:
+		s.answer(w, err)
+		return nil, false
+	}
+}

@@ -1,0 +1,185 @@
+package query_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mnemo-dev/mnemo/pkg/embed"
+	"github.com/mnemo-dev/mnemo/pkg/embed/embedtest"
+	"github.com/mnemo-dev/mnemo/pkg/semantic"
+	"github.com/mnemo-dev/mnemo/services/query"
+)
+
+// semanticRig is a rig whose server embeds with a fake provider, with a
+// small memory embedded and indexed.
+type semanticRig struct {
+	*rig
+	fake *embedtest.Server
+	emb  *embed.Client
+	ids  map[string]int64
+}
+
+func newSemanticRig(t *testing.T, fake func(testing.TB, int) *embedtest.Server, model string) *semanticRig {
+	t.Helper()
+	srv := fake(t, 128)
+	emb, err := embed.New(srv.Config(model))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &semanticRig{rig: newRigEmbedding(t, filepath.Join(t.TempDir(), "mnemo.db"), emb), fake: srv, emb: emb, ids: map[string]int64{}}
+	for _, o := range []struct{ project, typ, title, narrative string }{
+		{"acme", "feature", "Check greeting", "the CLI says it on start"},
+		{"acme", "change", "Update README", "install steps explained"},
+		{"acme", "bugfix", "Fix flaky migration", "schema upgrade raced"},
+		{"acme", "discovery", "Build cache speedup", "objects reused"},
+		{"beta", "feature", "Welcome banner", "shown at first run"},
+	} {
+		r.ids[o.title] = r.observe("s-"+o.project, o.project, o.typ, o.title, o.narrative)
+	}
+	r.embedAll()
+	return r
+}
+
+// embedAll embeds what is pending, as a worker would, and syncs the index.
+func (r *semanticRig) embedAll() {
+	r.t.Helper()
+	if _, err := semantic.NewCatchup(r.store, r.emb, nil, 0).Pass(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.rig.srv.SyncSemantic(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *semanticRig) search(params string) (query.SearchAnswer, []int64) {
+	r.t.Helper()
+	var ans query.SearchAnswer
+	if code := r.get("/v1/search?"+params, &ans); code != http.StatusOK {
+		r.t.Fatalf("search %s: %d", params, code)
+	}
+	var ids []int64
+	for _, e := range ans.Results {
+		ids = append(ids, e.ID)
+	}
+	return ans, ids
+}
+
+// A query sharing no word with its target finds it by meaning (semantic and
+// hybrid, the default) and not by its words (text), on both providers'
+// wire formats.
+func TestSemanticFindsAParaphrase(t *testing.T) {
+	for _, tc := range []struct {
+		name, model string
+		fake        func(testing.TB, int) *embedtest.Server
+	}{{"openai", "fake-embed", embedtest.NewOpenAI}, {"gemini", "gemini-embedding-001", embedtest.NewGemini}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newSemanticRig(t, tc.fake, tc.model)
+			greeting, docs := r.ids["Check greeting"], r.ids["Update README"]
+			q := url.QueryEscape("salutation message")
+			if _, ids := r.search("query=" + q + "&mode=text"); slices.Contains(ids, greeting) {
+				t.Fatalf("text mode found the paraphrase's target: %v", ids)
+			}
+			if ans, ids := r.search("query=" + q + "&mode=semantic&project=acme"); len(ids) == 0 || ids[0] != greeting || ans.Mode != "semantic" {
+				t.Fatalf("semantic: %v (%s), want #%d first", ids, ans.Mode, greeting)
+			}
+			ans, ids := r.search("query=" + q + "&project=acme")
+			if ans.Mode != "hybrid" || len(ids) == 0 || ids[0] != greeting {
+				t.Fatalf("default: %v (%s), want hybrid with #%d first", ids, ans.Mode, greeting)
+			}
+			if _, ids := r.search("query=documentation&mode=semantic"); len(ids) == 0 || ids[0] != docs {
+				t.Fatalf("documentation: %v, want #%d first", ids, docs)
+			}
+			// The same filters as text: project, type.
+			if _, ids := r.search("query=" + q + "&mode=semantic&project=beta"); len(ids) != 1 || ids[0] != r.ids["Welcome banner"] {
+				t.Fatalf("project=beta: %v, want only its banner", ids)
+			}
+			if _, ids := r.search("query=" + q + "&mode=hybrid&obs_type=bugfix"); slices.Contains(ids, greeting) {
+				t.Fatalf("obs_type=bugfix let a feature through: %v", ids)
+			}
+		})
+	}
+}
+
+// Hybrid fuses both rankings: a word match and a meaning match both
+// appear, the one matching both ways first.
+func TestHybridFusesTextAndMeaning(t *testing.T) {
+	r := newSemanticRig(t, embedtest.NewOpenAI, "fake-embed")
+	_, ids := r.search("query=" + url.QueryEscape("migration hello") + "&mode=hybrid&project=acme")
+	if len(ids) < 2 || !slices.Contains(ids, r.ids["Fix flaky migration"]) || !slices.Contains(ids, r.ids["Check greeting"]) {
+		t.Fatalf("hybrid %v, want both the word match #%d and the meaning match #%d", ids, r.ids["Fix flaky migration"], r.ids["Check greeting"])
+	}
+}
+
+// A deleted observation is never answered: at once by the replica that
+// deleted it, and by any other as soon as it reads the hit back.
+func TestSemanticNeverAnswersTheDeleted(t *testing.T) {
+	r := newSemanticRig(t, embedtest.NewOpenAI, "fake-embed")
+	greeting := r.ids["Check greeting"]
+	if code := r.do(http.MethodDelete, fmt.Sprintf("/v1/observations/%d", greeting), "", nil); code != http.StatusNoContent {
+		t.Fatalf("delete: %d", code)
+	}
+	if _, ids := r.search("query=salutation&mode=semantic"); slices.Contains(ids, greeting) {
+		t.Fatalf("deleted #%d still found: %v", greeting, ids)
+	}
+	// Deleted behind the server's back (another replica): not answered even
+	// before its index forgets it.
+	banner := r.ids["Welcome banner"]
+	if err := r.store.DeleteObservation(context.Background(), banner); err != nil {
+		t.Fatal(err)
+	}
+	if _, ids := r.search("query=salutation&mode=hybrid"); slices.Contains(ids, banner) {
+		t.Fatalf("observation deleted elsewhere still answered: %v", ids)
+	}
+}
+
+// Without a provider, semantic and hybrid are refused with the reason and
+// stats say it is off; with one, stats say how far embedding has come; a
+// provider down fails semantic with 503 and hybrid falls back to text.
+func TestSemanticOffAndProviderDown(t *testing.T) {
+	off := newRig(t)
+	off.observe("s", "acme", "feature", "Check greeting", "x")
+	for _, mode := range []string{"semantic", "hybrid"} {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if code := off.get("/v1/search?query=greeting&mode="+mode, &e); code != http.StatusBadRequest || !strings.Contains(e.Error, "MNEMO_EMBED_PROVIDER") {
+			t.Fatalf("mode=%s without a provider: %d %q, want 400 naming MNEMO_EMBED_PROVIDER", mode, code, e.Error)
+		}
+	}
+	var ans query.SearchAnswer
+	if off.get("/v1/search?query=greeting", &ans); ans.Mode != "text" || ans.Count != 1 {
+		t.Fatalf("default without a provider: %s, %d results; want text, 1", ans.Mode, ans.Count)
+	}
+	var st query.Stats
+	off.get("/v1/stats", &st)
+	if st.Semantic.On || !strings.Contains(st.Semantic.Reason, "MNEMO_EMBED_PROVIDER") {
+		t.Fatalf("stats without a provider: %+v", st.Semantic)
+	}
+
+	r := newSemanticRig(t, embedtest.NewOpenAI, "fake-embed")
+	r.get("/v1/stats", &st)
+	if !st.Semantic.On || st.Semantic.Model != "openai:fake-embed" || st.Semantic.Embedded != 5 || st.Semantic.Pending != 0 || st.Semantic.Indexed != 5 {
+		t.Fatalf("stats with a provider: %+v", st.Semantic)
+	}
+	r.fake.SetDown(true)
+	var e struct {
+		Error string `json:"error"`
+	}
+	if code := r.get("/v1/search?query=salutation&mode=semantic", &e); code != http.StatusServiceUnavailable || !strings.Contains(e.Error, "503") {
+		t.Fatalf("semantic with the provider down: %d %q, want 503 with the reason", code, e.Error)
+	}
+	if _, ids := r.search("query=migration"); len(ids) != 1 || ids[0] != r.ids["Fix flaky migration"] {
+		t.Fatalf("hybrid with the provider down: %v, want the text match", ids)
+	}
+	for _, bad := range []string{"mode=fuzzy&query=x", "mode=semantic", "mode=semantic&query=x&type=prompts", "mode=semantic&query=x&orderBy=date_desc"} {
+		if code := r.get("/v1/search?"+bad, nil); code != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", bad, code)
+		}
+	}
+}
