@@ -23,6 +23,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/daemon"
+	"github.com/mnemo-dev/mnemo/pkg/embed"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
 	"github.com/mnemo-dev/mnemo/pkg/logging"
 	"github.com/mnemo-dev/mnemo/pkg/redisserver"
@@ -82,6 +83,7 @@ func (c *runConfig) bind(s *config.Set) {
 	s.String(&c.Upstream, "upstream", "MNEMO_UPSTREAM", "", "NATS URL of a shared Mnemo cluster to forward this machine's events to (events wait locally while it is unreachable)")
 	s.String(&c.UpstreamToken, "upstream-token", "MNEMO_UPSTREAM_TOKEN", "", "token for the upstream cluster")
 	s.Reads(llm.EnvVars)
+	s.Reads(embed.EnvVars)
 	s.Reads(map[string]string{"MNEMO_REDIS_SERVER": "path of the redis-server started when MNEMO_REDIS_URL is empty"})
 	for _, d := range settings.Defs { // the settings file's, read by the services and the hook
 		s.Reads(map[string]string{d.Key: d.Help})
@@ -218,9 +220,16 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 		return err
 	}
 	reg := daemon.Registry()
+	emb, err := embed.Open(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if emb != nil {
+		log.Info("semantic search on", "embed", emb.Key())
+	}
 
 	w, err := worker.New(cfg.Worker, worker.Deps{
-		NC: nc, JS: js, Redis: rdb, Store: st, Compressor: comp, Logger: log, Metrics: worker.NewMetrics(reg),
+		NC: nc, JS: js, Redis: rdb, Store: st, Compressor: comp, Logger: log, Metrics: worker.NewMetrics(reg), Embedder: emb,
 	})
 	if err != nil {
 		return err
@@ -236,7 +245,7 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	rp.Register(mux)
 	closeServices, err := mountServices(mux, services{log: log, nc: nc, js: js, rdb: rdb, store: st, reg: reg,
 		ingest: cfg.Ingest, query: cfg.Query, layout: cfg.Worker.Layout, settings: userSettings,
-		compressor: query.Compressor{Choice: choice.String(), Budget: choice.Budget()}})
+		compressor: query.Compressor{Choice: choice.String(), Budget: choice.Budget()}, embedder: emb})
 	if err != nil {
 		return err
 	}

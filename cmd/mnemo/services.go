@@ -8,6 +8,7 @@ import (
 	"net/url"
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/embed"
 	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/settings"
@@ -38,6 +39,8 @@ type services struct {
 	settings *settings.Settings
 	// compressor is the compressor in use, shown by the viewer.
 	compressor query.Compressor
+	// embedder turns semantic search on; nil = off.
+	embedder *embed.Client
 }
 
 // mountServices mounts ingest (and the other HTTP services) on mux with
@@ -54,7 +57,7 @@ func mountServices(mux *http.ServeMux, s services) (closeAll func(), err error) 
 	in.Register(mux)
 	q, err := query.New(s.query, query.Deps{
 		Store: s.store, NC: s.nc, JS: s.js, Layout: s.layout, Redis: s.rdb, Logger: s.log, Registry: s.reg, Settings: s.settings,
-		Compressor: s.compressor,
+		Compressor: s.compressor, Embedder: s.embedder,
 	})
 	if err != nil {
 		in.Close()
