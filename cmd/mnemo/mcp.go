@@ -104,6 +104,7 @@ type (
 		File           string `json:"file,omitempty" jsonschema:"only observations that read or modified this absolute path"`
 		Since          string `json:"since,omitempty" jsonschema:"older name of dateStart"`
 		Until          string `json:"until,omitempty" jsonschema:"older name of dateEnd, exclusive: only before this time"`
+		Mode           string `json:"mode,omitempty" jsonschema:"hybrid (default when semantic search is on: words and meaning), text or semantic"`
 	}
 	timelineIn struct {
 		Anchor      int64  `json:"anchor,omitempty" jsonschema:"the observation ID to center on (from search)"`
@@ -258,7 +259,7 @@ func (in searchIn) values() url.Values {
 	q := url.Values{}
 	for k, v := range map[string]string{"query": in.Query, "type": in.Type, "obs_type": in.ObsType, "project": in.Project,
 		"dateStart": in.DateStart, "dateEnd": in.DateEnd, "orderBy": in.OrderBy, "platformSource": in.PlatformSource,
-		"file": in.File, "since": in.Since, "until": in.Until} {
+		"file": in.File, "since": in.Since, "until": in.Until, "mode": in.Mode} {
 		setNonEmpty(q, k, v)
 	}
 	if in.Limit != 0 {

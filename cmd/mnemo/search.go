@@ -74,9 +74,9 @@ Flags may come before or after the query.`
 
 type searchConfig struct {
 	clientConfig
-	Type, ObsType, Project, DateStart, DateEnd, OrderBy, Platform, File string
-	Limit, Offset                                                       int
-	JSON                                                                bool
+	Type, ObsType, Project, DateStart, DateEnd, OrderBy, Platform, File, Mode string
+	Limit, Offset                                                             int
+	JSON                                                                      bool
 }
 
 func runSearch(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -96,6 +96,7 @@ func runSearch(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	set.String(&cfg.OrderBy, "order-by", "", "", "relevance (default with a query), date_desc or date_asc")
 	set.String(&cfg.Platform, "platform-source", "", "", "only sessions of this agent (claude-code, cursor, …)")
 	set.String(&cfg.File, "file", "", "", "only observations that read or modified this path")
+	set.String(&cfg.Mode, "mode", "", "", "hybrid (default when semantic search is on), text or semantic")
 	set.Int(&cfg.Limit, "limit", "", 20, "results, 1-100")
 	set.Int(&cfg.Offset, "offset", "", 0, "results to skip")
 	set.Bool(&cfg.JSON, "json", "", false, "print the API's JSON answer")
@@ -116,7 +117,7 @@ func runSearch(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	}
 	in := searchIn{Query: strings.Join(words, " "), Type: cfg.Type, ObsType: cfg.ObsType, Project: cfg.Project,
 		DateStart: cfg.DateStart, DateEnd: cfg.DateEnd, OrderBy: cfg.OrderBy, Limit: cfg.Limit, Offset: cfg.Offset,
-		PlatformSource: cfg.Platform, File: cfg.File}
+		PlatformSource: cfg.Platform, File: cfg.File, Mode: cfg.Mode}
 	api, _, _ := cfg.api()
 	b, err := api.call(ctx, http.MethodGet, "/v1/search?"+in.values().Encode(), nil)
 	if err != nil {
