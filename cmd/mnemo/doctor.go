@@ -21,6 +21,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/hook"
 	"github.com/mnemo-dev/mnemo/pkg/hook/hookcli"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
+	"github.com/mnemo-dev/mnemo/services/query"
 )
 
 func init() {
@@ -339,6 +340,32 @@ func (d *doctor) checkCompressor(ctx context.Context) {
 		Fix:    "log in with `claude` or set MNEMO_LLM_PROVIDER (claude-code, anthropic, openai, gemini)"})
 }
 
+// checkSemantic says whether the running Mnemo searches by meaning (a
+// warning when not: full-text search still works).
+func (d *doctor) checkSemantic(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.cfg.URL+"/v1/stats", nil)
+	if err != nil {
+		return
+	}
+	d.cfg.Authorize(req)
+	resp, err := hookcli.HTTPClient(3 * time.Second).Do(req)
+	if err != nil {
+		return // the server checks said why
+	}
+	defer resp.Body.Close()
+	var st query.Stats
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st) != nil {
+		return
+	}
+	c := doctorCheck{Name: "semantic search", OK: st.Semantic.On, Warn: true, Detail: semanticLine(st.Semantic)}
+	if !st.Semantic.On {
+		c.Fix = "set MNEMO_EMBED_PROVIDER (openai or gemini) and MNEMO_EMBED_MODEL where Mnemo runs, then restart it"
+	}
+	d.add(c)
+}
+
 // runDoctor is `mnemo doctor`. It exits 1 when a check failed.
 func runDoctor(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("doctor", flag.ContinueOnError)
@@ -362,6 +389,7 @@ func runDoctor(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	d.checkSpool()
 	d.checkExcluded()
 	d.checkCompressor(ctx)
+	d.checkSemantic(ctx)
 	if *asJSON {
 		if err := json.NewEncoder(stdout).Encode(d.checks); err != nil {
 			return err

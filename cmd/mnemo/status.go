@@ -113,6 +113,7 @@ func (s statusReport) print(w io.Writer) {
 	row("work", fmt.Sprintf("%d queued, %d in flight, %d active sessions, %d dead letters", st.QueueDepth, st.InFlight, st.ActiveSessions, st.DLQSize))
 	row("workers", strings.TrimSpace(strconv.Itoa(len(st.LiveWorkers))+" live "+strings.Join(st.LiveWorkers, ", ")))
 	row("LLM tokens today", strconv.FormatInt(st.LLMTokensToday, 10))
+	row("semantic search", semanticLine(st.Semantic))
 	for i, e := range st.Errors {
 		if i == 3 {
 			row("", fmt.Sprintf("… and %d more", len(st.Errors)-i))
@@ -121,6 +122,15 @@ func (s statusReport) print(w io.Writer) {
 		row("could not read", e)
 	}
 	_ = tw.Flush()
+}
+
+// semanticLine says whether semantic search is on and how far embedding
+// has come, or why it is off (docs/ARCHITECTURE.md §14).
+func semanticLine(s query.SemanticStats) string {
+	if !s.On {
+		return "off: " + s.Reason
+	}
+	return fmt.Sprintf("on (%s): %d embedded, %d pending, %d in the index (%d MiB)", s.Model, s.Embedded, s.Pending, s.Indexed, s.IndexMB)
 }
 
 // humanBytes is n in B, KiB, MiB or GiB.

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mnemo-dev/mnemo/pkg/embed"
+	"github.com/mnemo-dev/mnemo/pkg/embed/embedtest"
+	"github.com/mnemo-dev/mnemo/pkg/semantic"
+	"github.com/mnemo-dev/mnemo/pkg/store"
+)
+
+// After a model change, reindex embeds every observation with the new model
+// and leaves no old-model vector behind; without a provider it refuses with
+// the reason.
+func TestReindexAfterModelChange(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "mnemo.db")
+	st, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, title := range []string{"Check greeting", "Update README", "Fix migration"} {
+		if _, err := st.AddMemory(ctx, store.Observation{Project: "acme", Type: store.TypeChange, Title: title}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := embedtest.NewGemini(t, 32)
+	old, err := embed.New(srv.Config("old-model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := semantic.NewCatchup(st, old, nil, 0).Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	t.Setenv("MNEMO_HOME", t.TempDir())
+	var out, errOut bytes.Buffer
+	if err := runReindex(ctx, []string{"--store", path}, nil, &out, &errOut); err == nil || !strings.Contains(err.Error(), "MNEMO_EMBED_PROVIDER") {
+		t.Fatalf("reindex without a provider: %v, want a refusal naming MNEMO_EMBED_PROVIDER", err)
+	}
+	for k, v := range srv.Env("new-model") {
+		t.Setenv(k, v)
+	}
+	if err := runReindex(ctx, []string{"--store", path}, nil, &out, &errOut); err != nil {
+		t.Fatalf("reindex: %v (%s)", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "embedded 3 observations") || !strings.Contains(errOut.String(), "embedded 3 of 3") {
+		t.Fatalf("reindex said %q / %q", out.String(), errOut.String())
+	}
+	st, err = store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if ids, _ := st.VectorIDs(ctx, old.Key()); len(ids) != 0 {
+		t.Fatalf("old model's vectors after reindex: %v", ids)
+	}
+	if c, _ := st.CountVectors(ctx, "gemini:new-model", ""); c != (store.VectorCounts{Embedded: 3}) {
+		t.Fatalf("new model's vectors %+v, want all 3", c)
+	}
+}
