@@ -1,18 +1,24 @@
 package query_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/embed"
 	"github.com/mnemo-dev/mnemo/pkg/embed/embedtest"
+	"github.com/mnemo-dev/mnemo/pkg/hook/hookcli"
 	"github.com/mnemo-dev/mnemo/pkg/semantic"
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/mnemo-dev/mnemo/services/query"
 )
 
@@ -181,5 +187,67 @@ func TestSemanticOffAndProviderDown(t *testing.T) {
 		if code := r.get("/v1/search?"+bad, nil); code != http.StatusBadRequest {
 			t.Errorf("%s: %d, want 400", bad, code)
 		}
+	}
+}
+
+// Per-prompt injection: on, UserPromptSubmit prints the memories related to
+// the prompt; with the embedder stalled it prints nothing, within the
+// deadline; off, it never asks.
+func TestHookInjectsRelatedMemories(t *testing.T) {
+	r := newSemanticRig(t, embedtest.NewOpenAI, "fake-embed")
+	raw, err := os.ReadFile(filepath.Join(testkit.FixtureDir(t, "claude-code"), "UserPromptSubmit.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var payload map[string]any
+	if err := json.Unmarshal(raw, &payload); err != nil {
+		t.Fatal(err)
+	}
+	payload["cwd"] = "/home/dev/acme"
+	t.Setenv("MNEMO_URL", r.http.URL)
+	t.Setenv("MNEMO_HOME", t.TempDir())
+	t.Setenv("CLAUDE_PROJECT_DIR", "")
+	calls := 0
+	hook := func() (string, time.Duration) {
+		t.Helper()
+		// A new prompt each time: the hook drops a prompt repeated within 10s.
+		calls++
+		payload["prompt"] = fmt.Sprintf("say hello to the user with a nice salutation, take %d", calls)
+		body, _ := json.Marshal(payload)
+		var out, errOut bytes.Buffer
+		start := time.Now()
+		if err := hookcli.RunHook(context.Background(), []string{"claude-code", "UserPromptSubmit"}, bytes.NewReader(body), &out, &errOut); err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), time.Since(start)
+	}
+
+	t.Setenv("MNEMO_SEMANTIC_INJECT", "false")
+	if out, _ := hook(); out != "" {
+		t.Fatalf("injection off printed %q", out)
+	}
+	t.Setenv("MNEMO_SEMANTIC_INJECT", "true")
+	t.Setenv("MNEMO_SEMANTIC_INJECT_LIMIT", "2")
+	out, _ := hook()
+	want := fmt.Sprintf("#%d ", r.ids["Check greeting"])
+	if !strings.Contains(out, `"hookEventName":"UserPromptSubmit"`) || !strings.Contains(out, want) || !strings.Contains(out, "Check greeting") {
+		t.Fatalf("injection on printed %q, want the greeting memory (%s)", out, want)
+	}
+	if strings.Contains(out, "Welcome banner") {
+		t.Fatalf("another project's memory injected: %q", out)
+	}
+	if n := strings.Count(out, `\n#`); n > 2 {
+		t.Fatalf("%d memories injected, limit 2: %q", n, out)
+	}
+
+	r.fake.Stall(3 * time.Second)
+	out, took := hook()
+	if out != "" {
+		t.Fatalf("stalled embedder: printed %q, want nothing", out)
+	}
+	// The event POST has its own 300ms deadline; the injection adds at
+	// most its 100ms.
+	if limit := 300*time.Millisecond + hookcli.InjectDeadline + 500*time.Millisecond; took > limit {
+		t.Fatalf("stalled embedder held the prompt %s, want under %s", took, limit)
 	}
 }

@@ -45,7 +45,12 @@ type Config struct {
 	Exclude      []string // MNEMO_EXCLUDED_PROJECTS
 	SkipTools    []string // MNEMO_SKIP_TOOLS; unset → hook.DefaultSkipTools
 	Debug        bool     // MNEMO_HOOK_DEBUG
-	ProjectDir   string   // CLAUDE_PROJECT_DIR
+	// Inject adds the memories most related to each prompt at
+	// UserPromptSubmit (MNEMO_SEMANTIC_INJECT, off by default), at most
+	// InjectLimit of them (MNEMO_SEMANTIC_INJECT_LIMIT, 5); inject.go.
+	Inject      bool
+	InjectLimit int
+	ProjectDir  string // CLAUDE_PROJECT_DIR
 }
 
 // Defaults of the hook CLI.
@@ -82,6 +87,8 @@ func LoadConfig() Config {
 		Exclude:        hook.ParseExcluded(get(settings.ExcludedProjects)),
 		Debug:          os.Getenv("MNEMO_HOOK_DEBUG") != "",
 		ProjectDir:     os.Getenv("CLAUDE_PROJECT_DIR"),
+		Inject:         parseBool(get("MNEMO_SEMANTIC_INJECT")),
+		InjectLimit:    parseLimit(get("MNEMO_SEMANTIC_INJECT_LIMIT"), defaultInjectLimit, maxInjectLimit),
 	}
 	if c.URL == "" {
 		c.URL = DefaultURL
@@ -168,7 +175,7 @@ var HookUsage = `Usage: hook claude-code <event>
 Claude Code runs this at every hook with the event's JSON payload on stdin.
 It maps the payload, sends it to Mnemo with a short deadline, spools it under
 $MNEMO_HOME/spool when Mnemo cannot take it, and prints only what Claude Code
-injects (SessionStart context, the file-read gate). It always exits 0.
+injects (SessionStart context, the file-read gate, related memories). It always exits 0.
 
 Events recorded: SessionStart, UserPromptSubmit, PostToolUse,
 PostToolUseFailure, Stop, StopFailure, SessionEnd (PreToolUse: file-read gate).
@@ -181,6 +188,8 @@ Environment:
   MNEMO_HOOK_CONTEXT_TIMEOUT  deadline of SessionStart's context (default 1.5s)
   MNEMO_EXCLUDED_PROJECTS     comma-separated globs of projects not recorded
   MNEMO_SKIP_TOOLS            comma-separated tools not recorded
+  MNEMO_SEMANTIC_INJECT       true: add memories related to each prompt (100ms deadline)
+  MNEMO_SEMANTIC_INJECT_LIMIT how many (default 5, at most 20)
   MNEMO_HOOK_DEBUG            set to print diagnostics on stderr
 `
 
@@ -230,6 +239,9 @@ func (h *hookRun) claudeCode(ctx context.Context, eventName string, payload []by
 		// On resume Claude Code sends the earlier context again from the
 		// transcript; a second copy would only cost tokens.
 		return h.sessionContext(ctx, env.Project)
+	}
+	if env.Kind == event.KindUserPrompt && h.cfg.Inject {
+		return h.relatedMemories(ctx, env.Project, env.Prompt)
 	}
 	return nil
 }
