@@ -53,11 +53,7 @@ func (x *Index) Put(id int64, project string, v []float32) error {
 		p = uint32(len(x.projects)) + 1
 		x.projects[project] = p
 	}
-	var m float32
-	for _, f := range v {
-		m = max(m, float32(math.Abs(float64(f))))
-	}
-	scale := m / 127
+	qv, scale := quantize(v)
 	i, ok := x.pos[id]
 	if !ok {
 		i = len(x.ids)
@@ -68,14 +64,7 @@ func (x *Index) Put(id int64, project string, v []float32) error {
 		x.data = append(x.data, make([]int8, x.dims)...)
 	}
 	x.proj[i], x.scale[i] = p, scale
-	row := x.data[i*x.dims : (i+1)*x.dims]
-	for j, f := range v {
-		if scale == 0 {
-			row[j] = 0
-		} else {
-			row[j] = int8(math.Round(float64(f / scale)))
-		}
-	}
+	copy(x.data[i*x.dims:(i+1)*x.dims], qv)
 	return nil
 }
 
@@ -181,20 +170,17 @@ func (x *Index) Search(q []float32, project string, k int) []Hit {
 	return all[:min(k, len(all))]
 }
 
-// scan keeps the k best of entries lo..hi.
+// scan keeps the k best of entries lo..hi. The query is quantized like the
+// vectors, so the inner loop is an int8 dot product in int32.
 func (x *Index) scan(q []float32, want uint32, k, lo, hi int) hitHeap {
+	qi, qs := quantize(q)
 	h := make(hitHeap, 0, k)
 	d := x.dims
 	for i := lo; i < hi; i++ {
 		if want != 0 && x.proj[i] != want {
 			continue
 		}
-		row := x.data[i*d : (i+1)*d : (i+1)*d]
-		var s float32
-		for j, v := range row {
-			s += q[j] * float32(v)
-		}
-		s *= x.scale[i]
+		s := float32(dotInt8(qi, x.data[i*d:(i+1)*d])) * qs * x.scale[i]
 		if len(h) < k {
 			heap.Push(&h, Hit{ID: x.ids[i], Score: s})
 		} else if s > h[0].Score {
@@ -203,6 +189,41 @@ func (x *Index) scan(q []float32, want uint32, k, lo, hi int) hitHeap {
 		}
 	}
 	return h
+}
+
+// quantize maps v to int8 with one scale (v[j] ≈ q[j]·scale).
+func quantize(v []float32) ([]int8, float32) {
+	var m float32
+	for _, f := range v {
+		m = max(m, float32(math.Abs(float64(f))))
+	}
+	out := make([]int8, len(v))
+	if m == 0 {
+		return out, 0
+	}
+	scale := m / 127
+	for j, f := range v {
+		out[j] = int8(math.Round(float64(f / scale)))
+	}
+	return out, scale
+}
+
+// dotInt8 is the dot product of two int8 vectors of one length, four
+// accumulators wide.
+func dotInt8(a, b []int8) int32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 int32
+	n := len(a) &^ 3
+	for i := 0; i < n; i += 4 {
+		s0 += int32(a[i]) * int32(b[i])
+		s1 += int32(a[i+1]) * int32(b[i+1])
+		s2 += int32(a[i+2]) * int32(b[i+2])
+		s3 += int32(a[i+3]) * int32(b[i+3])
+	}
+	for i := n; i < len(a); i++ {
+		s0 += int32(a[i]) * int32(b[i])
+	}
+	return s0 + s1 + s2 + s3
 }
 
 // hitHeap is a min-heap of hits by score: its root is the worst kept.
