@@ -349,8 +349,8 @@ func (d *doctor) checkSemantic(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	d.cfg.Authorize(req)
-	resp, err := hookcli.HTTPClient(3 * time.Second).Do(req)
+	authorize(req, d.cfg.Token)
+	resp, err := mnemoHTTPClient(3 * time.Second).Do(req)
 	if err != nil {
 		return // the server checks said why
 	}
