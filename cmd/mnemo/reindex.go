@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mnemo-dev/mnemo/pkg/embed"
+	"github.com/mnemo-dev/mnemo/pkg/exit"
 	"github.com/mnemo-dev/mnemo/pkg/semantic"
 )
 
@@ -34,17 +35,17 @@ func runReindex(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return &exitError{code: 2, err: err}
+		return &exit.Error{Code: 2, Err: err}
 	}
 	if fs.NArg() > 0 {
-		return &exitError{code: 2, err: errors.New("usage: mnemo reindex [--project P]")}
+		return &exit.Error{Code: 2, Err: errors.New("usage: mnemo reindex [--project P]")}
 	}
 	emb, err := embed.Open(os.Getenv)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return &exit.Error{Code: 2, Err: err}
 	}
 	if emb == nil {
-		return &exitError{code: 2, err: errors.New("semantic search is off: set MNEMO_EMBED_PROVIDER (openai or gemini) and MNEMO_EMBED_MODEL to the model to embed with")}
+		return &exit.Error{Code: 2, Err: errors.New("semantic search is off: set MNEMO_EMBED_PROVIDER (openai or gemini) and MNEMO_EMBED_MODEL to the model to embed with")}
 	}
 	cfg.fillFromRun()
 	st, err := cfg.openStore(ctx)
