@@ -26,6 +26,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/embed"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
 	"github.com/mnemo-dev/mnemo/pkg/logging"
+	"github.com/mnemo-dev/mnemo/pkg/natsembed"
 	"github.com/mnemo-dev/mnemo/pkg/redisserver"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/settings"
@@ -163,7 +164,7 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	}
 	defer ln.Close()
 
-	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{
+	ns, err := natsembed.Start(natsembed.Config{
 		Port: cfg.NATSPort, StoreDir: filepath.Join(cfg.Home, "nats"), HTTPPort: cfg.NATSHTTPPort, Name: "mnemo-local",
 	})
 	if err != nil {

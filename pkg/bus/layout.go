@@ -1,7 +1,8 @@
 // Package bus is Mnemo's JetStream layout: the event stream partitioned by
 // session, the per-partition worker consumers, the advisory and dead-letter
-// streams, subject naming, publishing, and the embedded server that the
-// single-machine default and the tests run.
+// streams, subject naming and publishing. The embedded server that the
+// single-machine default and the tests run is pkg/natsembed, apart, so that
+// the service binaries do not link nats-server.
 package bus
 
 import (

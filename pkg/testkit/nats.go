@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/natsembed"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,7 +20,7 @@ import (
 // NATS is an embedded nats-server with JetStream on file storage.
 type NATS struct {
 	t   testing.TB
-	cfg bus.EmbeddedConfig
+	cfg natsembed.Config
 
 	mu  sync.Mutex
 	srv *server.Server
@@ -30,7 +31,7 @@ type NATS struct {
 // Restart; t.Cleanup shuts it down.
 func StartNATS(t testing.TB) *NATS {
 	t.Helper()
-	n := &NATS{t: t, cfg: bus.EmbeddedConfig{
+	n := &NATS{t: t, cfg: natsembed.Config{
 		StoreDir: filepath.Join(t.TempDir(), "jetstream"),
 		Name:     fmt.Sprintf("test-%d", time.Now().UnixNano()),
 	}}
@@ -55,7 +56,7 @@ func (n *NATS) tryStart(attempts int) error {
 		err error
 	)
 	for i := 0; i < attempts; i++ {
-		if s, err = bus.StartEmbedded(n.cfg); err == nil {
+		if s, err = natsembed.Start(n.cfg); err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -211,7 +212,7 @@ func startCluster(t testing.TB, n int) (*Cluster, error) {
 	c := &Cluster{t: t}
 	dir := t.TempDir()
 	for i := 0; i < n; i++ {
-		c.Nodes = append(c.Nodes, &NATS{t: t, cfg: bus.EmbeddedConfig{
+		c.Nodes = append(c.Nodes, &NATS{t: t, cfg: natsembed.Config{
 			StoreDir:    filepath.Join(dir, fmt.Sprintf("n%d", i)),
 			Name:        fmt.Sprintf("n%d", i),
 			ClusterName: name,

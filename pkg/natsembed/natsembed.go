@@ -1,4 +1,8 @@
-package bus
+// Package natsembed runs an in-process nats-server with JetStream: the broker
+// of `mnemo run` on one machine and of the tests (docs/ARCHITECTURE.md §4).
+// It is apart from pkg/bus so that only those link the server; the service
+// binaries speak to a broker through pkg/bus alone.
+package natsembed
 
 import (
 	"fmt"
@@ -7,8 +11,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// EmbeddedConfig configures an in-process nats-server with JetStream.
-type EmbeddedConfig struct {
+// Config configures an in-process nats-server with JetStream.
+type Config struct {
 	Host     string // default 127.0.0.1
 	Port     int    // 0 = a free port; -1 = no client listener at all
 	StoreDir string // JetStream file storage
@@ -25,9 +29,9 @@ type EmbeddedConfig struct {
 	MaxStore int64
 }
 
-// StartEmbedded starts an in-process nats-server with JetStream and waits until
+// Start starts an in-process nats-server with JetStream and waits until
 // it accepts clients.
-func StartEmbedded(c EmbeddedConfig) (*server.Server, error) {
+func Start(c Config) (*server.Server, error) {
 	host := c.Host
 	if host == "" {
 		host = "127.0.0.1"
@@ -62,12 +66,12 @@ func StartEmbedded(c EmbeddedConfig) (*server.Server, error) {
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
-		return nil, fmt.Errorf("bus: configure embedded nats-server: %w", err)
+		return nil, fmt.Errorf("natsembed: configure nats-server: %w", err)
 	}
 	go s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
-		return nil, fmt.Errorf("bus: embedded nats-server not ready after 10s (store dir %s)", c.StoreDir)
+		return nil, fmt.Errorf("natsembed: nats-server not ready after 10s (store dir %s)", c.StoreDir)
 	}
 	return s, nil
 }
