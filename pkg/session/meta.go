@@ -35,7 +35,8 @@ type Meta struct {
 	PromptNumber int
 }
 
-// MetaStore reads and writes session metadata.
+// MetaStore reads and writes session metadata: the one writer of its keys,
+// which every service asks (TestOnlyPkgSessionWritesSessionMetadata checks).
 type MetaStore struct{ rdb redis.UniversalClient }
 
 // NewMetaStore returns a MetaStore on rdb.
