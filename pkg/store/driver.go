@@ -92,9 +92,11 @@ type dialect struct {
 	// lastObservationID is the ID of the observation this transaction
 	// inserted last.
 	lastObservationID string
-	// bulkObservations, where set, is one statement inserting many
-	// imported observations (and its argument): SQLite's full-text index
+	// bulkInsert, where set, is one statement (and its one argument)
+	// writing rows into table's cols, each row the values in cols' order,
+	// tail ending the statement (ON CONFLICT …): SQLite's full-text index
 	// flushes at every statement, so one statement a batch is what makes a
-	// bulk import fast there. Where nil, each row is its own statement.
-	bulkObservations func(obs []ImportedObservation) (sql string, arg any)
+	// bulk import fast there. Where nil, each row is its own statement
+	// (PostgreSQL sends them all in one round trip).
+	bulkInsert func(table string, cols []string, rows [][]any, tail string) (sql string, arg any)
 }

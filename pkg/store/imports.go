@@ -72,6 +72,17 @@ type SessionExport struct {
 // MaxImportBatch bounds the rows of one ImportBatch (one transaction).
 const MaxImportBatch = 5000
 
+// The columns of the imported tables, in the order of the statements below
+// (a bulk insert takes its rows' values in that order).
+var (
+	importedSessionCols     = []string{"id", "project", "agent", "cwd", "status", "started_at", "ended_at", "last_event_at", "prompt_count"}
+	importedPromptCols      = []string{"session_id", "number", "text", "at", "private"}
+	importedObservationCols = []string{"session_id", "project", "type", "title", "subtitle", "narrative", "facts", "concepts",
+		"files_read", "files_modified", "prompt_number", "accepted_at", "source_event_ids", "created_at", "import_key", "discovery_tokens"}
+	importedSummaryCols = []string{"session_id", "project", "request", "investigated", "learned", "completed", "next_steps", "notes",
+		"prompt_number", "accepted_at", "source_event_ids", "created_at", "import_key", "last_assistant_message"}
+)
+
 const (
 	insertImportedSessionSQL = `INSERT INTO sessions (id, project, agent, cwd, status, started_at, ended_at, last_event_at, prompt_count)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
@@ -123,23 +134,24 @@ func (s *sqlStore) importBatch(ctx context.Context, tx executor, b ImportBatch, 
 	if err != nil {
 		return res, err
 	}
-	for _, x := range b.Sessions {
-		n, err := tx.exec(ctx, insertImportedSessionSQL, x.ID, x.Project, x.Agent, x.Cwd, x.Status, x.StartedAt,
-			x.EndedAt, x.LastEventAt, x.PromptCount)
-		if err != nil {
-			return res, s.fail("import session", err)
-		}
-		res.Sessions += int(n)
-		res.Present += 1 - int(n)
+	sessions := make([][]any, len(b.Sessions))
+	for i, x := range b.Sessions {
+		sessions[i] = []any{x.ID, x.Project, x.Agent, x.Cwd, x.Status, x.StartedAt, x.EndedAt, x.LastEventAt, x.PromptCount}
 	}
-	for _, p := range b.Prompts {
-		n, err := tx.exec(ctx, insertImportedPromptSQL, p.SessionID, p.Number, p.Text, p.At, p.Private)
-		if err != nil {
-			return res, s.fail("import prompt", err)
-		}
-		res.Prompts += int(n)
-		res.Present += 1 - int(n)
+	n, err := s.importRows(ctx, tx, "sessions", importedSessionCols, sessions, insertImportedSessionSQL, "ON CONFLICT (id) DO NOTHING")
+	if err != nil {
+		return res, s.fail("import sessions", err)
 	}
+	res.Sessions, res.Present = n, len(sessions)-n
+	prompts := make([][]any, len(b.Prompts))
+	for i, p := range b.Prompts {
+		prompts[i] = []any{p.SessionID, p.Number, p.Text, p.At, p.Private}
+	}
+	n, err = s.importRows(ctx, tx, "prompts", importedPromptCols, prompts, insertImportedPromptSQL, "ON CONFLICT (session_id, number) DO NOTHING")
+	if err != nil {
+		return res, s.fail("import prompts", err)
+	}
+	res.Prompts, res.Present = n, res.Present+len(prompts)-n
 	obsKeys := make([]string, len(b.Observations))
 	for i, o := range b.Observations {
 		obsKeys[i] = o.Key
@@ -149,31 +161,27 @@ func (s *sqlStore) importBatch(ctx context.Context, tx executor, b ImportBatch, 
 		return res, err
 	}
 	var st []stmt
-	var fresh []ImportedObservation
+	var fresh [][]any
 	var freshKeys []string
 	for i := range b.Observations {
-		o := b.Observations[i]
+		o := &b.Observations[i]
 		if present[o.Key] {
 			res.Present++
 			continue
 		}
 		present[o.Key] = true // the same key twice in one batch is one row
-		fresh, freshKeys = append(fresh, o), append(freshKeys, o.Key)
-	}
-	res.Observations = len(fresh)
-	switch {
-	case len(fresh) == 0:
-	case s.d.bulkObservations != nil:
-		q, arg := s.d.bulkObservations(fresh)
-		st = append(st, stmt{sql: q, args: []any{arg}}, stmt{sql: importedFilesSQL(s.d), args: []any{freshKeys, freshKeys}})
-	default:
-		for i := range fresh {
-			o := &fresh[i]
-			st = append(st, stmt{sql: insertImportedObservationSQL, args: []any{o.SessionID, o.Project, o.Type, o.Title,
-				o.Subtitle, o.Narrative, o.Facts, o.Concepts, o.FilesRead, o.FilesModified, o.PromptNumber, o.AcceptedAt,
-				o.SourceEventIDs, o.CreatedAt, o.Key, o.DiscoveryTokens}})
+		fresh = append(fresh, []any{o.SessionID, o.Project, o.Type, o.Title, o.Subtitle, o.Narrative, o.Facts, o.Concepts,
+			o.FilesRead, o.FilesModified, o.PromptNumber, o.AcceptedAt, o.SourceEventIDs, o.CreatedAt, o.Key, o.DiscoveryTokens})
+		freshKeys = append(freshKeys, o.Key)
+		if s.d.bulkInsert == nil {
+			st = append(st, stmt{sql: insertImportedObservationSQL, args: fresh[len(fresh)-1]})
 			st = s.observationFiles(st, &o.Observation)
 		}
+	}
+	res.Observations = len(fresh)
+	if s.d.bulkInsert != nil && len(fresh) > 0 {
+		q, arg := s.d.bulkInsert("observations", importedObservationCols, fresh, "")
+		st = append(st, stmt{sql: q, args: []any{arg}}, stmt{sql: importedFilesSQL(s.d), args: []any{freshKeys, freshKeys}})
 	}
 	sumKeys := make([]string, len(b.Summaries))
 	for i, m := range b.Summaries {
@@ -183,21 +191,53 @@ func (s *sqlStore) importBatch(ctx context.Context, tx executor, b ImportBatch, 
 	if err != nil {
 		return res, err
 	}
+	var sums [][]any
 	for _, m := range b.Summaries {
 		if present[m.Key] {
 			res.Present++
 			continue
 		}
 		present[m.Key] = true
-		st = append(st, stmt{sql: insertImportedSummarySQL, args: []any{m.SessionID, m.Project, m.Request,
-			m.Investigated, m.Learned, m.Completed, m.NextSteps, m.Notes, m.PromptNumber, m.AcceptedAt,
-			m.SourceEventIDs, m.CreatedAt, m.Key, m.LastAssistantMessage}})
-		res.Summaries++
+		sums = append(sums, []any{m.SessionID, m.Project, m.Request, m.Investigated, m.Learned, m.Completed, m.NextSteps,
+			m.Notes, m.PromptNumber, m.AcceptedAt, m.SourceEventIDs, m.CreatedAt, m.Key, m.LastAssistantMessage})
 	}
+	res.Summaries = len(sums)
+	st = append(st, s.rowStmts("summaries", importedSummaryCols, sums, insertImportedSummarySQL, "")...)
 	if err := tx.send(ctx, st); err != nil {
 		return res, s.fail("import", err)
 	}
 	return res, nil
+}
+
+// rowStmts writes rows (each the values of cols) into table: one bulk
+// statement where the driver has one, else single, one statement a row.
+func (s *sqlStore) rowStmts(table string, cols []string, rows [][]any, single, tail string) []stmt {
+	switch {
+	case len(rows) == 0:
+		return nil
+	case s.d.bulkInsert != nil:
+		q, arg := s.d.bulkInsert(table, cols, rows, tail)
+		return []stmt{{sql: q, args: []any{arg}}}
+	}
+	out := make([]stmt, len(rows))
+	for i, r := range rows {
+		out[i] = stmt{sql: single, args: r}
+	}
+	return out
+}
+
+// importRows runs rowStmts and returns how many rows they wrote (rows an ON
+// CONFLICT DO NOTHING left out are not).
+func (s *sqlStore) importRows(ctx context.Context, tx executor, table string, cols []string, rows [][]any, single, tail string) (int, error) {
+	written := 0
+	for _, st := range s.rowStmts(table, cols, rows, single, tail) {
+		n, err := tx.exec(ctx, st.sql, st.args...)
+		if err != nil {
+			return written, err
+		}
+		written += int(n)
+	}
+	return written, nil
 }
 
 // importedFilesSQL indexes the files of the observations just imported

@@ -37,28 +37,31 @@ var sqliteDialect = dialect{
 	listRows:          "json_each(?) AS f",
 	jsonHasAny:        "EXISTS (SELECT 1 FROM json_each(%s) c WHERE c.value IN (SELECT value FROM json_each(?)))",
 	lastObservationID: "last_insert_rowid()", // a trigger's inserts do not change it
-	bulkObservations:  sqliteBulkObservations,
+	bulkInsert:        sqliteBulkInsert,
 }
 
-// sqliteBulkObservations inserts imported observations from one JSON
-// array of rows, each row the columns in insertImportedObservationSQL's
-// order, times in microseconds and lists as their JSON text, as the
-// executor stores them.
-func sqliteBulkObservations(obs []ImportedObservation) (string, any) {
-	rows := make([][]any, len(obs))
-	for i, o := range obs {
-		rows[i] = []any{o.SessionID, o.Project, o.Type, o.Title, o.Subtitle, o.Narrative,
-			jsonText(o.Facts, []string{}), jsonText(o.Concepts, []string{}), jsonText(o.FilesRead, []string{}),
-			jsonText(o.FilesModified, []string{}), o.PromptNumber, o.AcceptedAt.UnixMicro(),
-			jsonText(o.SourceEventIDs, []string{}), o.CreatedAt.UnixMicro(), o.Key, o.DiscoveryTokens}
+// sqliteBulkInsert writes rows into table's cols with one statement and
+// one parameter: a JSON array of rows, each the values as the executor
+// stores them (times in microseconds, lists as their JSON text). Each row is
+// turned into JSONB once (MATERIALIZED), so reading its columns does not
+// print and parse the row again for every column.
+func sqliteBulkInsert(table string, cols []string, rows [][]any, tail string) (string, any) {
+	enc := make([][]any, len(rows))
+	for i, r := range rows {
+		enc[i] = sqliteArgs(r)
 	}
-	b, _ := json.Marshal(rows) // strings, numbers and their lists always encode
-	return `INSERT INTO observations (session_id, project, type, title, subtitle, narrative, facts, concepts,
-		files_read, files_modified, prompt_number, accepted_at, source_event_ids, created_at, import_key, discovery_tokens)
-		SELECT r.value->>0, r.value->>1, r.value->>2, r.value->>3, r.value->>4, r.value->>5, r.value->>6,
-			r.value->>7, r.value->>8, r.value->>9, r.value->>10, r.value->>11, r.value->>12, r.value->>13, r.value->>14,
-			r.value->>15
-		FROM json_each(?) AS r WHERE true`, string(b)
+	b, _ := json.Marshal(enc) // strings, numbers, booleans, nulls and their lists always encode
+	var q strings.Builder
+	q.WriteString(`WITH r(v) AS MATERIALIZED (SELECT jsonb(value) FROM json_each(?)) INSERT INTO `)
+	q.WriteString(table + ` (` + strings.Join(cols, ", ") + `) SELECT `)
+	for i := range cols {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		fmt.Fprintf(&q, "v->>%d", i)
+	}
+	q.WriteString(` FROM r WHERE true ` + tail)
+	return q.String(), string(b)
 }
 
 // OpenSQLite opens (creating when missing) the SQLite store at path and
