@@ -20,9 +20,27 @@ type Progress func(done int)
 // numbers, observations and summaries their stable keys, so a second run
 // writes nothing and a run killed half-way completes on the next.
 func (d *DB) ImportInto(ctx context.Context, st store.Store, project string, progress Progress) (store.ImportResult, error) {
-	var res store.ImportResult
-	w := &batcher{ctx: ctx, st: st, res: &res, progress: progress}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := &batcher{st: st, progress: progress, full: make(chan store.ImportBatch, 1), done: make(chan error, 1)}
+	// The writer imports batches while the next is read: reading the
+	// database and writing the store each take a core. ImportInto owns it
+	// and waits for it below.
+	go w.write(ctx, cancel)
+	err := d.read(ctx, project, w)
+	if err == nil {
+		err = w.flush(ctx)
+	}
+	close(w.full)
+	if werr := <-w.done; werr != nil {
+		err = werr // the writer's error is the cause; the reader's is its cancellation
+	}
+	return w.res, err
+}
 
+// read hands every row of project ("" = every project) to w in the order
+// the store needs them: sessions, prompts, observations, summaries.
+func (d *DB) read(ctx context.Context, project string, w *batcher) error {
 	// A session's prompt count is its highest prompt number, so a resumed
 	// Claude Code session numbers its next prompt after the imported ones.
 	maxPrompt := map[string]int{}
@@ -32,67 +50,85 @@ func (d *DB) ImportInto(ctx context.Context, st store.Store, project string, pro
 		prompts = append(prompts, store.Prompt{SessionID: p.SessionID, Number: p.Number, Text: p.Text, At: p.At})
 		return nil
 	}); err != nil {
-		return res, err
+		return err
 	}
-	bySession := map[string]string{} // memory session id → session id
 	if err := d.Sessions(ctx, project, func(s Session) error {
-		bySession[s.MemorySessionID] = s.ID
-		return w.add(func(b *store.ImportBatch) { b.Sessions = append(b.Sessions, sessionOf(s, maxPrompt[s.ID])) })
+		return w.add(ctx, func(b *store.ImportBatch) { b.Sessions = append(b.Sessions, sessionOf(s, maxPrompt[s.ID])) })
 	}); err != nil {
-		return res, err
+		return err
 	}
 	for _, p := range prompts {
-		if err := w.add(func(b *store.ImportBatch) { b.Prompts = append(b.Prompts, p) }); err != nil {
-			return res, err
+		if err := w.add(ctx, func(b *store.ImportBatch) { b.Prompts = append(b.Prompts, p) }); err != nil {
+			return err
 		}
 	}
 	if err := d.Observations(ctx, project, func(o Observation) error {
-		return w.add(func(b *store.ImportBatch) { b.Observations = append(b.Observations, observationOf(o)) })
+		return w.add(ctx, func(b *store.ImportBatch) { b.Observations = append(b.Observations, observationOf(o)) })
 	}); err != nil {
-		return res, err
+		return err
 	}
-	if err := d.Summaries(ctx, project, func(m Summary) error {
-		return w.add(func(b *store.ImportBatch) { b.Summaries = append(b.Summaries, summaryOf(m)) })
-	}); err != nil {
-		return res, err
-	}
-	return res, w.flush()
+	return d.Summaries(ctx, project, func(m Summary) error {
+		return w.add(ctx, func(b *store.ImportBatch) { b.Summaries = append(b.Summaries, summaryOf(m)) })
+	})
 }
 
-// batcher gathers rows into batches of BatchRows and imports each.
+// batcher gathers rows into batches of BatchRows; its writer imports each,
+// in order, one at a time.
 type batcher struct {
-	ctx      context.Context
 	st       store.Store
 	b        store.ImportBatch
-	n, done  int
-	res      *store.ImportResult
+	n        int
+	full     chan store.ImportBatch // batches for the writer; at most one waits
+	done     chan error             // the writer's outcome, once full is closed
+	res      store.ImportResult     // the writer's, read after done
 	progress Progress
 }
 
-func (w *batcher) add(put func(*store.ImportBatch)) error {
+func (w *batcher) add(ctx context.Context, put func(*store.ImportBatch)) error {
 	put(&w.b)
 	w.n++
 	if w.n >= BatchRows {
-		return w.flush()
+		return w.flush(ctx)
 	}
 	return nil
 }
 
-func (w *batcher) flush() error {
+// flush hands the batch being gathered to the writer.
+func (w *batcher) flush(ctx context.Context) error {
 	if w.n == 0 {
 		return nil
 	}
-	r, err := w.st.Import(w.ctx, w.b)
-	if err != nil {
-		return fmt.Errorf("import: %w", err)
+	select {
+	case w.full <- w.b:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	w.res.Add(r)
-	w.done += w.n
 	w.b, w.n = store.ImportBatch{}, 0
-	if w.progress != nil {
-		w.progress(w.done)
-	}
 	return nil
+}
+
+// write imports the batches as they come until full is closed; on the
+// first error it cancels the reader and drops the rest.
+func (w *batcher) write(ctx context.Context, cancel context.CancelFunc) {
+	var err error
+	done := 0
+	for b := range w.full {
+		if err != nil {
+			continue
+		}
+		var r store.ImportResult
+		if r, err = w.st.Import(ctx, b); err != nil {
+			err = fmt.Errorf("import: %w", err)
+			cancel()
+			continue
+		}
+		w.res.Add(r)
+		done += len(b.Sessions) + len(b.Prompts) + len(b.Observations) + len(b.Summaries)
+		if w.progress != nil {
+			w.progress(done)
+		}
+	}
+	w.done <- err
 }
 
 // sessionID is the Mnemo session a claude-mem row belongs to: its Claude
