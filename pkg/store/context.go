@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -14,7 +15,9 @@ func (s *sqlStore) RecentContext(ctx context.Context, q ContextQuery) (Context, 
 	}
 	budget, nObs, nSums := contextLimits(q)
 	obsWhere, where, args := ` WHERE 1 = 1`, "", []any{}
-	if q.Project != "" {
+	if projects := contextProjects(q); len(projects) > 1 {
+		obsWhere, where, args = ` WHERE o.project`+s.d.anyOf, ` WHERE project`+s.d.anyOf, []any{projects}
+	} else if q.Project != "" {
 		obsWhere, where, args = ` WHERE o.project = ?`, ` WHERE project = ?`, []any{q.Project}
 	}
 	obsArgs := append([]any{}, args...)
@@ -38,6 +41,24 @@ func (s *sqlStore) RecentContext(ctx context.Context, q ContextQuery) (Context, 
 	}
 	return selectContext(obs, sums, budget), nil
 }
+
+// contextProjects is the project and the others whose memory its context
+// includes (ContextQuery.Also), each once; nil for all projects.
+func contextProjects(q ContextQuery) []string {
+	if q.Project == "" {
+		return nil
+	}
+	out := []string{q.Project}
+	for _, p := range q.Also {
+		if p != "" && storable(p) && !slices.Contains(out, p) && len(out) < maxContextAlso+1 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// maxContextAlso bounds ContextQuery.Also.
+const maxContextAlso = 8
 
 // tokensOf estimates the tokens of some text at 4 characters a token.
 func tokensOf(parts ...string) int {

@@ -283,6 +283,10 @@ type ContextQuery struct {
 	// Types and Concepts, when not empty, select the observations of one
 	// of these types having at least one of these concepts.
 	Types, Concepts []string
+	// Also names other projects whose memory the context includes with
+	// Project's, newest first among all (a worktree project's parent,
+	// docs/ARCHITECTURE.md §18); at most 8 are used.
+	Also []string
 }
 
 // Context is what RecentContext selected, newest first.

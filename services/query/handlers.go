@@ -410,6 +410,18 @@ func firstLine(s string, max int) string {
 	return s
 }
 
+// worktreeParent is the memory a worktree project's context includes besides
+// its own: its parent's ("acme" for "acme/feature", the name hook.GitProject
+// gives a linked worktree), unless the parent is excluded
+// (docs/ARCHITECTURE.md §18).
+func worktreeParent(project string, excluded []string) []string {
+	parent, _, ok := strings.Cut(project, "/")
+	if !ok || parent == "" || hook.Excluded(hook.ParseExcluded(strings.Join(excluded, ",")), parent, "") != "" {
+		return nil
+	}
+	return []string{parent}
+}
+
 func (s *Server) handleContext(w http.ResponseWriter, r *http.Request) {
 	p := params{v: r.URL.Query()}
 	project := p.project("project", true)
@@ -431,7 +443,7 @@ func (s *Server) handleContext(w http.ResponseWriter, r *http.Request) {
 	c, err := s.d.Store.RecentContext(r.Context(), store.ContextQuery{
 		Project: project, Budget: budget,
 		MaxObservations: max(cs.Observations, 1), MaxSummaries: max(cs.Sessions, 1),
-		Types: cs.Types, Concepts: cs.Concepts,
+		Types: cs.Types, Concepts: cs.Concepts, Also: worktreeParent(project, cs.Excluded),
 	})
 	if err != nil {
 		s.answer(w, err)

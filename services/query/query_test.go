@@ -529,3 +529,31 @@ func TestStatsLLMCostToday(t *testing.T) {
 		t.Fatalf("today's usage: %d tokens, cost %v; want 1567 tokens and $0.0168", st.Tokens, st.Cost)
 	}
 }
+
+// A worktree project's SessionStart context ("acme/feature", as the hook
+// names a linked worktree) holds its parent's memory with its own; the
+// parent's context stays its own, and another project's never mixes in.
+func TestWorktreeContextIncludesParent(t *testing.T) {
+	r := newRig(t)
+	r.observe("s-main", "acme", store.TypeDecision, "Pool size chosen in main", "n")
+	r.observe("s-wt", "acme/feature", store.TypeChange, "Feature flag added in the worktree", "n")
+	r.observe("s-web", "acme-web", store.TypeChange, "Unrelated web change", "n")
+	var c struct {
+		Context      string `json:"context"`
+		Observations int    `json:"observations"`
+	}
+	if code := r.get("/v1/context?project="+url.QueryEscape("acme/feature"), &c); code != 200 || c.Observations != 2 {
+		t.Fatalf("worktree context: %d, %d observations, want 2:\n%s", code, c.Observations, c.Context)
+	}
+	for _, want := range []string{"Pool size chosen in main", "Feature flag added in the worktree"} {
+		if !strings.Contains(c.Context, want) {
+			t.Errorf("worktree context lacks %q:\n%s", want, c.Context)
+		}
+	}
+	if strings.Contains(c.Context, "Unrelated web change") {
+		t.Errorf("worktree context holds another project's memory:\n%s", c.Context)
+	}
+	if r.get("/v1/context?project=acme", &c); strings.Contains(c.Context, "Feature flag") || c.Observations != 1 {
+		t.Errorf("the parent's context took the worktree's memory:\n%s", c.Context)
+	}
+}

@@ -60,6 +60,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"ToolUseClaimRace", testToolUseClaimRace},
 		{"PromptStoredOnce", testPromptStoredOnce},
 		{"OpenObservationTypes", testOpenObservationTypes},
+		{"ContextAlsoIncludesOtherProjects", testContextAlso},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
