@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"fmt"
 	"math"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -15,12 +16,16 @@ import (
 // fast enough and, unlike a graph index, needs no build and misses nothing
 // it was not told about (docs/ARCHITECTURE.md §14, bench figures there).
 type Index struct {
-	mu       sync.RWMutex
-	dims     int
-	ids      []int64
-	proj     []uint32
-	scale    []float32
-	data     []int8 // dims per entry
+	mu    sync.RWMutex
+	dims  int
+	ids   []int64
+	proj  []uint32
+	scale []float32
+	data  []int8 // dims per entry
+	// bits holds each vector's signs, words per entry: a Hamming pass over
+	// them shortlists what a large scan rescores in int8.
+	bits     []uint64
+	words    int
 	pos      map[int64]int
 	projects map[string]uint32
 }
@@ -43,7 +48,7 @@ func (x *Index) Put(id int64, project string, v []float32) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.dims == 0 {
-		x.dims = len(v)
+		x.dims, x.words = len(v), (len(v)+63)/64
 	}
 	if len(v) != x.dims || len(v) == 0 {
 		return fmt.Errorf("semantic: vector of %d dimensions for an index of %d", len(v), x.dims)
@@ -62,7 +67,9 @@ func (x *Index) Put(id int64, project string, v []float32) error {
 		x.proj = append(x.proj, p)
 		x.scale = append(x.scale, 0)
 		x.data = append(x.data, make([]int8, x.dims)...)
+		x.bits = append(x.bits, make([]uint64, x.words)...)
 	}
+	signBits(x.bits[i*x.words:(i+1)*x.words], v)
 	x.proj[i], x.scale[i] = p, scale
 	copy(x.data[i*x.dims:(i+1)*x.dims], qv)
 	return nil
@@ -84,9 +91,11 @@ func (x *Index) remove(id int64) {
 	if i != last {
 		x.ids[i], x.proj[i], x.scale[i] = x.ids[last], x.proj[last], x.scale[last]
 		copy(x.data[i*x.dims:(i+1)*x.dims], x.data[last*x.dims:])
+		copy(x.bits[i*x.words:(i+1)*x.words], x.bits[last*x.words:])
 		x.pos[x.ids[i]] = i
 	}
 	x.ids, x.proj, x.scale, x.data = x.ids[:last], x.proj[:last], x.scale[:last], x.data[:last*x.dims]
+	x.bits = x.bits[:last*x.words]
 	delete(x.pos, id)
 }
 
@@ -119,7 +128,7 @@ func (x *Index) Bytes() int64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	// data, id, project number, scale, and a map entry (~48 bytes).
-	return int64(cap(x.data)) + int64(cap(x.ids))*8 + int64(cap(x.proj))*4 + int64(cap(x.scale))*4 + int64(len(x.pos))*48
+	return int64(cap(x.data)) + int64(cap(x.bits))*8 + int64(cap(x.ids))*8 + int64(cap(x.proj))*4 + int64(cap(x.scale))*4 + int64(len(x.pos))*48
 }
 
 // scanParallelFrom is the size from which a search splits its scan over
@@ -170,14 +179,31 @@ func (x *Index) Search(q []float32, project string, k int) []Hit {
 	return all[:min(k, len(all))]
 }
 
+// shortlistFrom is the part size from which a scan first shortlists by
+// Hamming distance of the signs, then rescores only the shortlist
+// (1/shortlistShare of the part, at least shortlistMin·k) in int8.
+const (
+	shortlistFrom  = 16384
+	shortlistShare = 4
+	shortlistMin   = 50
+)
+
 // scan keeps the k best of entries lo..hi. The query is quantized like the
 // vectors, so the inner loop is an int8 dot product in int32.
 func (x *Index) scan(q []float32, want uint32, k, lo, hi int) hitHeap {
 	qi, qs := quantize(q)
 	h := make(hitHeap, 0, k)
 	d := x.dims
+	cutoff := x.dims
+	var dist []uint16
+	if hi-lo >= shortlistFrom {
+		dist, cutoff = x.shortlist(q, want, lo, hi, max(shortlistMin*k, (hi-lo)/shortlistShare))
+	}
 	for i := lo; i < hi; i++ {
 		if want != 0 && x.proj[i] != want {
+			continue
+		}
+		if dist != nil && int(dist[i-lo]) > cutoff {
 			continue
 		}
 		s := float32(dotInt8(qi, x.data[i*d:(i+1)*d])) * qs * x.scale[i]
@@ -189,6 +215,46 @@ func (x *Index) scan(q []float32, want uint32, k, lo, hi int) hitHeap {
 		}
 	}
 	return h
+}
+
+// shortlist computes the Hamming distance of q's signs to each entry's and
+// the largest distance that keeps about n entries (a counting sort).
+func (x *Index) shortlist(q []float32, want uint32, lo, hi, n int) ([]uint16, int) {
+	qb := make([]uint64, x.words)
+	signBits(qb, q)
+	dist := make([]uint16, hi-lo)
+	hist := make([]int, x.dims+1)
+	w := x.words
+	for i := lo; i < hi; i++ {
+		if want != 0 && x.proj[i] != want {
+			continue
+		}
+		row := x.bits[i*w : (i+1)*w : (i+1)*w]
+		c := 0
+		for j, b := range row {
+			c += bits.OnesCount64(b ^ qb[j])
+		}
+		dist[i-lo] = uint16(c)
+		hist[c]++
+	}
+	kept := 0
+	for c, m := range hist {
+		kept += m
+		if kept >= n {
+			return dist, c
+		}
+	}
+	return dist, x.dims
+}
+
+// signBits sets bit j of out when v[j] > 0.
+func signBits(out []uint64, v []float32) {
+	clear(out)
+	for j, f := range v {
+		if f > 0 {
+			out[j/64] |= 1 << (j % 64)
+		}
+	}
 }
 
 // quantize maps v to int8 with one scale (v[j] ≈ q[j]·scale).
