@@ -139,7 +139,7 @@ func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request) {
 	if !known {
 		body = nil // an unknown field is not stored: encode the envelope again
 	}
-	s.accept(w, r.Context(), e, body)
+	s.accept(r.Context(), w, e, body)
 }
 
 // handleClaudeCode is POST /v1/hooks/claude-code/{event}: a raw Claude Code
@@ -160,12 +160,15 @@ func (s *Server) handleClaudeCode(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, classify(err))
 		return
 	}
-	s.accept(w, r.Context(), e, nil)
+	// hook.ClaudeCode stripped and validated the envelope it made, with
+	// these limits: in this process it is not checked twice.
+	s.publish(r.Context(), w, e, nil, true)
 }
 
 // prepare strips the tags again (a client other than our hook may have sent
 // them) and validates. It reports whether stripping changed the envelope.
 func (s *Server) prepare(e *event.Envelope) (changed bool, err error) {
+	s.prepared.Add(1)
 	private := e.Private
 	changed = e.Sanitize() || e.Private != private
 	return changed, e.Validate(s.cfg.Limits)
@@ -181,14 +184,20 @@ func message(e *event.Envelope, body []byte, changed bool) (*nats.Msg, error) {
 	return bus.EventMsg(e)
 }
 
-// accept validates, publishes and answers 202 after the PubAck. body is the
-// envelope's JSON as the client sent it, or nil when it must be encoded again.
-func (s *Server) accept(w http.ResponseWriter, ctx context.Context, e *event.Envelope, body []byte) {
+// accept strips and validates an envelope a client sent, publishes it and
+// answers 202 after the PubAck. body is the envelope's JSON as the client
+// sent it, or nil when it must be encoded again.
+func (s *Server) accept(ctx context.Context, w http.ResponseWriter, e *event.Envelope, body []byte) {
 	changed, err := s.prepare(e)
 	if err != nil {
 		s.refuse(w, classify(err))
 		return
 	}
+	s.publish(ctx, w, e, body, changed)
+}
+
+// publish publishes a prepared envelope and answers 202 after the PubAck.
+func (s *Server) publish(ctx context.Context, w http.ResponseWriter, e *event.Envelope, body []byte, changed bool) {
 	if err := s.available(); err != nil {
 		s.refuse(w, classify(err))
 		return

@@ -632,3 +632,25 @@ func TestMicroServiceReportsStats(t *testing.T) {
 		t.Fatalf("stats %s, want accepted 3 and rejected 1", msg.Data)
 	}
 }
+
+// A raw hook payload is stripped and validated once in this process, by the
+// mapping (hook.ClaudeCode); an envelope from the network is by ingest.
+func TestHookPayloadIsPreparedOnce(t *testing.T) {
+	e := newEnv(t, ingest.Config{})
+	b, err := os.ReadFile(filepath.Join(testkit.FixtureDir(t, "claude-code"), "PostToolUse-Bash.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := e.post("/v1/hooks/claude-code/PostToolUse", "application/json", b); a.status != 202 {
+		t.Fatalf("PostToolUse: %d %s", a.status, a.raw)
+	}
+	if n := e.srv.Prepared(); n != 0 {
+		t.Fatalf("ingest prepared a mapped hook payload %d time(s) after the mapping did", n)
+	}
+	if a := e.postEvent(envelope("once", event.KindSessionStart)); a.status != 202 {
+		t.Fatalf("envelope: %d %s", a.status, a.raw)
+	}
+	if n := e.srv.Prepared(); n != 1 {
+		t.Fatalf("an envelope from the network prepared %d time(s), want 1", n)
+	}
+}
