@@ -18,6 +18,7 @@ var benchSuites = []suite{
 	{Dir: "pkg/llm", Pattern: "^BenchmarkBatchedInputTokens$", Benchtime: "1x"},
 	{Dir: "pkg/store", Pattern: "^(BenchmarkRecentContext|BenchmarkSearch|BenchmarkSearchFiltered|BenchmarkApply)$", Benchtime: "2000x"},
 	{Dir: "pkg/claudemem", Pattern: "^BenchmarkImportClaudeMem$", Benchtime: "1x"},
+	{Dir: "cmd/mnemo", Pattern: "^BenchmarkViewerFirstCard$", Benchtime: "20x"},
 }
 
 // figures are the report's rows, computed from the suites' metrics.
@@ -239,6 +240,22 @@ var figures = []figure{
 	filteredSearchFigure,
 	httpFigure("GET /v1/context", "BenchmarkHTTPContext", "BenchmarkRecentContext", 15),
 	httpFigure("GET /v1/search", "BenchmarkHTTPSearch", "BenchmarkSearch", 30),
+	func(r benchResults) reportRow {
+		row := reportRow{Figure: "viewer: navigation → first observation card rendered, 100k observations (headless Chromium, loopback, mnemo run)",
+			Target: "≤ 300 ms (p95)"}
+		p50, ok1 := r.get("BenchmarkViewerFirstCard", "p50-ms")
+		p95, ok2 := r.get("BenchmarkViewerFirstCard", "p95-ms")
+		if !ok1 || !ok2 {
+			row.Note = "not measured (needs Chromium: scripts/deps/40-chromium.sh)"
+			return row
+		}
+		row.Mnemo = fmt.Sprintf("p50 %s ms, p95 %s ms (measured by the page: performance.mark)", f2(p50), f2(p95))
+		if api, ok := r.get("BenchmarkViewerFirstCard", "feed-api-p50-ms"); ok {
+			row.Baseline = fmt.Sprintf("the feed's three first-page requests from Go: p50 %s ms", f2(api))
+		}
+		row.Met = metOf(p95 <= 300)
+		return row
+	},
 	func(r benchResults) reportRow {
 		row := reportRow{Figure: "store Apply, batched units of 25 observations", Target: "SQLite ≥ 5k observations/s"}
 		sq, ok1 := r.get("BenchmarkApply/sqlite", "obs/s")

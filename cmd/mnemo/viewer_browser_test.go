@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,12 +20,14 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
 )
 
 // chromiumPath finds the browser the viewer's tests drive: $MNEMO_CHROMIUM,
 // else Debian's chromium (scripts/deps/40-chromium.sh installs it). Missing,
 // the test fails in CI and is skipped elsewhere, saying how to install it.
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	t.Helper()
 	cands := []string{os.Getenv("MNEMO_CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"}
 	for _, c := range cands {
@@ -50,7 +54,7 @@ type browser struct {
 	errors []string
 }
 
-func newBrowser(t *testing.T, timeout time.Duration) *browser {
+func newBrowser(t testing.TB, timeout time.Duration) *browser {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(t)),
@@ -87,7 +91,7 @@ func newBrowser(t *testing.T, timeout time.Duration) *browser {
 	return b
 }
 
-func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+func (b *browser) do(t testing.TB, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(b.ctx, steps...); err != nil {
 		t.Fatalf("%s: %v", what, err)
@@ -95,7 +99,7 @@ func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromed
 }
 
 // eval runs a script in the page and returns its value.
-func eval[T any](t *testing.T, b *browser, what, expr string) T {
+func eval[T any](t testing.TB, b *browser, what, expr string) T {
 	t.Helper()
 	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
@@ -116,7 +120,7 @@ func js(expr string) chromedp.Action[chromedp.Void] {
 }
 
 // until polls a JS expression in the page until it is true.
-func (b *browser) until(t *testing.T, what, expr string, timeout time.Duration) {
+func (b *browser) until(t testing.TB, what, expr string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -308,4 +312,69 @@ func TestViewerInABrowser(t *testing.T) {
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
 	}
+}
+
+// BenchmarkViewerFirstCard: from navigation to the first observation card
+// rendered, as the browser measures it (performance.mark in the page), on a
+// real `mnemo run` over a store of 100k observations. The baseline is the
+// feed's three first-page requests from Go over the same loopback.
+func BenchmarkViewerFirstCard(b *testing.B) {
+	home := b.TempDir()
+	dsn := filepath.Join(home, "mnemo.db")
+	ctx := context.Background()
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := storetest.NewCorpus(11, 20, 1000, 100).Seed(ctx, st); err != nil {
+		b.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	p := testkit.StartCmd(b, "mnemo-run", mnemoBin, []string{"run", "--addr", "127.0.0.1:0"},
+		"MNEMO_HOME="+home, "MNEMO_STORE="+dsn, "MNEMO_LLM_PROVIDER=offline", "MNEMO_REDIS_URL=", "MNEMO_TOKEN=", "MNEMO_LOG_LEVEL=info")
+	addr := p.WaitLog(b, "mnemo is running", 90*time.Second)
+	base := "http://" + addr
+	br := newBrowser(b, 10*time.Minute)
+
+	var page, api []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		br.do(b, "navigate", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#feed article.observation")))
+		var ms float64
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			ms = eval[float64](b, br, "read the mark", `(performance.getEntriesByName("mnemo-first-card")[0] || {startTime: -1}).startTime`)
+			if ms >= 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if ms < 0 {
+			b.Fatal("the page never marked its first card")
+		}
+		page = append(page, time.Duration(ms*float64(time.Millisecond)))
+		t0 := time.Now()
+		for _, kind := range []string{"observations", "prompts", "summaries"} {
+			resp, err := http.Get(base + "/v1/feed/" + kind + "?limit=20")
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		api = append(api, time.Since(t0))
+	}
+	b.StopTimer()
+	if errs := br.consoleErrors(); len(errs) > 0 {
+		b.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+	pct := func(d []time.Duration, q int) float64 {
+		slices.Sort(d)
+		return float64(d[min(len(d)-1, len(d)*q/100)].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(page, 50), "p50-ms")
+	b.ReportMetric(pct(page, 95), "p95-ms")
+	b.ReportMetric(pct(api, 50), "feed-api-p50-ms")
 }
