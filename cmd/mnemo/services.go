@@ -46,7 +46,13 @@ type services struct {
 // mountServices mounts ingest (and the other HTTP services) on mux with
 // /healthz and /readyz, and returns what closes them, in order.
 func mountServices(mux *http.ServeMux, s services) (closeAll func(), err error) {
-	deps := ingest.Deps{NC: s.nc, JS: s.js, Logger: s.log, Registry: s.reg, Instance: "local"}
+	component := func(name string) *slog.Logger {
+		if s.log == nil {
+			return nil // the service's own default
+		}
+		return s.log.With("component", name)
+	}
+	deps := ingest.Deps{NC: s.nc, JS: s.js, Logger: component("ingest"), Registry: s.reg, Instance: "local"}
 	if s.rdb != nil {
 		deps.Meta = session.NewMetaStore(s.rdb)
 	}
@@ -56,7 +62,7 @@ func mountServices(mux *http.ServeMux, s services) (closeAll func(), err error) 
 	}
 	in.Register(mux)
 	q, err := query.New(s.query, query.Deps{
-		Store: s.store, NC: s.nc, JS: s.js, Layout: s.layout, Redis: s.rdb, Logger: s.log, Registry: s.reg, Settings: s.settings,
+		Store: s.store, NC: s.nc, JS: s.js, Layout: s.layout, Redis: s.rdb, Logger: component("query"), Registry: s.reg, Settings: s.settings,
 		Compressor: s.compressor, Embedder: s.embedder,
 	})
 	if err != nil {

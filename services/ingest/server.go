@@ -32,7 +32,9 @@ type Deps struct {
 	NC *nats.Conn
 	JS jetstream.JetStream
 	// Meta receives best-effort session metadata updates; nil disables them.
-	Meta   *session.MetaStore
+	Meta *session.MetaStore
+	// Logger is tagged with the service by the caller (logging.New), so a
+	// JSON line carries "service" once.
 	Logger *slog.Logger
 	// Registry receives ingest's Prometheus metrics; nil uses a private one.
 	Registry prometheus.Registerer
@@ -99,7 +101,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, d: d, log: d.Logger.With("service", "ingest"), m: m}
+	s := &Server{cfg: cfg, d: d, log: d.Logger, m: m}
 	if d.Meta != nil {
 		s.meta = newMetaWriter(d.Meta, cfg.MetaQueue, s.log, m)
 	}

@@ -77,7 +77,9 @@ type Deps struct {
 	JS     jetstream.JetStream
 	Layout bus.Layout
 	// Redis gives live workers and active sessions for /v1/stats; optional.
-	Redis    redis.UniversalClient
+	Redis redis.UniversalClient
+	// Logger is tagged with the service by the caller (logging.New), so a
+	// JSON line carries "service" once.
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
 	// Settings are the context's settings, read at every request: the
@@ -128,7 +130,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Settings == nil {
 		d.Settings = settings.FromEnvironment()
 	}
-	s := &Server{cfg: cfg, d: d, log: d.Logger.With("service", "query"), settings: d.Settings,
+	s := &Server{cfg: cfg, d: d, log: d.Logger, settings: d.Settings,
 		started: time.Now().UTC().Truncate(time.Second)}
 	if cfg.Token != "" {
 		s.session = sessionValue(cfg.Token)
