@@ -4,17 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/store"
-	"github.com/mnemo-dev/mnemo/pkg/testkit"
-	"github.com/mnemo-dev/mnemo/services/query"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -24,30 +18,8 @@ import (
 func TestMCPSaveMemoryStripsPrivateAndSaysTheLimit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	n := testkit.StartNATS(t)
-	nc, js := n.Connect(t)
-	testkit.Ensure(t, js, testkit.TestLayout())
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	q, err := query.New(query.Config{}, query.Deps{Store: st, NC: nc, JS: js, Layout: testkit.TestLayout()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	srv := httptest.NewServer(q.Handler())
-	defer srv.Close()
-
-	cmd := exec.Command(mnemoBin, "mcp")
-	cmd.Env = append(os.Environ(), "MNEMO_URL="+srv.URL)
-	client := mcp.NewClient(&mcp.Implementation{Name: "mnemo-test", Version: "1"}, nil)
-	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
-	if err != nil {
-		t.Fatalf("initialize: %v", err)
-	}
-	defer cs.Close()
+	st := mcpStore(t, ctx)
+	cs := mcpSession(t, ctx, st, "")
 	save := func(args map[string]any) (string, bool) {
 		t.Helper()
 		r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "save_memory", Arguments: args})

@@ -26,14 +26,7 @@ import (
 func TestMCPOverStdio(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	n := testkit.StartNATS(t)
-	nc, js := n.Connect(t)
-	testkit.Ensure(t, js, testkit.TestLayout())
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := mcpStore(t, ctx)
 	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 	seq := uint64(0)
 	apply := func(sid string, u store.Unit) store.ApplyResult {
@@ -62,22 +55,7 @@ func TestMCPOverStdio(t *testing.T) {
 	} {
 		ids = append(ids, apply("s1", store.Unit{Observations: []store.Observation{o}}).ObservationIDs[0])
 	}
-	q, err := query.New(query.Config{Token: "mcp-secret"}, query.Deps{Store: st, NC: nc, JS: js, Layout: testkit.TestLayout()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	srv := httptest.NewServer(q.Handler())
-	defer srv.Close()
-
-	cmd := exec.Command(mnemoBin, "mcp")
-	cmd.Env = append(os.Environ(), "MNEMO_URL="+srv.URL, "MNEMO_TOKEN=mcp-secret", "TZ=UTC")
-	client := mcp.NewClient(&mcp.Implementation{Name: "mnemo-test", Version: "1"}, nil)
-	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
-	if err != nil {
-		t.Fatalf("initialize: %v", err)
-	}
-	defer cs.Close()
+	cs := mcpSession(t, ctx, st, "mcp-secret", "TZ=UTC")
 	if init := cs.InitializeResult(); init == nil || init.ServerInfo.Name != "mnemo" || !strings.Contains(init.Instructions, "get_observations") {
 		t.Fatalf("initialize result %+v", init)
 	}
@@ -193,4 +171,44 @@ func TestMCPOverStdio(t *testing.T) {
 			t.Fatalf("%s %v: %v %+v, want a tool error naming %s", bad.tool, bad.args, err, r, bad.want)
 		}
 	}
+}
+
+// mcpStore opens a SQLite store for an MCP test, closed at its end.
+func mcpStore(t *testing.T, ctx context.Context) store.Store {
+	t.Helper()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// mcpSession serves st through a real query service (token, when set,
+// required) and speaks MCP to the real `mnemo mcp` binary pointed at it.
+func mcpSession(t *testing.T, ctx context.Context, st store.Store, token string, env ...string) *mcp.ClientSession {
+	t.Helper()
+	n := testkit.StartNATS(t)
+	nc, js := n.Connect(t)
+	testkit.Ensure(t, js, testkit.TestLayout())
+	q, err := query.New(query.Config{Token: token}, query.Deps{Store: st, NC: nc, JS: js, Layout: testkit.TestLayout()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	srv := httptest.NewServer(q.Handler())
+	t.Cleanup(srv.Close)
+	cmd := exec.Command(mnemoBin, "mcp")
+	cmd.Env = append(os.Environ(), "MNEMO_URL="+srv.URL)
+	if token != "" {
+		cmd.Env = append(cmd.Env, "MNEMO_TOKEN="+token)
+	}
+	cmd.Env = append(cmd.Env, env...)
+	client := mcp.NewClient(&mcp.Implementation{Name: "mnemo-test", Version: "1"}, nil)
+	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatalf("initialize: %v", err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	return cs
 }
