@@ -127,8 +127,15 @@ type hookResult struct {
 // runHookProc runs `mnemo hook claude-code <event>` with payload on stdin.
 func runHookProc(t testing.TB, home, url, name string, payload []byte, env ...string) hookResult {
 	t.Helper()
-	cmd := exec.Command(mnemoBin, "hook", "claude-code", name)
-	cmd.Env = append(os.Environ(), "MNEMO_HOME="+home, "MNEMO_URL="+url, "MNEMO_HOOK_FLUSH_BACKOFF=50ms")
+	return runHookBin(t, mnemoBin, home, url, name, payload, append([]string{"MNEMO_HOOK_FLUSH_BACKOFF=50ms"}, env...)...)
+}
+
+// runHookBin runs `<bin> hook claude-code <event>` (mnemo or mnemo-hook)
+// with payload on stdin and returns its exit code and output.
+func runHookBin(t testing.TB, bin, home, url, name string, payload []byte, env ...string) hookResult {
+	t.Helper()
+	cmd := exec.Command(bin, "hook", "claude-code", name)
+	cmd.Env = append(os.Environ(), "MNEMO_HOME="+home, "MNEMO_URL="+url)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdin = bytes.NewReader(payload)
 	var out, errb bytes.Buffer

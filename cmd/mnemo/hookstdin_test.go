@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -24,20 +21,7 @@ func TestLeanHookCutsOversizedStdin(t *testing.T) {
 	home := t.TempDir()
 	run := func(name string, payload []byte, env ...string) hookResult {
 		t.Helper()
-		cmd := exec.Command(bin, "hook", "claude-code", name)
-		cmd.Env = append(os.Environ(), "MNEMO_HOME="+home, "MNEMO_URL="+m.url, "MNEMO_HOOK_TIMEOUT=20s")
-		cmd.Env = append(cmd.Env, env...)
-		cmd.Stdin = bytes.NewReader(payload)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return hookResult{code, out.String(), errb.String()}
+		return runHookBin(t, bin, home, m.url, name, payload, append([]string{"MNEMO_HOOK_TIMEOUT=20s"}, env...)...)
 	}
 
 	resp := strings.Repeat("r", 5<<20)
