@@ -128,7 +128,7 @@ func (b *browser) until(t testing.TB, what, expr string, timeout time.Duration) 
 			return
 		}
 		if time.Now().After(deadline) {
-			body := eval[string](t, b, what, `document.querySelector("main").innerText.slice(0, 2000)`)
+			body := eval[string](t, b, what, `location.href + "\n" + document.body.innerText.slice(0, 2000)`)
 			t.Fatalf("%s: not within %s; the page shows:\n%s", what, timeout, body)
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -377,4 +377,56 @@ func BenchmarkViewerFirstCard(b *testing.B) {
 	b.ReportMetric(pct(page, 50), "p50-ms")
 	b.ReportMetric(pct(page, 95), "p95-ms")
 	b.ReportMetric(pct(api, 50), "feed-api-p50-ms")
+}
+
+// With MNEMO_TOKEN set, the browser signs in once through the login form;
+// the cookie then carries the feed, its infinite scroll back in time and the
+// live stream (which EventSource can only authenticate by cookie).
+func TestViewerLoginAndInfiniteScroll(t *testing.T) {
+	const token = "viewer-test-token"
+	r := startRun(t, "--token", token)
+	const n = 45
+	for i := 0; i < n; i++ {
+		req, _ := http.NewRequest("POST", r.url+"/v1/memories",
+			strings.NewReader(fmt.Sprintf(`{"text":"memory number %d","project":"scroll"}`, i)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("save memory %d: %d", i, resp.StatusCode)
+		}
+	}
+	b := newBrowser(t, 2*time.Minute)
+	b.do(t, "open the viewer", chromedp.Navigate(r.url+"/"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	if eval[bool](t, b, "no app before login", `!!document.querySelector("#feed")`) {
+		t.Fatal("the viewer was served before signing in")
+	}
+	b.do(t, "sign in", chromedp.SendKeys(chromedp.CSS("#token"), token), chromedp.Click(chromedp.CSS("#login")))
+	b.until(t, "the feed after signing in", `!!document.querySelector("#feed article.observation")`, 20*time.Second)
+	if c := eval[string](t, b, "cookie", `document.cookie`); strings.Contains(c, "mnemo_session") {
+		t.Fatalf("the session cookie is readable from JS: %q", c)
+	}
+	b.until(t, "the live stream connects with the cookie", `document.querySelector("#live").classList.contains("on")`, 20*time.Second)
+	deadline := time.Now().Add(30 * time.Second)
+	for eval[int](t, b, "count", `document.querySelectorAll("#feed article.observation").length`) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("infinite scroll stopped at %d cards of %d", eval[int](t, b, "count", `document.querySelectorAll("#feed article.observation").length`), n)
+		}
+		b.do(t, "scroll", js(`window.scrollTo(0, document.body.scrollHeight)`), chromedp.Sleep(200*time.Millisecond))
+	}
+	ordered := eval[bool](t, b, "order", `(() => { const ids = [...document.querySelectorAll("#feed article.observation")].map(c => Number(c.dataset.id));
+		return new Set(ids).size === ids.length && ids.every((id, i) => i === 0 || ids[i-1] > id); })()`)
+	if !ordered {
+		t.Fatal("the feed repeats a card or is not newest first")
+	}
+	if txt := eval[string](t, b, "end", `document.querySelector("#feed-end").textContent`); !strings.Contains(txt, "all the memory") {
+		t.Fatalf("feed end says %q", txt)
+	}
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
 }

@@ -32,13 +32,16 @@ func pageHeaders(w http.ResponseWriter, contentType string) {
 	h.Set("Content-Security-Policy", viewerCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: with no-referrer Chromium sends
+	// "Origin: null" on the login form's POST, which sameOrigin refuses.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-cache")
 }
 
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Mnemo · sign in</title>
+<link rel="icon" href="data:,">
 <style>
 body{font:16px/1.4 system-ui,sans-serif;margin:0;display:grid;place-items:center;min-height:100vh;background:#f4f5f7;color:#1d2330}
 @media (prefers-color-scheme: dark){body{background:#14171c;color:#e6e8ec}input{background:#1e232b;color:#e6e8ec;border-color:#3a4150}}
@@ -64,11 +67,17 @@ func (s *Server) writeLogin(w http.ResponseWriter, status int, failed bool) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// handleIndex serves the viewer, or, to a browser without the session
-// cookie when a token is set, the login page with 401.
+// handleIndex serves the viewer, or, without the session cookie when a
+// token is set, the login page: 200 to a browser's navigation, 401 else.
 func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(r) {
-		s.writeLogin(w, http.StatusUnauthorized, false)
+		// A browser's navigation gets the form as a page (200: a 401
+		// document is a console error); any other client the 401.
+		status := http.StatusUnauthorized
+		if r.Header.Get("Sec-Fetch-Mode") == "navigate" || strings.Contains(r.Header.Get("Accept"), "text/html") {
+			status = http.StatusOK
+		}
+		s.writeLogin(w, status, false)
 		return
 	}
 	b, err := web.ReadFile("web/index.html")

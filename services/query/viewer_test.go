@@ -246,6 +246,9 @@ func TestTokenLoginCookieGuardsEveryRouteAndTheStream(t *testing.T) {
 		!strings.Contains(hdr.Get("Content-Security-Policy"), "default-src 'self'") {
 		t.Fatalf("GET / without the cookie: %d %.300s", code, body)
 	}
+	if code, body, _ := r.send("GET", "/", "", map[string]string{"Accept": "text/html", "Sec-Fetch-Mode": "navigate"}); code != 200 || !strings.Contains(body, `action="/v1/login"`) || strings.Contains(body, "app.js") {
+		t.Fatalf("a browser's GET / without the cookie: %d %.200s, want the login page", code, body)
+	}
 	for _, p := range []string{"/v1/stream", "/static/app.js", "/v1/feed/observations", "/v1/settings"} {
 		if code, _, _ := r.send("GET", p, "", nil); code != 401 {
 			t.Errorf("GET %s without the cookie: %d, want 401", p, code)
