@@ -513,23 +513,10 @@ func (w *Worker) Stats() Stats {
 }
 
 func (w *Worker) addService() (micro.Service, error) {
-	svc, err := micro.AddService(w.d.NC, micro.Config{
-		Name:        "mnemo-worker",
-		Version:     "0.1.0",
-		Description: "Mnemo agent worker: per-session ordered processing",
-		Metadata:    map[string]string{"worker": w.cfg.WorkerID},
-		StatsHandler: func(*micro.Endpoint) any {
-			return w.Stats()
-		},
-	})
+	svc, err := bus.AddService(w.d.NC, "worker", w.cfg.WorkerID, "Mnemo agent worker: per-session ordered processing",
+		map[string]string{"worker": w.cfg.WorkerID}, func() any { return w.Stats() })
 	if err != nil {
-		return nil, fmt.Errorf("worker: register micro service: %w", err)
-	}
-	err = svc.AddEndpoint("stats", micro.HandlerFunc(func(r micro.Request) {
-		_ = r.RespondJSON(w.Stats())
-	}), micro.WithEndpointSubject("mnemo.worker.stats."+w.cfg.WorkerID))
-	if err != nil {
-		return nil, fmt.Errorf("worker: add stats endpoint: %w", err)
+		return nil, fmt.Errorf("worker: %w", err)
 	}
 	return svc, nil
 }

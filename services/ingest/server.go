@@ -200,22 +200,10 @@ func (s *Server) Close() {
 }
 
 func (s *Server) addService() (micro.Service, error) {
-	svc, err := micro.AddService(s.d.NC, micro.Config{
-		Name:         "mnemo-ingest",
-		Version:      "0.1.0",
-		Description:  "Mnemo ingest: persist-first event intake into JetStream",
-		Metadata:     map[string]string{"instance": s.d.Instance},
-		StatsHandler: func(*micro.Endpoint) any { return s.Stats() },
-	})
+	svc, err := bus.AddService(s.d.NC, "ingest", s.d.Instance, "Mnemo ingest: persist-first event intake into JetStream",
+		map[string]string{"instance": s.d.Instance}, func() any { return s.Stats() })
 	if err != nil {
-		return nil, fmt.Errorf("ingest: register micro service: %w", err)
-	}
-	err = svc.AddEndpoint("stats", micro.HandlerFunc(func(r micro.Request) {
-		_ = r.RespondJSON(s.Stats())
-	}), micro.WithEndpointSubject("mnemo.ingest.stats."+s.d.Instance))
-	if err != nil {
-		_ = svc.Stop()
-		return nil, fmt.Errorf("ingest: add stats endpoint: %w", err)
+		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	return svc, nil
 }

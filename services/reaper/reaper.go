@@ -385,22 +385,10 @@ func (r *Reaper) serveHTTP() (func(), error) {
 }
 
 func (r *Reaper) addService() (micro.Service, error) {
-	svc, err := micro.AddService(r.d.NC, micro.Config{
-		Name:         "mnemo-reaper",
-		Version:      "0.1.0",
-		Description:  "Mnemo reaper: dead workers, dead letters, idle summaries, audits",
-		Metadata:     map[string]string{"reaper": r.cfg.ID},
-		StatsHandler: func(*micro.Endpoint) any { return r.Stats() },
-	})
+	svc, err := bus.AddService(r.d.NC, "reaper", subjectToken(r.cfg.ID), "Mnemo reaper: dead workers, dead letters, idle summaries, audits",
+		map[string]string{"reaper": r.cfg.ID}, func() any { return r.Stats() })
 	if err != nil {
-		return nil, fmt.Errorf("reaper: register micro service: %w", err)
-	}
-	err = svc.AddEndpoint("stats", micro.HandlerFunc(func(req micro.Request) {
-		_ = req.RespondJSON(r.Stats())
-	}), micro.WithEndpointSubject("mnemo.reaper.stats."+subjectToken(r.cfg.ID)))
-	if err != nil {
-		_ = svc.Stop()
-		return nil, fmt.Errorf("reaper: add stats endpoint: %w", err)
+		return nil, fmt.Errorf("reaper: %w", err)
 	}
 	return svc, nil
 }
