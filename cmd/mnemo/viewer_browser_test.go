@@ -251,6 +251,15 @@ func TestViewerInABrowser(t *testing.T) {
 	b.do(t, "open the detail", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#feed article.observation[data-id="%d"] .title`, second.ID))))
 	b.until(t, "the detail shows", fmt.Sprintf(`!document.querySelector('#feed article.observation[data-id="%d"] .detail').hidden`, second.ID), 5*time.Second)
 	b.screenshots(t, arts, "feed")
+	// The other theme: the toggle flips the page's colours, and is kept.
+	bg := `getComputedStyle(document.body).backgroundColor`
+	light := eval[string](t, b, "background", bg)
+	b.do(t, "toggle the theme", chromedp.Click(chromedp.CSS("#theme")))
+	if dark := eval[string](t, b, "background", bg); dark == light {
+		t.Fatalf("the theme toggle left the background %s", dark)
+	}
+	b.screenshots(t, arts, "feed-other-theme")
+	b.do(t, "toggle back", chromedp.Click(chromedp.CSS("#theme")))
 
 	// Search for a word of its title.
 	word := ""
