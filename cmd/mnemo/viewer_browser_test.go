@@ -250,6 +250,9 @@ func TestViewerInABrowser(t *testing.T) {
 		fmt.Sprintf(`!!document.querySelector('#feed article.observation[data-id="%d"]') && window.__notReloaded === true`, second.ID), 30*time.Second)
 	b.do(t, "open the detail", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#feed article.observation[data-id="%d"] .title`, second.ID))))
 	b.until(t, "the detail shows", fmt.Sprintf(`!document.querySelector('#feed article.observation[data-id="%d"] .detail').hidden`, second.ID), 5*time.Second)
+	if txt := eval[string](t, b, "card text", fmt.Sprintf(`document.querySelector('#feed article.observation[data-id="%d"]').innerText`, second.ID)); strings.Contains(txt, "null") || strings.Contains(txt, "undefined") {
+		t.Fatalf("the card shows a missing value as text:\n%s", txt)
+	}
 	b.screenshots(t, arts, "feed")
 	// The other theme: the toggle flips the page's colours, and is kept.
 	bg := `getComputedStyle(document.body).backgroundColor`

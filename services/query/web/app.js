@@ -91,7 +91,7 @@ function observationCard(o, opts) {
   const detail = observationDetail(o);
   detail.hidden = !(opts && opts.open);
   const del = el("button", { type: "button", class: "delete", text: "Delete", onclick: () => deleteObservation(o, card) });
-  card.append(
+  card.append(...[ // DOM append would write a null as the text "null"
     el("header", {},
       el("span", { class: "badge " + o.type, text: o.type }),
       el("span", { class: "title", text: o.title || "(untitled)", onclick: () => { detail.hidden = !detail.hidden; } })),
@@ -101,7 +101,7 @@ function observationCard(o, opts) {
       el("time", { text: when(o.accepted_at) }), o.session_id ? sessionLink(o.session_id) : null),
     detail,
     el("div", { class: "actions" }, del),
-  );
+  ].filter(Boolean));
   return card;
 }
 
