@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // DefaultLimit is MNEMO_OUTAGE_LIMIT's default.
@@ -53,4 +55,26 @@ func (t *Tracker) Observe(err error) error {
 		return fmt.Errorf("%s unreachable for %s, %w (%s): %w", t.Name, d.Round(time.Second), ErrTooLong, t.Limit, err)
 	}
 	return nil
+}
+
+// Backends tracks the two dependencies the worker and the reaper run on.
+type Backends struct{ Redis, NATS Tracker }
+
+// NewBackends returns Backends that ride out limit (0: any outage).
+func NewBackends(limit time.Duration) *Backends {
+	return &Backends{Redis: Tracker{Name: "Redis", Limit: limit}, NATS: Tracker{Name: "NATS", Limit: limit}}
+}
+
+// Observe records the outcome of a Redis attempt and whether nc is
+// connected, and returns the error that ends the component once either has
+// been away longer than the limit.
+func (b *Backends) Observe(redisErr error, nc *nats.Conn) error {
+	var natsErr error
+	if !nc.IsConnected() {
+		natsErr = fmt.Errorf("connection %s", nc.Status())
+	}
+	if err := b.Redis.Observe(redisErr); err != nil {
+		return err
+	}
+	return b.NATS.Observe(natsErr)
 }

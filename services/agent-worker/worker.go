@@ -69,8 +69,8 @@ type Worker struct {
 	// catchup embeds observations after they are stored; nil = off.
 	catchup *semantic.Catchup
 
-	// redisDown and natsDown bound the outages Run rides out.
-	redisDown, natsDown *outage.Tracker
+	// down bounds the Redis and NATS outages Run rides out.
+	down *outage.Backends
 }
 
 // New checks the config and returns a worker; Run starts it.
@@ -89,17 +89,16 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	}
 	log := d.Logger.With("worker", cfg.WorkerID)
 	w := &Worker{
-		cfg:       cfg,
-		d:         d,
-		log:       log,
-		locks:     session.NewLocks(d.Redis, cfg.LockTTL),
-		members:   session.NewMembership(d.Redis, cfg.WorkerID, cfg.MemberTTL),
-		meta:      session.NewMetaStore(d.Redis),
-		inflight:  newInflightTracker(d.Redis, cfg.WorkerID, log),
-		actors:    map[string]*actor{},
-		pullers:   map[int]*puller{},
-		redisDown: &outage.Tracker{Name: "Redis", Limit: cfg.OutageLimit},
-		natsDown:  &outage.Tracker{Name: "NATS", Limit: cfg.OutageLimit},
+		cfg:      cfg,
+		d:        d,
+		log:      log,
+		locks:    session.NewLocks(d.Redis, cfg.LockTTL),
+		members:  session.NewMembership(d.Redis, cfg.WorkerID, cfg.MemberTTL),
+		meta:     session.NewMetaStore(d.Redis),
+		inflight: newInflightTracker(d.Redis, cfg.WorkerID, log),
+		actors:   map[string]*actor{},
+		pullers:  map[int]*puller{},
+		down:     outage.NewBackends(cfg.OutageLimit),
 	}
 	if d.Embedder != nil {
 		w.catchup = semantic.NewCatchup(d.Store, d.Embedder, log, 0)
@@ -207,7 +206,7 @@ func (w *Worker) waitStream(ctx context.Context) (jetstream.Stream, error) {
 			return nil, err
 		}
 		if ctx.Err() == nil {
-			if oerr := w.natsDown.Observe(err); oerr != nil {
+			if oerr := w.down.NATS.Observe(err); oerr != nil {
 				return nil, fmt.Errorf("worker: %w", oerr)
 			}
 		}
@@ -228,14 +227,7 @@ func (w *Worker) outages(ctx context.Context, redisErr error) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	var natsErr error
-	if !w.d.NC.IsConnected() {
-		natsErr = fmt.Errorf("connection %s", w.d.NC.Status())
-	}
-	if err := w.redisDown.Observe(redisErr); err != nil {
-		return fmt.Errorf("worker: %w", err)
-	}
-	if err := w.natsDown.Observe(natsErr); err != nil {
+	if err := w.down.Observe(redisErr, w.d.NC); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
 	return nil

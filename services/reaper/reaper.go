@@ -67,8 +67,8 @@ type Reaper struct {
 	stuck       atomic.Int64
 	healthy     atomic.Bool
 
-	// redisDown and natsDown bound the outages Run rides out.
-	redisDown, natsDown *outage.Tracker
+	// down bounds the Redis and NATS outages Run rides out.
+	down *outage.Backends
 }
 
 // New checks the config and returns a reaper; Run starts it.
@@ -86,15 +86,14 @@ func New(cfg Config, d Deps) (*Reaper, error) {
 		d.Registry = prometheus.NewRegistry()
 	}
 	return &Reaper{
-		cfg:       cfg,
-		d:         d,
-		log:       d.Logger.With("reaper", cfg.ID),
-		m:         newMetrics(d.Registry),
-		lead:      newLeadership(d.Redis, LeaderKey, leaderToken(cfg.ID, event.NewID()), cfg.LeaderTTL),
-		locks:     session.NewLocks(d.Redis, cfg.LockTTL),
-		meta:      session.NewMetaStore(d.Redis),
-		redisDown: &outage.Tracker{Name: "Redis", Limit: cfg.OutageLimit},
-		natsDown:  &outage.Tracker{Name: "NATS", Limit: cfg.OutageLimit},
+		cfg:   cfg,
+		d:     d,
+		log:   d.Logger.With("reaper", cfg.ID),
+		m:     newMetrics(d.Registry),
+		lead:  newLeadership(d.Redis, LeaderKey, leaderToken(cfg.ID, event.NewID()), cfg.LeaderTTL),
+		locks: session.NewLocks(d.Redis, cfg.LockTTL),
+		meta:  session.NewMetaStore(d.Redis),
+		down:  outage.NewBackends(cfg.OutageLimit),
 	}, nil
 }
 
@@ -189,14 +188,7 @@ func (r *Reaper) outages(ctx context.Context, redisErr error) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	var natsErr error
-	if !r.d.NC.IsConnected() {
-		natsErr = fmt.Errorf("connection %s", r.d.NC.Status())
-	}
-	if err := r.redisDown.Observe(redisErr); err != nil {
-		return fmt.Errorf("reaper: %w", err)
-	}
-	if err := r.natsDown.Observe(natsErr); err != nil {
+	if err := r.down.Observe(redisErr, r.d.NC); err != nil {
 		return fmt.Errorf("reaper: %w", err)
 	}
 	return nil
@@ -271,7 +263,7 @@ func (r *Reaper) waitStreams(ctx context.Context) error {
 			return err
 		}
 		if ctx.Err() == nil {
-			if oerr := r.natsDown.Observe(err); oerr != nil {
+			if oerr := r.down.NATS.Observe(err); oerr != nil {
 				return fmt.Errorf("reaper: %w", oerr)
 			}
 		}
