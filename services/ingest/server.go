@@ -126,7 +126,10 @@ var routes = []struct {
 func (s *Server) Register(mux *http.ServeMux) {
 	for _, rt := range routes {
 		h := rt.h
-		mux.Handle(rt.pattern, httpapi.RequireToken(s.cfg.Token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })))
+		// Events are memory: a web page in the user's browser must not be
+		// able to write them either (docs/ARCHITECTURE.md §16).
+		mux.Handle(rt.pattern, httpapi.SameOrigin(s.cfg.Token,
+			httpapi.RequireToken(s.cfg.Token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(s, w, r) }))))
 	}
 }
 
