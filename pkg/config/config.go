@@ -7,7 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -306,21 +306,41 @@ func Home() string {
 
 // IsLoopback reports whether a listen address binds only to loopback.
 func IsLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
+	host, _, err := splitHostPort(addr)
 	if err != nil {
 		return false
 	}
 	if host == "localhost" {
 		return true
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// splitHostPort is net.SplitHostPort for listen addresses ("host:port",
+// "[v6]:port", ":port"). pkg/config does not import net, so that the hook,
+// which reads Home, links no cgo resolver (docs/ARCHITECTURE.md §1).
+func splitHostPort(addr string) (host, port string, err error) {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return "", "", fmt.Errorf("address %s: missing port", addr)
+	}
+	host, port = addr[:i], addr[i+1:]
+	if strings.HasPrefix(host, "[") {
+		if !strings.HasSuffix(host, "]") {
+			return "", "", fmt.Errorf("address %s: missing ']'", addr)
+		}
+		host = host[1 : len(host)-1]
+	} else if strings.ContainsAny(host, ":[]") {
+		return "", "", fmt.Errorf("address %s: too many colons", addr)
+	}
+	return host, port, nil
 }
 
 // CheckBind refuses a listen address reachable from other machines unless a
 // token protects it (secure by default).
 func CheckBind(addr, token string) error {
-	if _, _, err := net.SplitHostPort(addr); err != nil {
+	if _, _, err := splitHostPort(addr); err != nil {
 		return fmt.Errorf("listen address %q is not host:port: %w", addr, err)
 	}
 	if !IsLoopback(addr) && token == "" {

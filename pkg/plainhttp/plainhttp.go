@@ -2,8 +2,10 @@
 // connection over plain TCP: what the hook needs to talk to a Mnemo on
 // loopback or a private network, without linking net/http (and with it
 // crypto/tls and x509), whose package initialisation the agent would pay at
-// every tool call (docs/ARCHITECTURE.md §1). It speaks no TLS and no proxy:
-// Usable says when it can be used; the full mnemo binary does the rest.
+// every tool call (docs/ARCHITECTURE.md §1). It speaks no TLS, no proxy and
+// no DNS (on Linux it dials with the socket system calls, so the hook links
+// no net package and no cgo resolver): Usable says when it can be used; the
+// full mnemo binary does the rest.
 package plainhttp
 
 import (
@@ -13,7 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -43,26 +45,32 @@ type Answer struct {
 	Body   []byte
 }
 
-// Usable reports whether rawURL can be reached by this client: an http URL,
-// and no proxy from the environment that would apply to its host (a proxy
-// never applies to loopback, as with net/http).
+// Usable reports whether rawURL can be reached by this client: an http URL
+// whose host is an IP address or localhost, and no proxy from the
+// environment that would apply to it (a proxy never applies to loopback, as
+// with net/http).
 func Usable(rawURL string) bool {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != "http" || u.Host == "" {
 		return false
 	}
-	if loopback(u.Hostname()) {
+	ip, ok := address(u.Hostname())
+	if !ok {
+		return false
+	}
+	if ip.IsLoopback() {
 		return true
 	}
 	return os.Getenv("HTTP_PROXY") == "" && os.Getenv("http_proxy") == ""
 }
 
-func loopback(host string) bool {
+// address is host's IP address: an IP literal, or localhost's 127.0.0.1.
+func address(host string) (netip.Addr, bool) {
 	if host == "localhost" {
-		return true
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), true
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	ip, err := netip.ParseAddr(host)
+	return ip, err == nil
 }
 
 // Do sends r over a new connection (Connection: close) and reads the whole
@@ -75,14 +83,21 @@ func Do(ctx context.Context, r Request) (Answer, error) {
 	if u.Scheme != "http" || u.Host == "" {
 		return Answer{}, fmt.Errorf("plainhttp: %q is not an http URL", r.URL)
 	}
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "80")
+	ip, ok := address(u.Hostname())
+	if !ok {
+		return Answer{}, fmt.Errorf("plainhttp: %q is not an IP address or localhost", u.Hostname())
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	port := 80
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n <= 0 || n > 65535 {
+			return Answer{}, fmt.Errorf("plainhttp: bad port %q", p)
+		}
+		port = n
+	}
+	conn, err := dial(ctx, netip.AddrPortFrom(ip, uint16(port)))
 	if err != nil {
-		return Answer{}, fmt.Errorf("plainhttp: %w", err)
+		return Answer{}, fmt.Errorf("plainhttp: %w", ctxErr(ctx, err))
 	}
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
@@ -112,7 +127,7 @@ func ctxErr(ctx context.Context, err error) error {
 	if ce := ctx.Err(); ce != nil {
 		return fmt.Errorf("%w (%v)", ce, err)
 	}
-	var ne net.Error
+	var ne interface{ Timeout() bool }
 	if dl, ok := ctx.Deadline(); ok && errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(dl) {
 		return fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
 	}

@@ -136,7 +136,8 @@ func TestUsable(t *testing.T) {
 	for url, want := range map[string]bool{
 		"http://127.0.0.1:37800":    true,
 		"http://localhost:1":        true,
-		"http://mnemo.internal:80":  true,
+		"http://10.0.0.5:37800":     true,
+		"http://mnemo.internal:80":  false, // a name: mnemo resolves it
 		"https://mnemo.example.com": false,
 		"unix:///tmp/x":             false,
 		"::bad":                     false,
@@ -146,7 +147,7 @@ func TestUsable(t *testing.T) {
 		}
 	}
 	t.Setenv("HTTP_PROXY", "http://proxy:3128")
-	if plainhttp.Usable("http://mnemo.internal") {
+	if plainhttp.Usable("http://10.0.0.5") {
 		t.Error("a proxied host is usable; only net/http knows proxies")
 	}
 	if !plainhttp.Usable("http://[::1]:37800") {
@@ -182,4 +183,21 @@ func rawServer(t *testing.T, answer string) string {
 		}
 	}()
 	return "http://" + ln.Addr().String()
+}
+
+// Nothing listening: the dial fails at once with the refusal, not at the
+// deadline (the hook spools the event and returns).
+func TestRefusedAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = plainhttp.Do(ctx, plainhttp.Request{Method: "POST", URL: "http://" + addr + "/v1/events", Body: []byte("{}")})
+	if err == nil || !strings.Contains(err.Error(), "refused") || ctx.Err() != nil {
+		t.Fatalf("dial to a closed port: %v (ctx %v), want connection refused at once", err, ctx.Err())
+	}
 }
