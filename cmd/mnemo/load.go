@@ -186,9 +186,7 @@ func postEvent(ctx context.Context, c *http.Client, url, token string, body []by
 		return 0, false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
+	authorize(req, token)
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, false, err

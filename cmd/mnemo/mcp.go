@@ -60,9 +60,7 @@ func (a *mnemoAPI) call(ctx context.Context, method, path string, body any) ([]b
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if a.token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
+	authorize(req, a.token)
 	resp, err := a.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("Mnemo at %s is not reachable (is `mnemo run` running? set MNEMO_URL): %w", a.base, err)

@@ -294,7 +294,7 @@ func (h *hookRun) post(ctx context.Context, path string, body []byte) (int, erro
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
 	defer cancel()
 	a, err := exchangeFor(h.cfg.URL)(ctx, plainhttp.Request{Method: "POST", URL: h.cfg.URL + path, Body: body,
-		Header: h.cfg.headers("Content-Type", "application/json"), Limit: 64 << 10})
+		Header: headers(h.cfg.Token, "Content-Type", "application/json"), Limit: 64 << 10})
 	if err != nil {
 		return 0, fmt.Errorf("post %s: %w", path, err)
 	}
@@ -302,14 +302,14 @@ func (h *hookRun) post(ctx context.Context, path string, body []byte) (int, erro
 }
 
 // headers returns the given header pairs and the bearer token
-// (MNEMO_TOKEN), when one is set.
-func (c Config) headers(kv ...string) [][2]string {
+// (MNEMO_TOKEN), when one is set: every request the hook and its spool send.
+func headers(token string, kv ...string) [][2]string {
 	var h [][2]string
 	for i := 0; i+1 < len(kv); i += 2 {
 		h = append(h, [2]string{kv[i], kv[i+1]})
 	}
-	if c.Token != "" {
-		h = append(h, [2]string{"Authorization", "Bearer " + c.Token})
+	if token != "" {
+		h = append(h, [2]string{"Authorization", "Bearer " + token})
 	}
 	return h
 }
@@ -319,7 +319,7 @@ func (h *hookRun) getJSON(ctx context.Context, timeout time.Duration, path strin
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	a, err := exchangeFor(h.cfg.URL)(ctx, plainhttp.Request{Method: "GET", URL: h.cfg.URL + path,
-		Header: h.cfg.headers("Accept", "application/json"), Limit: 4 << 20})
+		Header: headers(h.cfg.Token, "Accept", "application/json"), Limit: 4 << 20})
 	if err != nil {
 		return fmt.Errorf("get %s: %w", path, err)
 	}

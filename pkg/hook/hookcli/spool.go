@@ -363,11 +363,8 @@ func postBatch(ctx context.Context, exchange Exchange, c flushConfig, bodies []j
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	hdr := [][2]string{{"Content-Type", "application/json"}}
-	if c.Token != "" {
-		hdr = append(hdr, [2]string{"Authorization", "Bearer " + c.Token})
-	}
-	a, err := exchange(ctx, plainhttp.Request{Method: "POST", URL: c.URL + "/v1/events:batch", Header: hdr, Body: body, Limit: 16 << 20})
+	a, err := exchange(ctx, plainhttp.Request{Method: "POST", URL: c.URL + "/v1/events:batch",
+		Header: headers(c.Token, "Content-Type", "application/json"), Body: body, Limit: 16 << 20})
 	if err != nil {
 		return 0, ans, fmt.Errorf("batch request: %w", err)
 	}
