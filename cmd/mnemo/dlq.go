@@ -70,20 +70,12 @@ func runDLQ(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	set.Bool(&cfg.JSON, "json", "", false, "list: print JSON")
 	set.Bool(&cfg.All, "all", "", false, "replay: every dead letter not replayed yet")
 	// Flags may come before or after the ID.
-	var pos []string
-	rest := args[1:]
-	for {
-		if err := set.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return &exit.Error{Code: 2, Err: err}
+	pos, err := set.ParseInterspersed(args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+		return &exit.Error{Code: 2, Err: err}
 	}
 	cfg.fillFromRun()
 	switch sub {

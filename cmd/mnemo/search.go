@@ -100,20 +100,12 @@ func runSearch(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	set.Int(&cfg.Limit, "limit", "", 20, "results, 1-100")
 	set.Int(&cfg.Offset, "offset", "", 0, "results to skip")
 	set.Bool(&cfg.JSON, "json", "", false, "print the API's JSON answer")
-	var words []string
-	rest := args
-	for {
-		if err := set.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return &exit.Error{Code: 2, Err: err}
+	words, err := set.ParseInterspersed(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		words = append(words, fs.Arg(0))
-		rest = fs.Args()[1:]
+		return &exit.Error{Code: 2, Err: err}
 	}
 	in := searchIn{Query: strings.Join(words, " "), Type: cfg.Type, ObsType: cfg.ObsType, Project: cfg.Project,
 		DateStart: cfg.DateStart, DateEnd: cfg.DateEnd, OrderBy: cfg.OrderBy, Limit: cfg.Limit, Offset: cfg.Offset,

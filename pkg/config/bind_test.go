@@ -1,6 +1,12 @@
 package config
 
-import "testing"
+import (
+	"errors"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+)
 
 func TestCheckBind(t *testing.T) {
 	for addr, want := range map[string]bool{ // loopback?
@@ -21,5 +27,25 @@ func TestCheckBind(t *testing.T) {
 		if err := CheckBind(bad, "tok"); err == nil {
 			t.Errorf("CheckBind(%q) accepted a malformed address", bad)
 		}
+	}
+}
+
+func TestParseInterspersed(t *testing.T) {
+	fs := flag.NewFlagSet("search", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	set := NewSet(fs)
+	var limit int
+	var asJSON bool
+	set.Int(&limit, "limit", "", 20, "results")
+	set.Bool(&asJSON, "json", "", false, "JSON")
+	pos, err := set.ParseInterspersed([]string{"webhook", "--limit", "5", "retries", "--json", "backoff"})
+	if err != nil || strings.Join(pos, " ") != "webhook retries backoff" || limit != 5 || !asJSON {
+		t.Fatalf("got %q limit %d json %v, %v", pos, limit, asJSON, err)
+	}
+	if _, err := set.ParseInterspersed([]string{"a", "--nope"}); err == nil {
+		t.Fatal("an unknown flag after a word was accepted")
+	}
+	if _, err := set.ParseInterspersed([]string{"a", "-h"}); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h after a word: %v, want flag.ErrHelp", err)
 	}
 }

@@ -177,6 +177,24 @@ func (s *Set) Parse(args []string) error {
 	return errors.Join(s.errs...)
 }
 
+// ParseInterspersed parses args whose flags may stand before, between or
+// after the positional arguments (`mnemo search words --limit 5 more`), and
+// returns the positional ones in order. Errors are Parse's (flag.ErrHelp
+// included).
+func (s *Set) ParseInterspersed(args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := s.Parse(args); err != nil {
+			return nil, err
+		}
+		if s.fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, s.fs.Arg(0))
+		args = s.fs.Args()[1:]
+	}
+}
+
 // Unknown returns, sorted, the names of the MNEMO_* variables in environ
 // ("NAME=value" entries, as os.Environ gives) that nothing in this process
 // reads: a typo or a leftover an operator should hear about.
