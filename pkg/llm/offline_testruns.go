@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -332,66 +333,46 @@ func parseCargoTest(lines []string) (testRun, bool) {
 }
 
 var (
-	jestTestsRE  = regexp.MustCompile(`^Tests:\s+(.*\d+ total)`)
-	jestBulletRE = regexp.MustCompile(`^\s*● (.+)$`)
-)
-
-// parseJest reads jest's "Tests:" line and its first ● failure.
-func parseJest(lines []string) (testRun, bool) {
-	var r testRun
-	for i, l := range lines {
-		if m := jestTestsRE.FindStringSubmatch(strings.TrimSpace(l)); m != nil {
-			r.haveCounts = true
-			for _, c := range countRE.FindAllStringSubmatch(m[1], -1) {
-				n, _ := strconv.Atoi(c[1])
-				switch c[2] {
-				case "passed":
-					r.Passed += n
-				case "failed":
-					r.Failed += n
-				case "skipped", "todo", "pending":
-					r.Skipped += n
-				}
-			}
-		}
-		if m := jestBulletRE.FindStringSubmatch(l); m != nil && r.FirstFailure == "" {
-			r.FirstFailure = strings.TrimSpace(m[1])
-			if msg := nextNonBlank(lines, i+1, 4); msg != "" {
-				r.FirstFailure += ": " + msg
-			}
-		}
-	}
-	if !r.haveCounts {
-		return testRun{}, false
-	}
-	return r, true
-}
-
-var (
+	jestTestsRE   = regexp.MustCompile(`^Tests:\s+(.*\d+ total)`)
+	jestBulletRE  = regexp.MustCompile(`^\s*● (.+)$`)
 	vitestTestsRE = regexp.MustCompile(`^Tests\s+(.+?)\s*\(\d+\)$`)
 	vitestFailRE  = regexp.MustCompile(`^\s*FAIL\s+(.+>.+)$`)
 )
 
+// parseJest reads jest's "Tests:" line and its first ● failure.
+var parseJest = summaryRunner{counts: jestTestsRE, failure: jestBulletRE, skipped: []string{"skipped", "todo", "pending"}}.parse
+
 // parseVitest reads vitest's "Tests  1 failed | 2 passed (3)" line and its
 // first FAIL block.
-func parseVitest(lines []string) (testRun, bool) {
+var parseVitest = summaryRunner{counts: vitestTestsRE, failure: vitestFailRE, skipped: []string{"skipped", "todo"}}.parse
+
+// summaryRunner is a test runner whose output has one summary line of
+// counts ("2 passed", "1 failed", …) and marks each failure with a line of
+// its own: counts and failure match them (the first group is what to keep),
+// skipped names the counts that mean not run.
+type summaryRunner struct {
+	counts, failure *regexp.Regexp
+	skipped         []string
+}
+
+func (p summaryRunner) parse(lines []string) (testRun, bool) {
 	var r testRun
 	for i, l := range lines {
-		if m := vitestTestsRE.FindStringSubmatch(strings.TrimSpace(l)); m != nil {
+		if m := p.counts.FindStringSubmatch(strings.TrimSpace(l)); m != nil {
 			r.haveCounts = true
 			for _, c := range countRE.FindAllStringSubmatch(m[1], -1) {
 				n, _ := strconv.Atoi(c[1])
-				switch c[2] {
-				case "passed":
+				switch {
+				case c[2] == "passed":
 					r.Passed += n
-				case "failed":
+				case c[2] == "failed":
 					r.Failed += n
-				case "skipped", "todo":
+				case slices.Contains(p.skipped, c[2]):
 					r.Skipped += n
 				}
 			}
 		}
-		if m := vitestFailRE.FindStringSubmatch(l); m != nil && r.FirstFailure == "" {
+		if m := p.failure.FindStringSubmatch(l); m != nil && r.FirstFailure == "" {
 			r.FirstFailure = strings.TrimSpace(m[1])
 			if msg := nextNonBlank(lines, i+1, 4); msg != "" {
 				r.FirstFailure += ": " + msg
