@@ -169,3 +169,39 @@ func TestSQLiteMigratesOpenTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestSQLiteOpensBehindAHeldWriteLock opens a store already at SchemaVersion
+// while another connection holds the write lock, as a worker stopped in the
+// middle of a commit would: the open must not need that lock.
+func TestSQLiteOpensBehindAHeldWriteLock(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "held.db")
+	st, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO partition_floors (stream, partition, seq) VALUES ('s', 1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	st, err = OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatalf("open behind a held write lock: %v", err)
+	}
+	defer st.Close()
+	if v, err := st.SchemaVersion(ctx); err != nil || v != SchemaVersion {
+		t.Fatalf("schema version %d (%v), want %d", v, err, SchemaVersion)
+	}
+}

@@ -123,6 +123,13 @@ func (s *SQLite) Close() error {
 // migrate applies the migrations, each in an IMMEDIATE transaction, so
 // that concurrent opens of one file wait for each other.
 func (s *SQLite) migrate(ctx context.Context) error {
+	// A database already at SchemaVersion needs no write lock: opening it
+	// must not wait for (or fail behind) another process's write
+	// transaction, which may be long or, in a stopped process, endless.
+	var v sql.NullInt64
+	if err := s.w.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err == nil && v.Int64 == SchemaVersion {
+		return nil
+	}
 	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("store: sqlite: create schema_migrations: %w", err)
