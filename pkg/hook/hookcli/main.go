@@ -26,13 +26,20 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, mainUsage)
 		return 0
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	var err error
 	switch args[0] {
 	case "hook":
-		err = RunHook(ctx, args[1:], stdin, stdout, stderr)
+		// The hook's work is bounded by its deadlines, and it must end with
+		// exit 0 and its event sent or spooled: SIGINT and SIGTERM are
+		// ignored rather than watched. Watching them (signal.Notify) costs
+		// every hook a goroutine parked on an OS thread of its own, with its
+		// clone and wake-ups, at every tool call. A child the hook starts
+		// (the background flusher, mnemo for an https URL) watches them again.
+		signal.Ignore(os.Interrupt, syscall.SIGTERM)
+		err = RunHook(context.Background(), args[1:], stdin, stdout, stderr)
 	case "spool":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
 		err = RunSpool(ctx, args[1:], stdin, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "mnemo-hook: unknown command %q (want hook or spool)\n\n%s", args[0], mainUsage)

@@ -33,8 +33,8 @@ import (
 //	.flush.log          the background flusher's output
 //	rejected.jsonl      events ingest refused (4xx), one JSON line each, with the reason
 //
-// One file per event, written to a temporary name, fsync'd and renamed, makes
-// concurrent hooks safe without a lock; ULID names sort by time, so replay
+// One file per event, written to a temporary name and renamed (not fsync'd:
+// see add), makes concurrent hooks safe without a lock; ULID names sort by time, so replay
 // keeps the order in which the hooks ran.
 const (
 	spoolTmpSuffix  = ".tmp"
@@ -87,27 +87,23 @@ func (s *Spool) pending() bool {
 	}
 }
 
-// add stores one event durably: write to a temporary name, fsync, rename.
+// add stores one event: written whole under a temporary name, then renamed,
+// so that a flusher never reads half an event. It is not fsync'd: the spool
+// outlives Mnemo being down and the hook's own process, and the kernel writes
+// it back within seconds; only a power loss in those seconds can cost the
+// newest events (the flusher sets an empty or cut file aside in
+// rejected.jsonl). An fsync would cost the hook 1-40 ms at every call while
+// Mnemo is down, more than its whole budget (docs/ARCHITECTURE.md §1).
 func (s *Spool) add(id string, body []byte) error {
 	if !event.ValidEventID(id) {
 		return fmt.Errorf("spool: invalid event ID %q", id)
 	}
 	tmp := filepath.Join(s.dir, "."+id+spoolTmpSuffix)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	err := os.WriteFile(tmp, body, 0o600)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = os.MkdirAll(s.dir, 0o700); err == nil {
-			f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+			err = os.WriteFile(tmp, body, 0o600)
 		}
-	}
-	if err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	_, err = f.Write(body)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
 	}
 	if err == nil {
 		err = os.Rename(tmp, filepath.Join(s.dir, id+".json"))
@@ -116,11 +112,10 @@ func (s *Spool) add(id string, body []byte) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("spool: %w", err)
 	}
-	syncDir(s.dir)
 	return nil
 }
 
-// syncDir makes a rename in dir durable.
+// syncDir makes the flusher's removals in dir durable.
 func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
