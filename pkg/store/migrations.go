@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -29,7 +30,7 @@ var migrations = []migration{
 	{version: 4, name: "import keys and the store's identity", sqlite: sqliteImportKeysV4, postgres: postgresImportKeysV4},
 	{version: 5, name: "prompts and summaries in full-text search", sqlite: sqliteTextSearchV5, postgres: postgresTextSearchV5},
 	{version: 6, name: "discovery tokens and the last assistant message", sqlite: discoveryV6, postgres: discoveryV6},
-	{version: 7, name: "observation vectors for semantic search", sqlite: sqliteVectorsV7, postgres: postgresVectorsV7},
+	{version: 7, name: "observation vectors for semantic search", sqlite: sqliteTypes.Replace(vectorsV7), postgres: postgresTypes.Replace(vectorsV7)},
 	{version: 8, name: "what each LLM call cost", sqlite: sqliteUsageCostV8, postgres: postgresUsageCostV8},
 	{version: 9, name: "tool use and prompt claims", sqlite: toolUseClaimsV9, postgres: toolUseClaimsV9},
 	{version: 10, name: "observation types open, checked for their shape", sqlite: sqliteOpenTypesV10, postgres: postgresOpenTypesV10},
@@ -86,27 +87,15 @@ ALTER TABLE observations ADD COLUMN discovery_tokens BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE summaries ADD COLUMN last_assistant_message TEXT NOT NULL DEFAULT '';
 `
 
-// sqliteVectorsV7 and postgresVectorsV7 keep one embedding per observation
-// and model key, deleted with the observation (docs/ARCHITECTURE.md §14).
-const sqliteVectorsV7 = `
+// vectorsV7 keeps one embedding per observation and model key, deleted
+// with the observation (docs/ARCHITECTURE.md §14).
+const vectorsV7 = `
 CREATE TABLE observation_vectors (
-	observation_id INTEGER NOT NULL REFERENCES observations (id) ON DELETE CASCADE,
+	observation_id {int64} NOT NULL REFERENCES observations (id) ON DELETE CASCADE,
 	model          TEXT NOT NULL,
 	dims           INTEGER NOT NULL,
-	vec            BLOB NOT NULL,
-	at             INTEGER NOT NULL,
-	PRIMARY KEY (observation_id, model)
-);
-CREATE INDEX observation_vectors_by_model ON observation_vectors (model, observation_id);
-`
-
-const postgresVectorsV7 = `
-CREATE TABLE observation_vectors (
-	observation_id BIGINT NOT NULL REFERENCES observations (id) ON DELETE CASCADE,
-	model          TEXT NOT NULL,
-	dims           INTEGER NOT NULL,
-	vec            BYTEA NOT NULL,
-	at             TIMESTAMPTZ NOT NULL,
+	vec            {blob} NOT NULL,
+	at             {time} NOT NULL,
 	PRIMARY KEY (observation_id, model)
 );
 CREATE INDEX observation_vectors_by_model ON observation_vectors (model, observation_id);
@@ -121,12 +110,17 @@ const (
 	postgresUsageCostV8 = `ALTER TABLE llm_usage ADD COLUMN cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0;`
 )
 
+// observationsFTSTriggersV2 keeps observations_fts in step since migration 2,
+// project_key included.
+var observationsFTSTriggersV2 = ftsTriggers("observations",
+	"title, subtitle, narrative, facts, concepts, project_key", "title, subtitle, narrative, facts, concepts, project")
+
 // sqliteSearchScopeV2 puts each observation's project into observations_fts
 // as one token (project_key, weight 0 in bm25), so a project's search is
 // narrowed inside the index rather than by looking up every match's row.
 // PostgreSQL needs no change: its planner combines the GIN and project
 // indexes itself, so its migration 2 is empty.
-const sqliteSearchScopeV2 = `
+var sqliteSearchScopeV2 = `
 DROP TRIGGER observations_fts_insert;
 DROP TRIGGER observations_fts_delete;
 DROP TRIGGER observations_fts_update;
@@ -138,37 +132,20 @@ CREATE VIRTUAL TABLE observations_fts USING fts5 (
 	tokenize = 'porter unicode61 remove_diacritics 2'
 );
 INSERT INTO observations_fts (observations_fts, rank) VALUES ('rank', 'bm25(10.0, 5.0, 1.0, 5.0, 3.0, 0.0)');
-INSERT INTO observations_fts (observations_fts) VALUES ('rebuild');
-CREATE TRIGGER observations_fts_insert AFTER INSERT ON observations BEGIN
-	INSERT INTO observations_fts (rowid, title, subtitle, narrative, facts, concepts, project_key)
-	VALUES (new.id, new.title, new.subtitle, new.narrative, new.facts, new.concepts, new.project_key);
-END;
-CREATE TRIGGER observations_fts_delete AFTER DELETE ON observations BEGIN
-	INSERT INTO observations_fts (observations_fts, rowid, title, subtitle, narrative, facts, concepts, project_key)
-	VALUES ('delete', old.id, old.title, old.subtitle, old.narrative, old.facts, old.concepts, old.project_key);
-END;
-CREATE TRIGGER observations_fts_update AFTER UPDATE OF title, subtitle, narrative, facts, concepts, project ON observations BEGIN
-	INSERT INTO observations_fts (observations_fts, rowid, title, subtitle, narrative, facts, concepts, project_key)
-	VALUES ('delete', old.id, old.title, old.subtitle, old.narrative, old.facts, old.concepts, old.project_key);
-	INSERT INTO observations_fts (rowid, title, subtitle, narrative, facts, concepts, project_key)
-	VALUES (new.id, new.title, new.subtitle, new.narrative, new.facts, new.concepts, new.project_key);
-END;
-`
+INSERT INTO observations_fts (observations_fts) VALUES ('rebuild');` + observationsFTSTriggersV2 + "\n"
 
-// Times are INTEGER microseconds since the Unix epoch, UTC; lists are JSON
-// text. observations_fts is an external-content FTS5 index kept in sync by
-// triggers; its rank weighs title 10, subtitle 5, narrative 1, facts 5,
-// concepts 3 (bm25).
-const sqliteSchemaV1 = `
+// schemaV1 is the initial schema of both stores, one text whose column
+// types and dialect-only parts each store fills in (sqliteV1, postgresV1).
+const schemaV1 = `
 CREATE TABLE sessions (
 	id            TEXT PRIMARY KEY,
 	project       TEXT NOT NULL DEFAULT '',
 	agent         TEXT NOT NULL DEFAULT '',
 	cwd           TEXT NOT NULL DEFAULT '',
 	status        TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'completed', 'aborted')),
-	started_at    INTEGER NOT NULL,
-	ended_at      INTEGER,
-	last_event_at INTEGER NOT NULL,
+	started_at    {time} NOT NULL,
+	ended_at      {time},
+	last_event_at {time} NOT NULL,
 	prompt_count  INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX sessions_by_last_event ON sessions (last_event_at DESC, id);
@@ -179,268 +156,181 @@ CREATE TABLE prompts (
 	session_id TEXT NOT NULL,
 	number     INTEGER NOT NULL,
 	text       TEXT NOT NULL DEFAULT '',
-	at         INTEGER NOT NULL,
-	private    INTEGER NOT NULL DEFAULT 0,
+	at         {time} NOT NULL,
+	private    {bool},
 	PRIMARY KEY (session_id, number)
-) WITHOUT ROWID;
+){without rowid};
 
 CREATE TABLE observations (
-	id               INTEGER PRIMARY KEY AUTOINCREMENT,
+	id               {id},
 	session_id       TEXT NOT NULL,
 	project          TEXT NOT NULL,
 	type             TEXT NOT NULL CHECK (type IN ('bugfix', 'feature', 'refactor', 'change', 'discovery', 'decision')),
 	title            TEXT NOT NULL DEFAULT '',
 	subtitle         TEXT NOT NULL DEFAULT '',
 	narrative        TEXT NOT NULL DEFAULT '',
-	facts            TEXT NOT NULL DEFAULT '[]',
-	concepts         TEXT NOT NULL DEFAULT '[]',
-	files_read       TEXT NOT NULL DEFAULT '[]',
-	files_modified   TEXT NOT NULL DEFAULT '[]',
+	facts            {json} NOT NULL DEFAULT '[]',
+	concepts         {json} NOT NULL DEFAULT '[]',
+	files_read       {json} NOT NULL DEFAULT '[]',
+	files_modified   {json} NOT NULL DEFAULT '[]',
 	prompt_number    INTEGER NOT NULL DEFAULT 0,
-	accepted_at      INTEGER NOT NULL,
-	source_event_ids TEXT NOT NULL DEFAULT '[]',
-	created_at       INTEGER NOT NULL
+	accepted_at      {time} NOT NULL,
+	source_event_ids {json} NOT NULL DEFAULT '[]',
+	created_at       {time} NOT NULL{observations search}
 );
 CREATE INDEX observations_by_project ON observations (project, accepted_at DESC, id DESC);
 CREATE INDEX observations_by_session ON observations (session_id, accepted_at, id);
 CREATE INDEX observations_by_time ON observations (accepted_at DESC, id DESC);
-
+{observations index}
 CREATE TABLE observation_files (
-	observation_id INTEGER NOT NULL REFERENCES observations (id) ON DELETE CASCADE,
+	observation_id {int64} NOT NULL REFERENCES observations (id) ON DELETE CASCADE,
 	path           TEXT NOT NULL,
 	project        TEXT NOT NULL,
-	accepted_at    INTEGER NOT NULL,
+	accepted_at    {time} NOT NULL,
 	PRIMARY KEY (observation_id, path)
-) WITHOUT ROWID;
+){without rowid};
 CREATE INDEX observation_files_by_path ON observation_files (path, project, accepted_at DESC, observation_id DESC);
+{observations fts}
+CREATE TABLE summaries (
+	id               {id},
+	session_id       TEXT NOT NULL,
+	project          TEXT NOT NULL DEFAULT '',
+	request          TEXT NOT NULL DEFAULT '',
+	investigated     TEXT NOT NULL DEFAULT '',
+	learned          TEXT NOT NULL DEFAULT '',
+	completed        TEXT NOT NULL DEFAULT '',
+	next_steps       TEXT NOT NULL DEFAULT '',
+	notes            TEXT NOT NULL DEFAULT '',
+	prompt_number    INTEGER NOT NULL DEFAULT 0,
+	accepted_at      {time} NOT NULL,
+	source_event_ids {json} NOT NULL DEFAULT '[]',
+	created_at       {time} NOT NULL
+);
+CREATE INDEX summaries_by_project ON summaries (project, accepted_at DESC, id DESC);
+CREATE INDEX summaries_by_session ON summaries (session_id, accepted_at, id);
 
+CREATE TABLE applied_events (
+	event_id    {text key},
+	session_id  TEXT NOT NULL,
+	seq         {int64} NOT NULL,
+	kind        TEXT NOT NULL DEFAULT '',
+	accepted_at {time} NOT NULL,
+	dead        {bool},
+	applied_at  {time} NOT NULL
+){without rowid};
+CREATE INDEX applied_events_by_session ON applied_events (session_id, seq);
+
+CREATE TABLE session_cursors (
+	session_id {text key},
+	last_seq   {int64} NOT NULL DEFAULT 0,
+	fence      {int64} NOT NULL DEFAULT 0,
+	updated_at {time} NOT NULL{now}
+){without rowid};
+
+CREATE TABLE llm_usage (
+	id            {id},
+	session_id    TEXT NOT NULL,
+	project       TEXT NOT NULL DEFAULT '',
+	provider      TEXT NOT NULL DEFAULT '',
+	model         TEXT NOT NULL DEFAULT '',
+	input_tokens  {int64} NOT NULL DEFAULT 0,
+	output_tokens {int64} NOT NULL DEFAULT 0,
+	at            {time} NOT NULL
+);
+CREATE INDEX llm_usage_by_time ON llm_usage (at);
+CREATE INDEX llm_usage_by_project ON llm_usage (project, at);
+
+CREATE TABLE dead_letters (
+	id          {id},
+	event_id    TEXT NOT NULL,
+	session_id  TEXT NOT NULL DEFAULT '',
+	seq         {int64} NOT NULL DEFAULT 0,
+	reason      TEXT NOT NULL DEFAULT '',
+	deliveries  INTEGER NOT NULL DEFAULT 0,
+	payload     {blob},
+	at          {time} NOT NULL,
+	replayed_as TEXT NOT NULL DEFAULT '',
+	UNIQUE (event_id, seq)
+);
+CREATE INDEX dead_letters_by_time ON dead_letters (at DESC, id DESC);
+CREATE INDEX dead_letters_by_session ON dead_letters (session_id);
+
+CREATE TABLE conversations (
+	session_id {text key},
+	provider   TEXT NOT NULL DEFAULT '',
+	state      {blob} NOT NULL,
+	updated_at {time} NOT NULL
+){without rowid};
+`
+
+// sqliteTypes fills in schemaV1 (and the other migrations written once) for
+// SQLite. Times are INTEGER microseconds since the Unix epoch, UTC; lists
+// are JSON text. observations_fts is an external-content FTS5 index kept in
+// sync by triggers; its rank weighs title 10, subtitle 5, narrative 1,
+// facts 5, concepts 3 (bm25).
+var sqliteTypes = strings.NewReplacer(
+	"{time}", "INTEGER",
+	"{int64}", "INTEGER",
+	"{id}", "INTEGER PRIMARY KEY AUTOINCREMENT",
+	"{json}", "TEXT",
+	"{bool}", "INTEGER NOT NULL DEFAULT 0",
+	"{blob}", "BLOB",
+	"{text key}", "TEXT NOT NULL PRIMARY KEY",
+	"{without rowid}", " WITHOUT ROWID",
+	"{now}", "",
+	"{observations search}", "",
+	"{observations index}", "",
+	"{observations fts}", `
 CREATE VIRTUAL TABLE observations_fts USING fts5 (
 	title, subtitle, narrative, facts, concepts,
 	content = 'observations', content_rowid = 'id',
 	tokenize = 'porter unicode61 remove_diacritics 2'
 );
-INSERT INTO observations_fts (observations_fts, rank) VALUES ('rank', 'bm25(10.0, 5.0, 1.0, 5.0, 3.0)');
-CREATE TRIGGER observations_fts_insert AFTER INSERT ON observations BEGIN
-	INSERT INTO observations_fts (rowid, title, subtitle, narrative, facts, concepts)
-	VALUES (new.id, new.title, new.subtitle, new.narrative, new.facts, new.concepts);
-END;
-CREATE TRIGGER observations_fts_delete AFTER DELETE ON observations BEGIN
-	INSERT INTO observations_fts (observations_fts, rowid, title, subtitle, narrative, facts, concepts)
-	VALUES ('delete', old.id, old.title, old.subtitle, old.narrative, old.facts, old.concepts);
-END;
-CREATE TRIGGER observations_fts_update AFTER UPDATE OF title, subtitle, narrative, facts, concepts ON observations BEGIN
-	INSERT INTO observations_fts (observations_fts, rowid, title, subtitle, narrative, facts, concepts)
-	VALUES ('delete', old.id, old.title, old.subtitle, old.narrative, old.facts, old.concepts);
-	INSERT INTO observations_fts (rowid, title, subtitle, narrative, facts, concepts)
-	VALUES (new.id, new.title, new.subtitle, new.narrative, new.facts, new.concepts);
-END;
+INSERT INTO observations_fts (observations_fts, rank) VALUES ('rank', 'bm25(10.0, 5.0, 1.0, 5.0, 3.0)');`+
+		ftsTriggers("observations", "title, subtitle, narrative, facts, concepts", "title, subtitle, narrative, facts, concepts")+"\n",
+)
 
-CREATE TABLE summaries (
-	id               INTEGER PRIMARY KEY AUTOINCREMENT,
-	session_id       TEXT NOT NULL,
-	project          TEXT NOT NULL DEFAULT '',
-	request          TEXT NOT NULL DEFAULT '',
-	investigated     TEXT NOT NULL DEFAULT '',
-	learned          TEXT NOT NULL DEFAULT '',
-	completed        TEXT NOT NULL DEFAULT '',
-	next_steps       TEXT NOT NULL DEFAULT '',
-	notes            TEXT NOT NULL DEFAULT '',
-	prompt_number    INTEGER NOT NULL DEFAULT 0,
-	accepted_at      INTEGER NOT NULL,
-	source_event_ids TEXT NOT NULL DEFAULT '[]',
-	created_at       INTEGER NOT NULL
-);
-CREATE INDEX summaries_by_project ON summaries (project, accepted_at DESC, id DESC);
-CREATE INDEX summaries_by_session ON summaries (session_id, accepted_at, id);
-
-CREATE TABLE applied_events (
-	event_id    TEXT NOT NULL PRIMARY KEY,
-	session_id  TEXT NOT NULL,
-	seq         INTEGER NOT NULL,
-	kind        TEXT NOT NULL DEFAULT '',
-	accepted_at INTEGER NOT NULL,
-	dead        INTEGER NOT NULL DEFAULT 0,
-	applied_at  INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX applied_events_by_session ON applied_events (session_id, seq);
-
-CREATE TABLE session_cursors (
-	session_id TEXT NOT NULL PRIMARY KEY,
-	last_seq   INTEGER NOT NULL DEFAULT 0,
-	fence      INTEGER NOT NULL DEFAULT 0,
-	updated_at INTEGER NOT NULL
-) WITHOUT ROWID;
-
-CREATE TABLE llm_usage (
-	id            INTEGER PRIMARY KEY AUTOINCREMENT,
-	session_id    TEXT NOT NULL,
-	project       TEXT NOT NULL DEFAULT '',
-	provider      TEXT NOT NULL DEFAULT '',
-	model         TEXT NOT NULL DEFAULT '',
-	input_tokens  INTEGER NOT NULL DEFAULT 0,
-	output_tokens INTEGER NOT NULL DEFAULT 0,
-	at            INTEGER NOT NULL
-);
-CREATE INDEX llm_usage_by_time ON llm_usage (at);
-CREATE INDEX llm_usage_by_project ON llm_usage (project, at);
-
-CREATE TABLE dead_letters (
-	id          INTEGER PRIMARY KEY AUTOINCREMENT,
-	event_id    TEXT NOT NULL,
-	session_id  TEXT NOT NULL DEFAULT '',
-	seq         INTEGER NOT NULL DEFAULT 0,
-	reason      TEXT NOT NULL DEFAULT '',
-	deliveries  INTEGER NOT NULL DEFAULT 0,
-	payload     BLOB,
-	at          INTEGER NOT NULL,
-	replayed_as TEXT NOT NULL DEFAULT '',
-	UNIQUE (event_id, seq)
-);
-CREATE INDEX dead_letters_by_time ON dead_letters (at DESC, id DESC);
-CREATE INDEX dead_letters_by_session ON dead_letters (session_id);
-
-CREATE TABLE conversations (
-	session_id TEXT NOT NULL PRIMARY KEY,
-	provider   TEXT NOT NULL DEFAULT '',
-	state      BLOB NOT NULL,
-	updated_at INTEGER NOT NULL
-) WITHOUT ROWID;
-`
-
-// The search column weighs title A, subtitle, facts and concepts B,
-// narrative C (ts_rank's defaults make that 1.0, 0.4, 0.2).
-const postgresSchemaV1 = `
-CREATE TABLE sessions (
-	id            TEXT PRIMARY KEY,
-	project       TEXT NOT NULL DEFAULT '',
-	agent         TEXT NOT NULL DEFAULT '',
-	cwd           TEXT NOT NULL DEFAULT '',
-	status        TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'completed', 'aborted')),
-	started_at    TIMESTAMPTZ NOT NULL,
-	ended_at      TIMESTAMPTZ,
-	last_event_at TIMESTAMPTZ NOT NULL,
-	prompt_count  INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX sessions_by_last_event ON sessions (last_event_at DESC, id);
-CREATE INDEX sessions_by_project ON sessions (project, last_event_at DESC, id);
-CREATE INDEX sessions_by_status ON sessions (status, last_event_at DESC);
-
-CREATE TABLE prompts (
-	session_id TEXT NOT NULL,
-	number     INTEGER NOT NULL,
-	text       TEXT NOT NULL DEFAULT '',
-	at         TIMESTAMPTZ NOT NULL,
-	private    BOOLEAN NOT NULL DEFAULT false,
-	PRIMARY KEY (session_id, number)
-);
-
-CREATE TABLE observations (
-	id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	session_id       TEXT NOT NULL,
-	project          TEXT NOT NULL,
-	type             TEXT NOT NULL CHECK (type IN ('bugfix', 'feature', 'refactor', 'change', 'discovery', 'decision')),
-	title            TEXT NOT NULL DEFAULT '',
-	subtitle         TEXT NOT NULL DEFAULT '',
-	narrative        TEXT NOT NULL DEFAULT '',
-	facts            JSONB NOT NULL DEFAULT '[]',
-	concepts         JSONB NOT NULL DEFAULT '[]',
-	files_read       JSONB NOT NULL DEFAULT '[]',
-	files_modified   JSONB NOT NULL DEFAULT '[]',
-	prompt_number    INTEGER NOT NULL DEFAULT 0,
-	accepted_at      TIMESTAMPTZ NOT NULL,
-	source_event_ids JSONB NOT NULL DEFAULT '[]',
-	created_at       TIMESTAMPTZ NOT NULL,
+// postgresTypes fills in schemaV1 (and the other migrations written once)
+// for PostgreSQL. The search column weighs title A, subtitle, facts and
+// concepts B, narrative C (ts_rank's defaults make that 1.0, 0.4, 0.2).
+var postgresTypes = strings.NewReplacer(
+	"{time}", "TIMESTAMPTZ",
+	"{int64}", "BIGINT",
+	"{id}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+	"{json}", "JSONB",
+	"{bool}", "BOOLEAN NOT NULL DEFAULT false",
+	"{blob}", "BYTEA",
+	"{text key}", "TEXT PRIMARY KEY",
+	"{without rowid}", "",
+	"{now}", " DEFAULT now()",
+	"{observations search}", `,
 	search           TSVECTOR GENERATED ALWAYS AS (
 		setweight(to_tsvector('english', title), 'A') ||
 		setweight(to_tsvector('english', subtitle) || to_tsvector('english', facts) || to_tsvector('english', concepts), 'B') ||
 		setweight(to_tsvector('english', narrative), 'C')
-	) STORED
-);
-CREATE INDEX observations_by_project ON observations (project, accepted_at DESC, id DESC);
-CREATE INDEX observations_by_session ON observations (session_id, accepted_at, id);
-CREATE INDEX observations_by_time ON observations (accepted_at DESC, id DESC);
-CREATE INDEX observations_search ON observations USING GIN (search);
+	) STORED`,
+	"{observations index}", "CREATE INDEX observations_search ON observations USING GIN (search);\n",
+	"{observations fts}", "",
+)
 
-CREATE TABLE observation_files (
-	observation_id BIGINT NOT NULL REFERENCES observations (id) ON DELETE CASCADE,
-	path           TEXT NOT NULL,
-	project        TEXT NOT NULL,
-	accepted_at    TIMESTAMPTZ NOT NULL,
-	PRIMARY KEY (observation_id, path)
-);
-CREATE INDEX observation_files_by_path ON observation_files (path, project, accepted_at DESC, observation_id DESC);
+var (
+	sqliteSchemaV1   = sqliteTypes.Replace(schemaV1)
+	postgresSchemaV1 = postgresTypes.Replace(schemaV1)
+)
 
-CREATE TABLE summaries (
-	id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	session_id       TEXT NOT NULL,
-	project          TEXT NOT NULL DEFAULT '',
-	request          TEXT NOT NULL DEFAULT '',
-	investigated     TEXT NOT NULL DEFAULT '',
-	learned          TEXT NOT NULL DEFAULT '',
-	completed        TEXT NOT NULL DEFAULT '',
-	next_steps       TEXT NOT NULL DEFAULT '',
-	notes            TEXT NOT NULL DEFAULT '',
-	prompt_number    INTEGER NOT NULL DEFAULT 0,
-	accepted_at      TIMESTAMPTZ NOT NULL,
-	source_event_ids JSONB NOT NULL DEFAULT '[]',
-	created_at       TIMESTAMPTZ NOT NULL
-);
-CREATE INDEX summaries_by_project ON summaries (project, accepted_at DESC, id DESC);
-CREATE INDEX summaries_by_session ON summaries (session_id, accepted_at, id);
-
-CREATE TABLE applied_events (
-	event_id    TEXT PRIMARY KEY,
-	session_id  TEXT NOT NULL,
-	seq         BIGINT NOT NULL,
-	kind        TEXT NOT NULL DEFAULT '',
-	accepted_at TIMESTAMPTZ NOT NULL,
-	dead        BOOLEAN NOT NULL DEFAULT false,
-	applied_at  TIMESTAMPTZ NOT NULL
-);
-CREATE INDEX applied_events_by_session ON applied_events (session_id, seq);
-
-CREATE TABLE session_cursors (
-	session_id TEXT PRIMARY KEY,
-	last_seq   BIGINT NOT NULL DEFAULT 0,
-	fence      BIGINT NOT NULL DEFAULT 0,
-	updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
-);
-
-CREATE TABLE llm_usage (
-	id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	session_id    TEXT NOT NULL,
-	project       TEXT NOT NULL DEFAULT '',
-	provider      TEXT NOT NULL DEFAULT '',
-	model         TEXT NOT NULL DEFAULT '',
-	input_tokens  BIGINT NOT NULL DEFAULT 0,
-	output_tokens BIGINT NOT NULL DEFAULT 0,
-	at            TIMESTAMPTZ NOT NULL
-);
-CREATE INDEX llm_usage_by_time ON llm_usage (at);
-CREATE INDEX llm_usage_by_project ON llm_usage (project, at);
-
-CREATE TABLE dead_letters (
-	id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	event_id    TEXT NOT NULL,
-	session_id  TEXT NOT NULL DEFAULT '',
-	seq         BIGINT NOT NULL DEFAULT 0,
-	reason      TEXT NOT NULL DEFAULT '',
-	deliveries  INTEGER NOT NULL DEFAULT 0,
-	payload     BYTEA,
-	at          TIMESTAMPTZ NOT NULL,
-	replayed_as TEXT NOT NULL DEFAULT '',
-	UNIQUE (event_id, seq)
-);
-CREATE INDEX dead_letters_by_time ON dead_letters (at DESC, id DESC);
-CREATE INDEX dead_letters_by_session ON dead_letters (session_id);
-
-CREATE TABLE conversations (
-	session_id TEXT PRIMARY KEY,
-	provider   TEXT NOT NULL DEFAULT '',
-	state      BYTEA NOT NULL,
-	updated_at TIMESTAMPTZ NOT NULL
-);
-`
+// ftsTriggers keeps the external-content FTS5 index table_fts in step with
+// every write, delete and re-write of table's rows: cols are the indexed
+// columns, updateOf those whose change re-indexes a row.
+func ftsTriggers(table, cols, updateOf string) string {
+	newCols := "new.id, new." + strings.ReplaceAll(cols, ", ", ", new.")
+	oldCols := "old.id, old." + strings.ReplaceAll(cols, ", ", ", old.")
+	fts := table + "_fts"
+	insert := "\tINSERT INTO " + fts + " (rowid, " + cols + ")\n\tVALUES (" + newCols + ");\n"
+	remove := "\tINSERT INTO " + fts + " (" + fts + ", rowid, " + cols + ")\n\tVALUES ('delete', " + oldCols + ");\n"
+	return "\nCREATE TRIGGER " + fts + "_insert AFTER INSERT ON " + table + " BEGIN\n" + insert + "END;" +
+		"\nCREATE TRIGGER " + fts + "_delete AFTER DELETE ON " + table + " BEGIN\n" + remove + "END;" +
+		"\nCREATE TRIGGER " + fts + "_update AFTER UPDATE OF " + updateOf + " ON " + table + " BEGIN\n" + remove + insert + "END;"
+}
 
 // importKeysV4 gives imported observations and summaries their stable key
 // (unique: an import run twice writes each row once) and the store an

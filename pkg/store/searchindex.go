@@ -8,7 +8,7 @@ package store
 // external-content FTS5 index can point at its rows, like observations_fts;
 // summaries already has one. Triggers keep both indexes in step with every
 // write, delete and re-write of a row.
-const sqliteTextSearchV5 = `
+var sqliteTextSearchV5 = `
 CREATE TABLE prompts_v4 (
 	id         INTEGER PRIMARY KEY AUTOINCREMENT,
 	session_id TEXT NOT NULL,
@@ -47,21 +47,8 @@ CREATE VIRTUAL TABLE summaries_fts USING fts5 (
 	tokenize = 'porter unicode61 remove_diacritics 2'
 );
 INSERT INTO summaries_fts (summaries_fts, rank) VALUES ('rank', 'bm25(5.0, 1.0, 3.0, 3.0, 1.0, 1.0)');
-INSERT INTO summaries_fts (summaries_fts) VALUES ('rebuild');
-CREATE TRIGGER summaries_fts_insert AFTER INSERT ON summaries BEGIN
-	INSERT INTO summaries_fts (rowid, request, investigated, learned, completed, next_steps, notes)
-	VALUES (new.id, new.request, new.investigated, new.learned, new.completed, new.next_steps, new.notes);
-END;
-CREATE TRIGGER summaries_fts_delete AFTER DELETE ON summaries BEGIN
-	INSERT INTO summaries_fts (summaries_fts, rowid, request, investigated, learned, completed, next_steps, notes)
-	VALUES ('delete', old.id, old.request, old.investigated, old.learned, old.completed, old.next_steps, old.notes);
-END;
-CREATE TRIGGER summaries_fts_update AFTER UPDATE OF request, investigated, learned, completed, next_steps, notes ON summaries BEGIN
-	INSERT INTO summaries_fts (summaries_fts, rowid, request, investigated, learned, completed, next_steps, notes)
-	VALUES ('delete', old.id, old.request, old.investigated, old.learned, old.completed, old.next_steps, old.notes);
-	INSERT INTO summaries_fts (rowid, request, investigated, learned, completed, next_steps, notes)
-	VALUES (new.id, new.request, new.investigated, new.learned, new.completed, new.next_steps, new.notes);
-END;
+INSERT INTO summaries_fts (summaries_fts) VALUES ('rebuild');` +
+	ftsTriggers("summaries", "request, investigated, learned, completed, next_steps, notes", "request, investigated, learned, completed, next_steps, notes") + `
 CREATE INDEX sessions_by_agent ON sessions (agent);
 `
 

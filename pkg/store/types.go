@@ -16,7 +16,7 @@ ALTER TABLE observations DROP CONSTRAINT IF EXISTS observations_type_check;
 ALTER TABLE observations ADD CONSTRAINT observations_type_shape CHECK (type ~ '^[a-z][a-z0-9_-]{0,31}$');
 `
 
-const sqliteOpenTypesV10 = `
+var sqliteOpenTypesV10 = `
 CREATE TABLE observation_files_v9 AS SELECT * FROM observation_files;
 CREATE TABLE observation_vectors_v9 AS SELECT * FROM observation_vectors;
 CREATE TABLE observations_v10 (
@@ -51,21 +51,7 @@ ALTER TABLE observations_v10 RENAME TO observations;
 CREATE INDEX observations_by_project ON observations (project, accepted_at DESC, id DESC);
 CREATE INDEX observations_by_session ON observations (session_id, accepted_at, id);
 CREATE INDEX observations_by_time ON observations (accepted_at DESC, id DESC);
-CREATE UNIQUE INDEX observations_by_import_key ON observations (import_key);
-CREATE TRIGGER observations_fts_insert AFTER INSERT ON observations BEGIN
-	INSERT INTO observations_fts (rowid, title, subtitle, narrative, facts, concepts, project_key)
-	VALUES (new.id, new.title, new.subtitle, new.narrative, new.facts, new.concepts, new.project_key);
-END;
-CREATE TRIGGER observations_fts_delete AFTER DELETE ON observations BEGIN
-	INSERT INTO observations_fts (observations_fts, rowid, title, subtitle, narrative, facts, concepts, project_key)
-	VALUES ('delete', old.id, old.title, old.subtitle, old.narrative, old.facts, old.concepts, old.project_key);
-END;
-CREATE TRIGGER observations_fts_update AFTER UPDATE OF title, subtitle, narrative, facts, concepts, project ON observations BEGIN
-	INSERT INTO observations_fts (observations_fts, rowid, title, subtitle, narrative, facts, concepts, project_key)
-	VALUES ('delete', old.id, old.title, old.subtitle, old.narrative, old.facts, old.concepts, old.project_key);
-	INSERT INTO observations_fts (rowid, title, subtitle, narrative, facts, concepts, project_key)
-	VALUES (new.id, new.title, new.subtitle, new.narrative, new.facts, new.concepts, new.project_key);
-END;
+CREATE UNIQUE INDEX observations_by_import_key ON observations (import_key);` + observationsFTSTriggersV2 + `
 INSERT INTO observation_files SELECT * FROM observation_files_v9;
 DROP TABLE observation_files_v9;
 INSERT INTO observation_vectors SELECT * FROM observation_vectors_v9;
