@@ -3,6 +3,7 @@ package worker
 import (
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/daemon"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -20,27 +21,15 @@ type Metrics struct {
 // NewMetrics registers the worker's metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		applied: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "mnemo_worker_events_applied_total", Help: "Events applied to the store.",
-		}),
-		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "mnemo_worker_units_duplicate_total", Help: "Units skipped because their events were applied before.",
-		}),
-		dead: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "mnemo_worker_events_dead_total", Help: "Events given up on and dead-lettered.",
-		}),
-		stale: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "mnemo_worker_stale_writes_refused_total",
-			Help: "Writes the store refused because another worker holds a newer fence of the session (this worker had lost its lock).",
-		}),
-		applyDur: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "mnemo_worker_apply_seconds", Help: "Store transaction time per unit.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-		}),
-		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "mnemo_worker_accept_to_stored_seconds", Help: "Time from the broker's accept to the store commit.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
-		}),
+		applied:    daemon.Counter("mnemo_worker_events_applied_total", "Events applied to the store."),
+		duplicates: daemon.Counter("mnemo_worker_units_duplicate_total", "Units skipped because their events were applied before."),
+		dead:       daemon.Counter("mnemo_worker_events_dead_total", "Events given up on and dead-lettered."),
+		stale: daemon.Counter("mnemo_worker_stale_writes_refused_total",
+			"Writes the store refused because another worker holds a newer fence of the session (this worker had lost its lock)."),
+		applyDur: daemon.Histogram("mnemo_worker_apply_seconds", "Store transaction time per unit.",
+			prometheus.ExponentialBuckets(0.0005, 2, 14)),
+		lag: daemon.Histogram("mnemo_worker_accept_to_stored_seconds", "Time from the broker's accept to the store commit.",
+			prometheus.ExponentialBuckets(0.001, 2, 16)),
 	}
 	if reg != nil {
 		reg.MustRegister(m.applied, m.duplicates, m.dead, m.stale, m.applyDur, m.lag)
