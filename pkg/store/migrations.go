@@ -19,7 +19,7 @@ type migration struct {
 }
 
 // SchemaVersion is the schema version this code migrates a database to.
-const SchemaVersion = 10
+const SchemaVersion = 11
 
 // migrations lists every schema change in order. Append; never edit a
 // released entry.
@@ -34,7 +34,22 @@ var migrations = []migration{
 	{version: 8, name: "what each LLM call cost", sqlite: sqliteUsageCostV8, postgres: postgresUsageCostV8},
 	{version: 9, name: "tool use and prompt claims", sqlite: toolUseClaimsV9, postgres: toolUseClaimsV9},
 	{version: 10, name: "observation types open, checked for their shape", sqlite: sqliteOpenTypesV10, postgres: postgresOpenTypesV10},
+	{version: 11, name: "full-text indexes without a pending list", sqlite: "", postgres: postgresGINDirectV11},
 }
+
+// postgresGINDirectV11 turns off the GIN indexes' fast update: with it on,
+// new rows wait in a pending list of up to 4 MB that every search scans
+// row by row (at 100k observations a list of 333 pages made a two-word
+// search read 339 buffers instead of 31). Memories are written at the pace
+// of LLM compression, so inserting into the index at once costs little.
+// The lists already pending are merged now.
+const postgresGINDirectV11 = `
+ALTER INDEX observations_search SET (fastupdate = off);
+ALTER INDEX prompts_search SET (fastupdate = off);
+ALTER INDEX summaries_search SET (fastupdate = off);
+SELECT gin_clean_pending_list('observations_search'), gin_clean_pending_list('prompts_search'),
+	gin_clean_pending_list('summaries_search');
+`
 
 // migrate brings a database to SchemaVersion: each migration it has not
 // recorded runs with its record in one transaction. tx runs fn in a
