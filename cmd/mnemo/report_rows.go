@@ -14,7 +14,8 @@ var benchSuites = []suite{
 	{Dir: "cmd/mnemo", Pattern: "^BenchmarkRunRSS$", Benchtime: "1x"},
 	{Dir: "cmd/mnemo", Pattern: "^(BenchmarkHookProcess|BenchmarkSessionStartHook)$", Benchtime: "300x"},
 	{Dir: "services/reaper", Pattern: "^(BenchmarkRecoveryAfterKill|BenchmarkLeaderTakeover)$", Benchtime: "1x"},
-	{Dir: "services/query", Pattern: "^(BenchmarkHTTPContext|BenchmarkHTTPSearch|BenchmarkStreamDelivery)$", Benchtime: "1000x"},
+	{Dir: "services/query", Pattern: "^(BenchmarkHTTPContext|BenchmarkHTTPSearch|BenchmarkHTTPHybridSearch|BenchmarkStreamDelivery)$", Benchtime: "1000x"},
+	{Dir: "pkg/semantic", Pattern: "^BenchmarkIndexSearch$", Benchtime: "200x"},
 	{Dir: "pkg/llm", Pattern: "^BenchmarkBatchedInputTokens$", Benchtime: "1x"},
 	{Dir: "pkg/store", Pattern: "^(BenchmarkRecentContext|BenchmarkSearch|BenchmarkSearchFiltered|BenchmarkApply)$", Benchtime: "2000x"},
 	{Dir: "pkg/claudemem", Pattern: "^BenchmarkImportClaudeMem$", Benchtime: "1x"},
@@ -108,6 +109,40 @@ var figures = []figure{
 	filteredSearchFigure,
 	httpFigure("GET /v1/context", "BenchmarkHTTPContext", "BenchmarkRecentContext", 15),
 	httpFigure("GET /v1/search", "BenchmarkHTTPSearch", "BenchmarkSearch", 30),
+	// Semantic search (issue 31): hybrid search (full text fused with the
+	// vector index) over HTTP at 100k observations with 768-dimension
+	// vectors, the fake embedder answering at once; the index's recall
+	// against an exact float32 scan, and its memory.
+	measured{Figure: "GET /v1/search?mode=hybrid p99 over loopback HTTP at 100k observations × 768 dimensions (SQLite, fake embedder answering at once)",
+		Target: "≤ 30 ms",
+		Needs:  []metric{{"BenchmarkHTTPHybridSearch", "p50-ms"}, {"BenchmarkHTTPHybridSearch", "p99-ms"}},
+		Fill: func(r benchResults, v []float64, row *reportRow) {
+			row.Mnemo = fmt.Sprintf("p50 %s / p99 %s ms", f2(v[0]), f2(v[1]))
+			if t99, ok := r.get("BenchmarkHTTPSearch/sqlite", "p99-ms"); ok {
+				t50, _ := r.get("BenchmarkHTTPSearch/sqlite", "p50-ms")
+				row.Baseline = fmt.Sprintf("full-text search over HTTP (SQLite): p50 %s / p99 %s ms", f2(t50), f2(t99))
+			}
+			row.Met = metOf(v[1] <= 30)
+		}}.row,
+	measured{Figure: "semantic index recall@10 against exact float32 search, 100k × 768 (queries near stored vectors)", Target: "≥ 0.95",
+		Needs: []metric{{"BenchmarkIndexSearch", "recall@10"}},
+		Fill: func(r benchResults, v []float64, row *reportRow) {
+			row.Mnemo = fmt.Sprintf("%.3f", v[0])
+			row.Baseline = "exact float32 scan: 1 by definition"
+			if ns, ok := r.get("BenchmarkIndexSearch", "ns/op"); ok {
+				row.Note = fmt.Sprintf("one index search (no HTTP, no store): %s ms", f2(ns/1e6))
+				if cpu, ok := r.get("BenchmarkIndexSearch", "cpu-ms/op"); ok {
+					row.Note += fmt.Sprintf(", %s ms of CPU", f2(cpu))
+				}
+			}
+			row.Met = metOf(v[0] >= 0.95)
+		}}.row,
+	measured{Figure: "semantic index memory at 100k vectors × 768 dimensions", Target: "— (tracked)",
+		Needs: []metric{{"BenchmarkIndexSearch", "index-MB"}},
+		Fill: func(_ benchResults, v []float64, row *reportRow) {
+			row.Mnemo = fmt.Sprintf("%.1f MB", v[0])
+			row.Baseline = "the vectors as float32: 293 MB"
+		}}.row,
 	measured{Figure: "viewer: navigation → first observation card rendered, 100k observations (headless Chromium, loopback, mnemo run)",
 		Target:     "≤ 300 ms (p95)",
 		Needs:      []metric{{"BenchmarkViewerFirstCard", "p50-ms"}, {"BenchmarkViewerFirstCard", "p95-ms"}},

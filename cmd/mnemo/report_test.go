@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -120,5 +121,54 @@ func TestREADMEFiguresAreTheReports(t *testing.T) {
 	}
 	if strings.Contains(string(readme), "under 10 ms") {
 		t.Error("README still claims a hook p99 under 10 ms")
+	}
+}
+
+// Semantic search's rows (issue 31) read the hybrid and index benchmarks:
+// a p99 above 30 ms or a recall below 0.95 is "no", the memory is tracked,
+// and a run without them says "not measured".
+func TestReportSemanticRows(t *testing.T) {
+	res := benchResults{
+		"BenchmarkHTTPHybridSearch":  {"p50-ms": 8, "p99-ms": 24},
+		"BenchmarkHTTPSearch/sqlite": {"p50-ms": 2, "p99-ms": 9},
+		"BenchmarkIndexSearch":       {"ns/op": 4.5e6, "recall@10": 0.97, "index-MB": 80.5},
+	}
+	rows := computeRows(res, res, false)
+	hybrid := rowNamed(t, rows, "GET /v1/search?mode=hybrid")
+	if hybrid.Met == nil || !*hybrid.Met || !strings.Contains(hybrid.Mnemo, "p99 24.00 ms") || !strings.Contains(hybrid.Baseline, "p99 9.00 ms") {
+		t.Errorf("hybrid row: %+v", hybrid)
+	}
+	recall := rowNamed(t, rows, "semantic index recall@10")
+	if recall.Met == nil || !*recall.Met || recall.Mnemo != "0.970" || !strings.Contains(recall.Note, "4.50 ms") {
+		t.Errorf("recall row: %+v", recall)
+	}
+	if mem := rowNamed(t, rows, "semantic index memory"); mem.Met != nil || mem.Mnemo != "80.5 MB" {
+		t.Errorf("memory row: %+v", mem)
+	}
+
+	res["BenchmarkHTTPHybridSearch"]["p99-ms"] = 254
+	res["BenchmarkIndexSearch"]["recall@10"] = 0.94
+	rows = computeRows(res, res, false)
+	if r := rowNamed(t, rows, "GET /v1/search?mode=hybrid"); r.Met == nil || *r.Met {
+		t.Errorf("hybrid row at 254 ms: %+v, want met=false", r)
+	}
+	if r := rowNamed(t, rows, "semantic index recall@10"); r.Met == nil || *r.Met {
+		t.Errorf("recall row at 0.94: %+v, want met=false", r)
+	}
+
+	none := benchResults{}
+	for _, name := range []string{"GET /v1/search?mode=hybrid", "semantic index recall@10", "semantic index memory"} {
+		if r := rowNamed(t, computeRows(none, none, false), name); r.Met != nil || r.Note != "not measured" {
+			t.Errorf("%s without its benchmark: %+v", name, r)
+		}
+	}
+	var dirs []string
+	for _, s := range benchSuites {
+		if strings.Contains(s.Pattern, "BenchmarkHTTPHybridSearch") || strings.Contains(s.Pattern, "BenchmarkIndexSearch") {
+			dirs = append(dirs, s.Dir)
+		}
+	}
+	if !slices.Equal(dirs, []string{"services/query", "pkg/semantic"}) {
+		t.Errorf("suites running the semantic benchmarks: %v", dirs)
 	}
 }
