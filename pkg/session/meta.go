@@ -1,7 +1,3 @@
-// Package session keeps Mnemo's per-session coordination state in Redis:
-// session metadata, session locks with fences, partition leases and worker
-// heartbeats (docs/ARCHITECTURE.md §5). Nothing here is canonical: the store is, and
-// everything in Redis can be rebuilt from it after a Redis restart.
 package session
 
 import (

@@ -194,13 +194,16 @@ func TestLeasesAndMembership(t *testing.T) {
 	if err != nil || len(live) != 2 {
 		t.Fatalf("live = %v, %v", live, err)
 	}
-	if ok, _ := a.AcquireLease(ctx, 3); !ok {
+	aLeases := session.NewPartitionLeases(rdb, "a", 300*time.Millisecond)
+	bLeases := session.NewPartitionLeases(rdb, "b", 300*time.Millisecond)
+	if ok, _ := aLeases.Acquire(ctx, 3); !ok {
 		t.Fatal("a could not lease a free partition")
 	}
-	if ok, _ := b.AcquireLease(ctx, 3); ok {
+	if ok, _ := bLeases.Acquire(ctx, 3); ok {
 		t.Fatal("b leased a partition a holds")
 	}
-	if err := a.TrackInflight(ctx, 42, "$JS.ACK.x"); err != nil {
+	aInflight := session.NewInflightRegistry(rdb, "a")
+	if err := aInflight.Apply(ctx, session.InflightChange{Seq: 42, Reply: "$JS.ACK.x"}, session.InflightChange{Seq: 43, Reply: "$JS.ACK.y"}, session.InflightChange{Seq: 43}); err != nil {
 		t.Fatal(err)
 	}
 	// a dies: no more heartbeats.
@@ -213,10 +216,10 @@ func TestLeasesAndMembership(t *testing.T) {
 		t.Fatalf("dead = %v, %v", dead, err)
 	}
 	inf, _ := session.Inflight(ctx, rdb, "a")
-	if inf["42"] != "$JS.ACK.x" {
-		t.Fatalf("in-flight of a = %v", inf)
+	if len(inf) != 1 || inf["42"] != "$JS.ACK.x" {
+		t.Fatalf("in-flight of a = %v, want only 42 (43 was added then removed)", inf)
 	}
-	if ok, _ := b.AcquireLease(ctx, 3); !ok {
+	if ok, _ := bLeases.Acquire(ctx, 3); !ok {
 		t.Fatal("b could not take the expired lease")
 	}
 }

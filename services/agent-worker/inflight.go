@@ -3,39 +3,33 @@ package worker
 import (
 	"context"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/redis/go-redis/v9"
 )
 
-// inflightOp adds (reply != "") or removes one message of the registry.
-type inflightOp struct {
-	seq   uint64
-	reply string
-}
-
 // inflightTracker keeps the worker's in-flight registry in Redis (seq → ack
 // reply subject, for the reaper) off the message path: operations are queued
 // and written in batches, and dropped when Redis is away, since the registry
 // only speeds up recovery; correctness never depends on it.
 type inflightTracker struct {
-	rdb  redis.UniversalClient
-	key  string
+	reg  *session.InflightRegistry
 	log  *slog.Logger
-	ops  chan inflightOp
+	ops  chan session.InflightChange
 	done chan struct{}
 }
 
 func newInflightTracker(rdb redis.UniversalClient, workerID string, log *slog.Logger) *inflightTracker {
-	return &inflightTracker{rdb: rdb, key: session.InflightKey(workerID), log: log, ops: make(chan inflightOp, 8192), done: make(chan struct{})}
+	return &inflightTracker{reg: session.NewInflightRegistry(rdb, workerID), log: log, ops: make(chan session.InflightChange, 8192), done: make(chan struct{})}
 }
 
-func (t *inflightTracker) add(seq uint64, reply string) { t.push(inflightOp{seq: seq, reply: reply}) }
-func (t *inflightTracker) remove(seq uint64)            { t.push(inflightOp{seq: seq}) }
+func (t *inflightTracker) add(seq uint64, reply string) {
+	t.push(session.InflightChange{Seq: seq, Reply: reply})
+}
+func (t *inflightTracker) remove(seq uint64) { t.push(session.InflightChange{Seq: seq}) }
 
-func (t *inflightTracker) push(op inflightOp) {
+func (t *inflightTracker) push(op session.InflightChange) {
 	select {
 	case t.ops <- op:
 	default: // full: Redis is slow or away; the registry is best effort
@@ -47,7 +41,7 @@ func (t *inflightTracker) run(stop <-chan struct{}) {
 	defer close(t.done)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	var batch []inflightOp
+	var batch []session.InflightChange
 	for {
 		select {
 		case op := <-t.ops:
@@ -74,25 +68,13 @@ func (t *inflightTracker) run(stop <-chan struct{}) {
 	}
 }
 
-func (t *inflightTracker) flush(batch []inflightOp) {
+func (t *inflightTracker) flush(batch []session.InflightChange) {
 	if len(batch) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	_, err := t.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, op := range batch {
-			f := strconv.FormatUint(op.seq, 10)
-			if op.reply != "" {
-				p.HSet(ctx, t.key, f, op.reply)
-			} else {
-				p.HDel(ctx, t.key, f)
-			}
-		}
-		p.Expire(ctx, t.key, 24*time.Hour)
-		return nil
-	})
-	if err != nil {
+	if err := t.reg.Apply(ctx, batch...); err != nil {
 		t.log.Debug("in-flight registry not written", "ops", len(batch), "err", err)
 	}
 }

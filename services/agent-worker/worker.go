@@ -47,6 +47,7 @@ type Worker struct {
 	log      *slog.Logger
 	locks    *session.Locks
 	members  *session.Membership
+	leases   *session.PartitionLeases
 	inflight *inflightTracker
 	acks     *acker
 	meta     *session.MetaStore
@@ -94,6 +95,7 @@ func New(cfg Config, d Deps) (*Worker, error) {
 		log:      log,
 		locks:    session.NewLocks(d.Redis, cfg.LockTTL),
 		members:  session.NewMembership(d.Redis, cfg.WorkerID, cfg.MemberTTL),
+		leases:   session.NewPartitionLeases(d.Redis, cfg.WorkerID, cfg.MemberTTL),
 		meta:     session.NewMetaStore(d.Redis),
 		inflight: newInflightTracker(d.Redis, cfg.WorkerID, log),
 		actors:   map[string]*actor{},
@@ -262,12 +264,12 @@ func (w *Worker) rebalance(ctx context.Context) error {
 	for p, pl := range held {
 		if !want[p] {
 			w.stopPuller(p, pl)
-			if err := w.members.ReleaseLease(rctx, p); err != nil {
+			if err := w.leases.Release(rctx, p); err != nil {
 				w.log.Warn("release partition lease", "partition", p, "err", err)
 			}
 			continue
 		}
-		ok, err := w.members.AcquireLease(rctx, p)
+		ok, err := w.leases.Acquire(rctx, p)
 		if err != nil {
 			w.log.Warn("renew partition lease", "partition", p, "err", err)
 			continue
@@ -281,7 +283,7 @@ func (w *Worker) rebalance(ctx context.Context) error {
 		if held[p] != nil {
 			continue
 		}
-		ok, err := w.members.AcquireLease(rctx, p)
+		ok, err := w.leases.Acquire(rctx, p)
 		if err != nil {
 			w.log.Warn("take partition lease", "partition", p, "err", err)
 			continue
@@ -545,7 +547,7 @@ func (w *Worker) shutdown() {
 	defer cancel()
 	w.saveFloors(ctx, slices.Collect(maps.Keys(pullers)))
 	for p := range pullers {
-		if err := w.members.ReleaseLease(ctx, p); err != nil {
+		if err := w.leases.Release(ctx, p); err != nil {
 			w.log.Debug("release lease at shutdown", "partition", p, "err", err)
 		}
 	}
