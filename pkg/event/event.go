@@ -171,6 +171,7 @@ func ValidSessionID(id string) bool {
 // Validate checks the envelope against the limits. It returns a *FieldError
 // wrapping ErrInvalid or ErrTooLarge for the first problem found.
 func (e *Envelope) Validate(l Limits) error {
+	validated.Add(1)
 	if e.EventID == "" {
 		return missing("event_id")
 	}

@@ -316,12 +316,13 @@ func TestSanitize(t *testing.T) {
 	}
 }
 
-func TestTruncateResponse(t *testing.T) {
+func TestFitTruncatesToolResponse(t *testing.T) {
 	big := json.RawMessage(`{"stdout":"` + strings.Repeat("é", 5000) + `"}`)
-	tool := &event.Tool{Name: "Bash", Response: big}
-	if !tool.TruncateResponse(1024) {
-		t.Fatal("not truncated")
-	}
+	l := event.DefaultLimits
+	l.ToolResponse = 1024
+	e := &event.Envelope{Tool: &event.Tool{Name: "Bash", Response: big}}
+	e.Fit(l)
+	tool := e.Tool
 	if len(tool.Response) > 1024 || !json.Valid(tool.Response) || !tool.Truncated {
 		t.Fatalf("truncated response is %d bytes, valid %v", len(tool.Response), json.Valid(tool.Response))
 	}
@@ -329,8 +330,9 @@ func TestTruncateResponse(t *testing.T) {
 	if err := json.Unmarshal(tool.Response, &m); err != nil || !m.Truncated || m.OriginalBytes != len(big) || m.Head == "" {
 		t.Fatalf("marker %+v %v", m, err)
 	}
-	small := &event.Tool{Response: json.RawMessage(`{"a":1}`)}
-	if small.TruncateResponse(1024) || small.Truncated {
+	small := &event.Envelope{Tool: &event.Tool{Response: json.RawMessage(`{"a":1}`)}}
+	small.Fit(l)
+	if small.Tool.Truncated || string(small.Tool.Response) != `{"a":1}` {
 		t.Fatal("a small response was truncated")
 	}
 }

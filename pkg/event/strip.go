@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
-	"unicode/utf8"
 )
 
 // StrippedTags are removed, with everything between them, from every text an
@@ -175,8 +174,10 @@ func escapedLT(b []byte) bool {
 
 // Sanitize strips the tags from every text the envelope carries and marks the
 // event private when its prompt was entirely private. It reports whether
-// anything was removed. The hook calls it, and ingest calls it again.
+// anything was removed. The hook mapping calls it for the envelope it makes,
+// ingest for one a client sent: once per envelope and process (Checks).
 func (e *Envelope) Sanitize() bool {
+	sanitized.Add(1)
 	removed := false
 	strip := func(s *string) {
 		var r bool
@@ -201,42 +202,4 @@ func (e *Envelope) Sanitize() bool {
 		removed = removed || r
 	}
 	return removed
-}
-
-// TruncationMarker is the JSON shape a response takes when it was cut.
-type TruncationMarker struct {
-	Truncated     bool   `json:"mnemo_truncated"`
-	OriginalBytes int    `json:"original_bytes"`
-	Head          string `json:"head"`
-}
-
-// TruncateResponse cuts the tool response to at most limit bytes, replacing it
-// with a valid JSON marker that keeps the head of the original. It reports
-// whether it cut anything.
-func (t *Tool) TruncateResponse(limit int) bool {
-	if t == nil || len(t.Response) <= limit {
-		return false
-	}
-	const overhead = 128 // the marker's own keys and numbers
-	keep := limit/2 - overhead
-	if keep < 0 {
-		keep = 0
-	}
-	head := string(t.Response[:keep])
-	for !utf8.ValidString(head) && len(head) > 0 {
-		head = head[:len(head)-1]
-	}
-	m, _ := json.Marshal(TruncationMarker{Truncated: true, OriginalBytes: len(t.Response), Head: head})
-	// JSON escaping can at most double the head (plus \u forms of control
-	// characters); shrink until it fits.
-	for len(m) > limit && len(head) > 0 {
-		head = head[:len(head)/2]
-		for !utf8.ValidString(head) && len(head) > 0 {
-			head = head[:len(head)-1]
-		}
-		m, _ = json.Marshal(TruncationMarker{Truncated: true, OriginalBytes: len(t.Response), Head: head})
-	}
-	t.Response = m
-	t.Truncated = true
-	return true
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/mnemo-dev/mnemo/pkg/event"
 )
@@ -334,7 +333,7 @@ func mapClaudeCode(eventName string, kind event.Kind, p *ClaudeCodePayload, o *O
 		}
 	}
 	e.Sanitize()
-	fit(e, o.Limits)
+	e.Fit(o.Limits)
 	if o.NewID != nil {
 		e.EventID = o.NewID()
 	} else {
@@ -443,74 +442,4 @@ func ParseExcluded(v string) []string {
 		}
 	}
 	return out
-}
-
-// fit cuts every part of the envelope that is over its limit, so that an
-// oversized tool use is recorded in part rather than lost: the tool response
-// and input become a truncation marker (event.Tool.TruncateResponse), texts
-// keep their head with a note.
-func fit(e *event.Envelope, l event.Limits) {
-	if e.Tool != nil {
-		if e.Tool.TruncateResponse(l.ToolResponse) {
-			e.Tool.Truncated = true
-		}
-		if len(e.Tool.Input) > l.ToolInput {
-			in := event.Tool{Response: e.Tool.Input}
-			in.TruncateResponse(l.ToolInput)
-			e.Tool.Input = in.Response
-			e.Tool.Truncated = true
-		}
-		e.Tool.Error = cutText(e.Tool.Error, l.Prompt)
-		e.Tool.Name = cutText(e.Tool.Name, l.Field)
-		e.Tool.UseID = cutText(e.Tool.UseID, l.Field)
-	}
-	e.Prompt = cutText(e.Prompt, l.Prompt)
-	e.LastAssistantMessage = cutText(e.LastAssistantMessage, l.Prompt)
-	e.LastUserMessage = cutText(e.LastUserMessage, l.Prompt)
-	for _, s := range []*string{&e.Project, &e.Cwd, &e.Source, &e.AgentID, &e.AgentType, &e.PromptID} {
-		*s = cutText(*s, l.Field)
-	}
-	// The whole body must fit too: shrink the biggest parts until it does.
-	for i := 0; i < 8; i++ {
-		body, err := json.Marshal(e)
-		if err != nil || len(body) <= l.Body {
-			return
-		}
-		over := len(body) - l.Body
-		switch {
-		case e.Tool != nil && len(e.Tool.Response) > over:
-			e.Tool.TruncateResponse(max(len(e.Tool.Response)-over-256, 0))
-			e.Tool.Truncated = true
-		case e.Tool != nil && len(e.Tool.Input) > over:
-			in := event.Tool{Response: e.Tool.Input}
-			in.TruncateResponse(max(len(e.Tool.Input)-over-256, 0))
-			e.Tool.Input = in.Response
-			e.Tool.Truncated = true
-		default:
-			e.Prompt = cutText(e.Prompt, len(e.Prompt)/2)
-			e.LastAssistantMessage = cutText(e.LastAssistantMessage, len(e.LastAssistantMessage)/2)
-			if e.Tool != nil {
-				e.Tool.Error = cutText(e.Tool.Error, len(e.Tool.Error)/2)
-			}
-		}
-	}
-}
-
-// cutText keeps at most limit bytes of s, ending on a rune boundary with a
-// note of how much was cut.
-func cutText(s string, limit int) string {
-	if len(s) <= limit {
-		return s
-	}
-	note := fmt.Sprintf(" …[mnemo: truncated %d bytes]", len(s))
-	keep := limit - len(note)
-	if keep <= 0 {
-		keep = limit
-		note = ""
-	}
-	head := s[:keep]
-	for len(head) > 0 && !utf8.ValidString(head) {
-		head = head[:len(head)-1]
-	}
-	return head + note
 }

@@ -311,6 +311,22 @@ func TestTagsAreStrippedEverywhere(t *testing.T) {
 	}
 }
 
+// The mapping strips and validates the envelope it makes exactly once: ingest
+// publishes what it maps without doing either again (issue 22).
+func TestClaudeCodeStripsAndValidatesOnce(t *testing.T) {
+	for _, fixture := range []string{"UserPromptSubmit.json", "PostToolUse-Bash.json", "Stop.json"} {
+		s0, v0 := event.Checks()
+		name := strings.SplitN(strings.TrimSuffix(fixture, ".json"), "-", 2)[0]
+		if _, err := hook.ClaudeCode(name, payload(t, fixture, nil), hook.Options{}); err != nil {
+			t.Fatalf("%s: %v", fixture, err)
+		}
+		s1, v1 := event.Checks()
+		if s1-s0 != 1 || v1-v0 != 1 {
+			t.Fatalf("%s: stripped %d and validated %d times, want once each", fixture, s1-s0, v1-v0)
+		}
+	}
+}
+
 func TestPrivatePromptMakesItsTurnPrivate(t *testing.T) {
 	st := hook.NewState(t.TempDir())
 	now := t0

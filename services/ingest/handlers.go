@@ -161,14 +161,14 @@ func (s *Server) handleClaudeCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// hook.ClaudeCode stripped and validated the envelope it made, with
-	// these limits: in this process it is not checked twice.
+	// these limits: in this process it is not checked twice
+	// (TestHookPayloadIsStrippedAndValidatedOnce counts event.Checks).
 	s.publish(r.Context(), w, e, nil, true)
 }
 
 // prepare strips the tags again (a client other than our hook may have sent
 // them) and validates. It reports whether stripping changed the envelope.
 func (s *Server) prepare(e *event.Envelope) (changed bool, err error) {
-	s.prepared.Add(1)
 	private := e.Private
 	changed = e.Sanitize() || e.Private != private
 	return changed, e.Validate(s.cfg.Limits)

@@ -634,23 +634,23 @@ func TestMicroServiceReportsStats(t *testing.T) {
 }
 
 // A raw hook payload is stripped and validated once in this process, by the
-// mapping (hook.ClaudeCode); an envelope from the network is by ingest.
-func TestHookPayloadIsPreparedOnce(t *testing.T) {
+// mapping (hook.ClaudeCode); an envelope from the network once, by ingest.
+func TestHookPayloadIsStrippedAndValidatedOnce(t *testing.T) {
 	e := newEnv(t, ingest.Config{})
 	b, err := os.ReadFile(filepath.Join(testkit.FixtureDir(t, "claude-code"), "PostToolUse-Bash.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := e.post("/v1/hooks/claude-code/PostToolUse", "application/json", b); a.status != 202 {
-		t.Fatalf("PostToolUse: %d %s", a.status, a.raw)
+	once := func(what string, post func() answer) {
+		t.Helper()
+		s0, v0 := event.Checks()
+		if a := post(); a.status != 202 {
+			t.Fatalf("%s: %d %s", what, a.status, a.raw)
+		}
+		if s1, v1 := event.Checks(); s1-s0 != 1 || v1-v0 != 1 {
+			t.Fatalf("%s: stripped %d and validated %d times in this process, want once each", what, s1-s0, v1-v0)
+		}
 	}
-	if n := e.srv.Prepared(); n != 0 {
-		t.Fatalf("ingest prepared a mapped hook payload %d time(s) after the mapping did", n)
-	}
-	if a := e.postEvent(envelope("once", event.KindSessionStart)); a.status != 202 {
-		t.Fatalf("envelope: %d %s", a.status, a.raw)
-	}
-	if n := e.srv.Prepared(); n != 1 {
-		t.Fatalf("an envelope from the network prepared %d time(s), want 1", n)
-	}
+	once("raw hook payload", func() answer { return e.post("/v1/hooks/claude-code/PostToolUse", "application/json", b) })
+	once("envelope", func() answer { return e.postEvent(envelope("once", event.KindSessionStart)) })
 }

@@ -55,9 +55,6 @@ type Server struct {
 	closing atomic.Bool
 	stats   stats
 	once    sync.Once
-	// prepared counts envelopes stripped and validated here (prepare): each
-	// one a client sent, never one this process mapped from a hook payload.
-	prepared atomic.Int64
 }
 
 // stats are the counters the micro service reports.
