@@ -247,6 +247,64 @@ func startExact(t *testing.T, name, bin string, env []string, args ...string) *d
 	return p
 }
 
+// serviceOnce returns a problem for each JSON line of a service's log that
+// does not carry the key "service" exactly once, naming the service (issue
+// 22: services used to tag their logger again), and one when there is no
+// JSON line at all.
+func serviceOnce(name, out string) []string {
+	var problems []string
+	lines := 0
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		lines++
+		var values []any
+		dec := json.NewDecoder(strings.NewReader(line))
+		_, err := dec.Token() // {
+		for err == nil && dec.More() {
+			var k json.Token
+			if k, err = dec.Token(); err != nil {
+				break
+			}
+			var v any
+			if err = dec.Decode(&v); err == nil && k == "service" {
+				values = append(values, v)
+			}
+		}
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("%s: log line is not JSON (%v): %s", name, err, line))
+		case len(values) != 1 || values[0] != name:
+			problems = append(problems, fmt.Sprintf("%s: log line carries service %v, want %q once: %s", name, values, name, line))
+		}
+	}
+	if lines == 0 {
+		problems = append(problems, fmt.Sprintf("%s logged no JSON line:\n%s", name, tail(out, 10)))
+	}
+	return problems
+}
+
+func TestServiceOnceFindsRepeats(t *testing.T) {
+	good := `{"time":"t","level":"INFO","msg":"up","service":"ingest","addr":"x"}` + "\n"
+	if p := serviceOnce("ingest", "banner\n"+good); len(p) != 0 {
+		t.Fatalf("a good log: %v", p)
+	}
+	for _, bad := range []string{
+		`{"msg":"up","service":"ingest","service":"ingest"}`,
+		`{"msg":"up","service":"query"}`,
+		`{"msg":"up"}`,
+		`{"msg":"up","service":`,
+	} {
+		if p := serviceOnce("ingest", good+bad); len(p) != 1 {
+			t.Errorf("problems in %s: %v, want one", bad, p)
+		}
+	}
+	if p := serviceOnce("ingest", "plain text\n"); len(p) != 1 {
+		t.Fatalf("a log without JSON: %v", p)
+	}
+}
+
 func (p *deployProc) output() string {
 	b, _ := os.ReadFile(p.log)
 	return string(b)
@@ -512,6 +570,9 @@ func TestDeployComposeRuns(t *testing.T) {
 	for _, s := range deployServices {
 		if out := procs[s.name].output(); strings.Contains(out, "unknown variable") {
 			t.Errorf("%s warns about variables compose gives it:\n%s", s.name, out)
+		}
+		for _, p := range serviceOnce(s.name, procs[s.name].output()) {
+			t.Error(p)
 		}
 		checkRoutes(t, s.name, bases[s.name], s.routes, token)
 	}
