@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/hook/hookcli"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/mnemo-dev/mnemo/services/query"
@@ -158,7 +159,7 @@ Filter by file= to find everything done to one file; by obs_type=bugfix,decision
 
 // newMCPServer builds the MCP server whose tools call api.
 func newMCPServer(api *mnemoAPI) *mcp.Server {
-	s := mcp.NewServer(&mcp.Implementation{Name: "mnemo", Title: "Mnemo memory", Version: query.Version()}, &mcp.ServerOptions{
+	s := mcp.NewServer(&mcp.Implementation{Name: "mnemo", Title: "Mnemo memory", Version: bus.BuildVersion()}, &mcp.ServerOptions{
 		Instructions: howToSearch,
 	})
 	text := func(t string) *mcp.CallToolResult {

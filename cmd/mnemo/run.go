@@ -246,7 +246,9 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	rp.Register(mux)
 	closeServices, err := mountServices(mux, services{log: log, nc: nc, js: js, rdb: rdb, store: st, reg: reg,
 		ingest: cfg.Ingest, query: cfg.Query, layout: cfg.Worker.Layout, settings: userSettings,
-		compressor: query.Compressor{Choice: choice.String(), Budget: choice.Budget()}, embedder: emb})
+		compressor: query.Compressor{Choice: choice.String(), Budget: choice.Budget()}, embedder: emb,
+		replay:      func(ctx context.Context, id int64) (string, error) { return reaper.Replay(ctx, js, st, id) },
+		natsMonitor: natsMonitorURL(ns.MonitorAddr())})
 	if err != nil {
 		return err
 	}
@@ -367,6 +369,15 @@ func writeRunInfo(home string, info runInfo) error {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(home, "run.json"))
+}
+
+// natsMonitorURL is the embedded NATS server's monitoring base URL, "" when
+// monitoring is off (MNEMO_NATS_HTTP_PORT=0).
+func natsMonitorURL(addr *net.TCPAddr) string {
+	if addr == nil {
+		return ""
+	}
+	return "http://" + addr.String()
 }
 
 // redactDSN hides a password in a store URL for logs.

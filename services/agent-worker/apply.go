@@ -270,7 +270,9 @@ func (a *actor) buildObservations(ctx context.Context, u store.Unit, evs []strea
 	if len(req.ToolUses) == 0 {
 		return u, commit, nil
 	}
+	start := time.Now()
 	res, err := a.w.d.Compressor.Observe(ctx, req)
+	a.w.timeLLM(start)
 	if err != nil {
 		if errors.Is(err, llm.ErrPermanent) {
 			return a.deadUnit(evs, "compressor: "+err.Error()), nil, nil
@@ -335,7 +337,9 @@ func (a *actor) buildSummary(ctx context.Context, u store.Unit, e streamEvent, c
 			Concepts: o.Concepts, FilesRead: o.FilesRead, FilesModified: o.FilesModified, SourceEventIDs: o.SourceEventIDs,
 		})
 	}
+	start := time.Now()
 	res, err := a.w.d.Compressor.Summarize(ctx, req)
+	a.w.timeLLM(start)
 	if err != nil {
 		if errors.Is(err, llm.ErrPermanent) {
 			return a.deadUnit([]streamEvent{e}, "compressor: "+err.Error()), nil, nil

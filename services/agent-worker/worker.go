@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/embed"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
@@ -66,6 +67,10 @@ type Worker struct {
 
 	processed    atomic.Int64
 	stoppingFlag atomic.Bool
+	// llmCalls and llmNanos count the compressor calls of this process and
+	// the time they took, for the ops page's LLM latency (Stats).
+	llmCalls atomic.Int64
+	llmNanos atomic.Int64
 
 	// catchup embeds observations after they are stored; nil = off.
 	catchup *semantic.Catchup
@@ -477,23 +482,16 @@ func (w *Worker) onAbort(m *nats.Msg) {
 	}
 }
 
-// Stats are SessionManager's figures for this worker.
-type Stats struct {
-	Worker         string `json:"worker"`
-	ActiveSessions int    `json:"active_sessions"`
-	QueueDepth     int    `json:"queue_depth"`
-	InFlight       int    `json:"in_flight"`
-	ActiveWork     int    `json:"active_work"`
-	Processing     bool   `json:"processing"`
-	Partitions     int    `json:"partitions"`
-	Processed      int64  `json:"processed"`
-}
+// Stats are SessionManager's figures for this worker (the wire type).
+type Stats = api.WorkerStats
 
 // Stats returns the worker's current figures.
 func (w *Worker) Stats() Stats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	st := Stats{Worker: w.cfg.WorkerID, ActiveSessions: len(w.actors), Partitions: len(w.pullers), Processed: w.processed.Load()}
+	st := Stats{Worker: w.cfg.WorkerID, ActiveSessions: len(w.actors), Partitions: len(w.pullers), Processed: w.processed.Load(),
+		Leased: slices.Sorted(maps.Keys(w.pullers)), LLMCalls: w.llmCalls.Load(),
+		LLMSeconds: time.Duration(w.llmNanos.Load()).Seconds()}
 	for _, a := range w.actors {
 		q, busy := a.depth()
 		st.QueueDepth += q
@@ -504,6 +502,12 @@ func (w *Worker) Stats() Stats {
 	st.ActiveWork = st.QueueDepth + st.InFlight
 	st.Processing = st.ActiveWork > 0
 	return st
+}
+
+// timeLLM counts one compressor call that started at start.
+func (w *Worker) timeLLM(start time.Time) {
+	w.llmCalls.Add(1)
+	w.llmNanos.Add(int64(time.Since(start)))
 }
 
 func (w *Worker) addService() (micro.Service, error) {

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
 	"github.com/mnemo-dev/mnemo/pkg/httpapi"
@@ -65,15 +66,8 @@ type stats struct {
 	Unavailable atomic.Int64
 }
 
-// Stats is a snapshot of what this ingest instance has done.
-type Stats struct {
-	Instance    string `json:"instance"`
-	Accepted    int64  `json:"accepted"`
-	Duplicates  int64  `json:"duplicates"`
-	Rejected    int64  `json:"rejected"`
-	Unavailable int64  `json:"unavailable"`
-	MetaDropped int64  `json:"meta_dropped"`
-}
+// Stats is a snapshot of what this ingest instance has done (the wire type).
+type Stats = api.IngestStats
 
 // New builds the server and registers its NATS micro service. Close releases it.
 func New(cfg Config, d Deps) (*Server, error) {

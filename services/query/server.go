@@ -92,6 +92,12 @@ type Deps struct {
 	// Embedder, when set, turns semantic and hybrid search on
 	// (docs/ARCHITECTURE.md §14); nil = full text only.
 	Embedder *embed.Client
+	// Replay republishes dead letter id and returns its new event ID (the
+	// reaper's Replay); nil = the ops page shows no Replay button.
+	Replay func(ctx context.Context, id int64) (string, error)
+	// NATSMonitor is the embedded NATS server's monitoring URL
+	// (http://host:port), linked by the ops page; "" = off.
+	NATSMonitor string
 }
 
 // Server is the read-side HTTP API.
@@ -110,6 +116,8 @@ type Server struct {
 	started time.Time
 	// sem is the semantic index (semantic.go); nil when off.
 	sem *semanticIndex
+	// history is the ops page's chart samples (ops.go).
+	history opsHistoryRing
 }
 
 // New builds the server and subscribes the live stream to mnemo.status.>.
@@ -164,7 +172,7 @@ type route struct {
 
 // selfAuth are the routes that check the token or cookie themselves: the
 // viewer's page answers the login page, the login takes the token.
-var selfAuth = map[string]bool{"viewer": true, "login": true}
+var selfAuth = map[string]bool{"viewer": true, "ops_page": true, "login": true}
 
 // routes is the read side's route table; Register mounts it and Routes
 // exports it.
@@ -180,6 +188,8 @@ var routes = []route{
 	{"DELETE /v1/sessions/{id}", "delete_session", (*Server).handleDeleteSession},
 	{"POST /v1/memories", "memories", (*Server).handleMemory},
 	{"GET /v1/stats", "stats", (*Server).handleStats},
+	{"GET /v1/ops", "ops", (*Server).handleOpsData},
+	{"POST /v1/dead-letters/{id}/replay", "replay", (*Server).handleReplay},
 	{"GET /v1/stream", "stream", (*Server).handleStream},
 	{"GET /v1/feed/{kind}", "feed", (*Server).handleFeed},
 	{"GET /v1/settings", "settings", (*Server).handleGetSettings},

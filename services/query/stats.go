@@ -3,7 +3,6 @@ package query
 import (
 	"context"
 	"net/http"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -17,21 +16,33 @@ type PartitionDepth struct {
 	Partition  int    `json:"partition"`
 	Pending    uint64 `json:"pending"`     // stored, not yet delivered
 	AckPending int    `json:"ack_pending"` // delivered, not yet acknowledged
+	// Redelivered counts the delivered, unacknowledged messages that were
+	// delivered more than once (JetStream's num_redelivered).
+	Redelivered int `json:"redelivered"`
+	// LeasedBy is the worker pulling the partition, as the workers report it
+	// through the broker (GET /v1/ops only; "" for none).
+	LeasedBy string `json:"leased_by,omitempty"`
+	// ackFloor is the last stream sequence acknowledged in order: the
+	// partition's earliest pending event is the next one after it.
+	ackFloor uint64
 }
 
 // Stats are SessionManager's figures, cluster-wide: from JetStream consumer
 // info, Redis and the store.
 type Stats struct {
-	ActiveSessions int64            `json:"active_sessions"`
-	QueueDepth     uint64           `json:"queue_depth"` // stored events not yet delivered
-	InFlight       int              `json:"in_flight"`   // delivered, not yet acknowledged
-	ActiveWork     uint64           `json:"active_work"` // queued + in flight
-	Processing     bool             `json:"processing"`
-	LiveWorkers    []string         `json:"live_workers"`
-	DLQSize        uint64           `json:"dlq_size"`
-	LLMTokensToday int64            `json:"llm_tokens_today"`
-	Partitions     []PartitionDepth `json:"partitions"`
-	Errors         []string         `json:"errors,omitempty"` // sources that could not be read
+	ActiveSessions int64    `json:"active_sessions"`
+	QueueDepth     uint64   `json:"queue_depth"` // stored events not yet delivered
+	InFlight       int      `json:"in_flight"`   // delivered, not yet acknowledged
+	ActiveWork     uint64   `json:"active_work"` // queued + in flight
+	Processing     bool     `json:"processing"`
+	LiveWorkers    []string `json:"live_workers"`
+	DLQSize        uint64   `json:"dlq_size"`
+	LLMTokensToday int64    `json:"llm_tokens_today"`
+	// LLMInputTokensToday and LLMOutputTokensToday split LLMTokensToday.
+	LLMInputTokensToday  int64            `json:"llm_input_tokens_today"`
+	LLMOutputTokensToday int64            `json:"llm_output_tokens_today"`
+	Partitions           []PartitionDepth `json:"partitions"`
+	Errors               []string         `json:"errors,omitempty"` // sources that could not be read
 	// LLMCostUSDToday is what today's LLM calls cost, as their providers
 	// reported it (only the Claude Code CLI does; the others count 0).
 	LLMCostUSDToday float64 `json:"llm_cost_usd_today"`
@@ -56,7 +67,7 @@ func (s *Server) Stats(ctx context.Context) Stats {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	st := Stats{LiveWorkers: []string{}, Partitions: make([]PartitionDepth, s.d.Layout.Partitions),
-		Version: Version(), StartedAt: s.started, UptimeSeconds: int64(time.Since(s.started) / time.Second)}
+		Version: bus.BuildVersion(), StartedAt: s.started, UptimeSeconds: int64(time.Since(s.started) / time.Second)}
 	var mu sync.Mutex
 	fail := func(what string, err error) {
 		mu.Lock()
@@ -83,6 +94,7 @@ func (s *Server) Stats(ctx context.Context) Stats {
 				return
 			}
 			st.Partitions[p].Pending, st.Partitions[p].AckPending = info.NumPending, info.NumAckPending
+			st.Partitions[p].Redelivered, st.Partitions[p].ackFloor = info.NumRedelivered, info.AckFloor.Stream
 		}()
 	}
 	wg.Add(1)
@@ -116,6 +128,7 @@ func (s *Server) Stats(ctx context.Context) Stats {
 		}
 		mu.Lock()
 		st.LLMTokensToday = c.InputTokens + c.OutputTokens
+		st.LLMInputTokensToday, st.LLMOutputTokensToday = c.InputTokens, c.OutputTokens
 		st.LLMCostUSDToday = c.CostUSD
 		st.Observations, st.Sessions, st.Prompts, st.Summaries = c.Observations, c.Sessions, c.Prompts, c.Summaries
 		st.StoreBytes = size
@@ -163,32 +176,4 @@ func (s *Server) Stats(ctx context.Context) Stats {
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, s.Stats(r.Context()))
-}
-
-// Version is this binary's version from its build information: the main
-// module's version, else its VCS revision (12 characters, "+dirty" when
-// built from modified files), else "devel".
-func Version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "devel"
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	var rev, dirty string
-	for _, kv := range bi.Settings {
-		switch kv.Key {
-		case "vcs.revision":
-			rev = kv.Value
-		case "vcs.modified":
-			if kv.Value == "true" {
-				dirty = "+dirty"
-			}
-		}
-	}
-	if rev == "" {
-		return "devel"
-	}
-	return "devel-" + rev[:min(12, len(rev))] + dirty
 }

@@ -67,9 +67,20 @@ func (s *Server) writeLogin(w http.ResponseWriter, status int, failed bool) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// handleIndex serves the viewer, or, without the session cookie when a
-// token is set, the login page: 200 to a browser's navigation, 401 else.
+// handleIndex serves the viewer, or the login page (servePage).
 func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
+	s.servePage(w, r, "web/index.html")
+}
+
+// handleOpsPage serves the ops page, or the login page (servePage).
+func (s *Server) handleOpsPage(w http.ResponseWriter, r *http.Request) {
+	s.servePage(w, r, "web/ops.html")
+}
+
+// servePage serves one of the embedded pages, or, without the session
+// cookie when a token is set, the login page: 200 to a browser's
+// navigation, 401 else.
+func (s *Server) servePage(w http.ResponseWriter, r *http.Request, file string) {
 	if !s.authorized(r) {
 		// A browser's navigation gets the form as a page (200: a 401
 		// document is a console error); any other client the 401.
@@ -80,9 +91,9 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 		s.writeLogin(w, status, false)
 		return
 	}
-	b, err := web.ReadFile("web/index.html")
+	b, err := web.ReadFile(file)
 	if err != nil {
-		httpapi.WriteError(w, http.StatusInternalServerError, "the viewer is missing from this build", "")
+		httpapi.WriteError(w, http.StatusInternalServerError, "the page is missing from this build", "")
 		return
 	}
 	pageHeaders(w, "text/html; charset=utf-8")
@@ -92,7 +103,7 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 // handleStatic serves the viewer's scripts and styles.
 func (s *Server) handleStatic(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("file")
-	if name == "" || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") || name == "index.html" {
+	if name == "" || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".html") {
 		httpapi.WriteError(w, http.StatusNotFound, "no such asset", "file")
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/daemon"
 	"github.com/mnemo-dev/mnemo/pkg/event"
@@ -110,17 +111,8 @@ func (r *Reaper) Addr() string {
 	return r.addr
 }
 
-// Stats are the reaper's figures.
-type Stats struct {
-	Reaper      string `json:"reaper"`
-	Leader      bool   `json:"leader"`
-	DeadWorkers int64  `json:"dead_workers"`
-	Naked       int64  `json:"naked"`
-	DeadLetters int64  `json:"dead_letters"`
-	IdleStops   int64  `json:"idle_stops"`
-	MetaRebuilt int64  `json:"meta_rebuilt"`
-	Stuck       int64  `json:"stuck_partitions"`
-}
+// Stats are the reaper's figures (the wire type).
+type Stats = api.ReaperStats
 
 // Stats returns the reaper's current figures.
 func (r *Reaper) Stats() Stats {
