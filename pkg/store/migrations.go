@@ -19,7 +19,7 @@ type migration struct {
 }
 
 // SchemaVersion is the schema version this code migrates a database to.
-const SchemaVersion = 11
+const SchemaVersion = 12
 
 // migrations lists every schema change in order. Append; never edit a
 // released entry.
@@ -35,7 +35,15 @@ var migrations = []migration{
 	{version: 9, name: "tool use and prompt claims", sqlite: toolUseClaimsV9, postgres: toolUseClaimsV9},
 	{version: 10, name: "observation types open, checked for their shape", sqlite: sqliteOpenTypesV10, postgres: postgresOpenTypesV10},
 	{version: 11, name: "full-text indexes without a pending list", sqlite: "", postgres: postgresGINDirectV11},
+	{version: 12, name: "vectors by time written", sqlite: vectorsByAtV12, postgres: vectorsByAtV12},
 }
+
+// vectorsByAtV12 lets a query process's index read only the vectors
+// written since its last sync: without it each sync (every 2 s) scanned
+// every vector row, and SQLite, finding at past the vector's overflow
+// pages, read the whole table (300 MB at 100k × 768), which made hybrid
+// search's p99 (docs/ARCHITECTURE.md §14).
+const vectorsByAtV12 = `CREATE INDEX observation_vectors_by_at ON observation_vectors (model, at);`
 
 // postgresGINDirectV11 turns off the GIN indexes' fast update: with it on,
 // new rows wait in a pending list of up to 4 MB that every search scans

@@ -119,11 +119,23 @@ func (s *sqlStore) Vectors(ctx context.Context, q VectorQuery) ([]Vector, error)
 	if err := validModel(q.Model); err != nil {
 		return nil, err
 	}
+	// All of a model's vectors are read in the order of the index by
+	// model and ID. Those written since a time are found by the index by
+	// model and time (migration 12): the unary + keeps the planner from
+	// walking the first index for its order and reading every row, which
+	// in SQLite means every vector's overflow pages.
+	sql := `SELECT v.observation_id, v.vec, v.at, o.project FROM observation_vectors v JOIN observations o ON o.id = v.observation_id
+		WHERE v.model = ? AND v.observation_id > ? ORDER BY v.observation_id LIMIT ?`
+	args := []any{q.Model, q.AfterID, clamp(q.Limit, defaultVectorPage, maxVectorPage)}
+	if !q.Since.IsZero() {
+		sql = `SELECT v.observation_id, v.vec, v.at, o.project FROM observation_vectors v JOIN observations o ON o.id = v.observation_id
+		WHERE v.model = ? AND v.at >= ? AND +v.observation_id > ? ORDER BY +v.observation_id LIMIT ?`
+		args = []any{q.Model, utc(q.Since), q.AfterID, args[2]}
+	}
 	out, err := queryAll(ctx, s.db.reads(), func(r rows) (Vector, error) {
 		v := Vector{Model: q.Model}
 		return v, r.Scan(&v.ObservationID, &v.Data, &v.At, &v.Project)
-	}, `SELECT v.observation_id, v.vec, v.at, o.project FROM observation_vectors v JOIN observations o ON o.id = v.observation_id
-		WHERE v.model = ? AND v.at >= ? AND v.observation_id > ? ORDER BY v.observation_id LIMIT ?`, q.Model, utc(q.Since), q.AfterID, clamp(q.Limit, defaultVectorPage, maxVectorPage))
+	}, sql, args...)
 	if err != nil {
 		return nil, s.fail("vectors", err)
 	}

@@ -90,6 +90,14 @@ func testVectors(t *testing.T, dsn string) {
 	if vs, _ := st.Vectors(ctx, store.VectorQuery{Model: m1, AfterID: ids[0], Limit: 1}); len(vs) != 1 || vs[0].ObservationID != ids[1] {
 		t.Fatalf("page after %d: %+v", ids[0], vs)
 	}
+	// Written since a time, paged by ID (the index's sync; its own query
+	// plan).
+	if vs, _ := st.Vectors(ctx, store.VectorQuery{Model: m1, Since: before, Limit: 1}); len(vs) != 1 || vs[0].ObservationID != ids[0] {
+		t.Fatalf("first page since %v: %+v", before, vs)
+	}
+	if vs, _ := st.Vectors(ctx, store.VectorQuery{Model: m1, Since: before, AfterID: ids[0], Limit: 1}); len(vs) != 1 || vs[0].ObservationID != ids[1] {
+		t.Fatalf("page since %v after %d: %+v", before, ids[0], vs)
+	}
 
 	// A deleted observation's vector goes with it; a vector for an
 	// observation deleted meanwhile is dropped, not an error.
