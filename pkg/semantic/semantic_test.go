@@ -279,3 +279,43 @@ func TestFuse(t *testing.T) {
 		t.Fatalf("fused %v, want [1 3 2 4]", ids)
 	}
 }
+
+// A project's search reads only that project's slab, finds its vectors
+// among many others, and follows a vector moved to another project.
+func TestIndexProjects(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const dims = 64
+	ix := semantic.NewIndex()
+	vs := map[int64][]float32{}
+	for i := range int64(12000) {
+		project := "big"
+		if i%100 == 0 {
+			project = "small"
+		}
+		vs[i+1] = randomUnit(r, dims)
+		if err := ix.Put(i+1, project, vs[i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hits := ix.Search(vs[101], "small", 200)
+	if len(hits) != 120 || hits[0].ID != 101 {
+		t.Fatalf("small project: %d hits, first %+v; want its 120, 101 first", len(hits), hits[0])
+	}
+	for _, h := range hits {
+		if (h.ID-1)%100 != 0 {
+			t.Fatalf("hit %d is not of the project searched", h.ID)
+		}
+	}
+	if h := ix.Search(vs[102], "", 1); len(h) != 1 || h[0].ID != 102 {
+		t.Fatalf("unfiltered self search %+v", h)
+	}
+	if err := ix.Put(102, "small", vs[102]); err != nil {
+		t.Fatal(err)
+	}
+	if h := ix.Search(vs[102], "small", 1); h[0].ID != 102 || ix.Len() != 12000 {
+		t.Fatalf("moved vector: %+v, len %d", h, ix.Len())
+	}
+	if h := ix.Search(vs[102], "big", 1); h[0].ID == 102 {
+		t.Fatal("moved vector still found in its old project")
+	}
+}

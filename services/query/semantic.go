@@ -149,9 +149,12 @@ func (s *Server) semanticSearch(ctx context.Context, q store.SearchQuery, hybrid
 	for i, id := range sem {
 		ranked[i] = semantic.Fused{ID: id, Score: float64(hits[i].Score)}
 	}
+	byID := map[int64]store.Observation{}
 	if hybrid {
+		// The full-text list as deep as the semantic one: fusion ranks
+		// the two lists' heads, and every row read costs.
 		tq := q
-		tq.Offset, tq.Limit = 0, 100 // the store's largest page
+		tq.Offset, tq.Limit = 0, min(max(k, 20), 100) // 100: the store's largest page
 		th, err := s.d.Store.Search(ctx, tq)
 		if err != nil {
 			return nil, err
@@ -159,20 +162,25 @@ func (s *Server) semanticSearch(ctx context.Context, q store.SearchQuery, hybrid
 		text := make([]int64, len(th))
 		for i, h := range th {
 			text[i] = h.Observation.ID
+			byID[h.Observation.ID] = h.Observation
 		}
 		ranked = semantic.Fuse(text, sem)
 	}
-	ids := make([]int64, len(ranked))
-	for i, f := range ranked {
-		ids[i] = f.ID
+	// Read what the text search did not: the rows of the semantic hits.
+	var ids []int64
+	for _, f := range ranked {
+		if _, ok := byID[f.ID]; !ok {
+			ids = append(ids, f.ID)
+		}
 	}
-	got, err := s.d.Store.Observations(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	byID := make(map[int64]store.Observation, len(got))
-	for _, o := range got {
-		byID[o.ID] = o
+	if len(ids) > 0 {
+		got, err := s.d.Store.Observations(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range got {
+			byID[o.ID] = o
+		}
 	}
 	agents := map[string]string{}
 	out := []IndexEntry{}
