@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -21,9 +20,7 @@ func toolUseUnit(s *seq, sid, useID, title string) store.Unit {
 // later event with a claimed tool use is applied (the cursor moves) but its
 // observations are not written; another session's same ID is its own.
 func testToolUseClaimedOnce(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	firstUnit := toolUseUnit(s, "tu1", "toolu_A", "first report")
 	first := mustApply(t, st, firstUnit)
 	if len(first.SkippedEvents) != 0 || len(first.ObservationIDs) != 1 {
@@ -90,9 +87,7 @@ func testToolUseClaimedOnce(t *testing.T, dsn string) {
 // Writers racing one session with events of the same tool use: however they
 // interleave, one observation is written.
 func testToolUseClaimRace(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	const writers = 8
 	units := make([]store.Unit, writers)
 	for i := range units {
@@ -128,9 +123,7 @@ func testToolUseClaimRace(t *testing.T, dsn string) {
 // ID, a repeat of the latest prompt's text is skipped, the same text after
 // another prompt is a prompt of its own.
 func testPromptStoredOnce(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	prompt := func(n int, text, id string) store.ApplyResult {
 		t.Helper()
 		return mustApply(t, st, store.Unit{SessionID: "p1", Fence: 1, Events: []store.AppliedEvent{ev(s, "user_prompt")},

@@ -241,9 +241,7 @@ func testProjectsAndSize(t *testing.T, dsn string) {
 // repeated nor skipped, a row written between two pages does not shift the
 // next one, and Before with text is a typed ErrInvalid.
 func testListPages(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	// Three units; each writes, all at its one event's time, three
 	// observations, two prompts (of two sessions) and a summary.
 	for u := 0; u < 3; u++ {

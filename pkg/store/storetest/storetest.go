@@ -69,6 +69,13 @@ func Run(t *testing.T, newDSN NewDSN) {
 	}
 }
 
+// begin is how a test starts: a context, the store at dsn, and a fresh
+// event sequence.
+func begin(t *testing.T, dsn string) (context.Context, store.Store, *seq) {
+	t.Helper()
+	return context.Background(), open(t, dsn), &seq{}
+}
+
 func open(t *testing.T, dsn string) store.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -152,9 +159,7 @@ func testMigrations(t *testing.T, dsn string) {
 }
 
 func testApplyWritesEverything(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	start := ev(s, "session_start")
 	prompt := ev(s, "user_prompt")
 	mustApply(t, st, store.Unit{SessionID: "a1", Fence: 1, Events: []store.AppliedEvent{start, prompt},
@@ -202,9 +207,7 @@ func testApplyWritesEverything(t *testing.T, dsn string) {
 }
 
 func testIdempotentReapply(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	u := toolUnit(s, "i1", 1, obs("i1", "acme", store.TypeChange, "once", "only once"))
 	mustApply(t, st, u)
 	for i := 0; i < 3; i++ {
@@ -224,9 +227,7 @@ func testIdempotentReapply(t *testing.T, dsn string) {
 }
 
 func testRepublishedAdvance(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	u := toolUnit(s, "r1", 1, obs("r1", "acme", store.TypeChange, "first", "n"))
 	mustApply(t, st, u)
 	// The same event comes back under a new sequence (re-published after
@@ -265,9 +266,7 @@ func testStaleFence(t *testing.T, dsn string) {
 // A claimed fence refuses every writer with an older or equal one, even one
 // that never wrote: two holders handed the same fence cannot both write.
 func testClaimFence(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	if err := st.ClaimFence(ctx, "cf", 5); err != nil {
 		t.Fatalf("first claim: %v", err)
 	}
@@ -315,9 +314,7 @@ func testPartialDuplicate(t *testing.T, dsn string) {
 // Many writers race to apply the same unit with the same fence: exactly one
 // writes, the others see a duplicate (or a typed refusal), never two rows.
 func testConcurrentSameFence(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	for round := 0; round < 5; round++ {
 		u := toolUnit(s, "c1", 1, obs("c1", "acme", store.TypeChange, fmt.Sprintf("round %d", round), "n"))
 		var wg sync.WaitGroup
@@ -355,9 +352,7 @@ func testConcurrentSameFence(t *testing.T, dsn string) {
 // Writers with different fences race on one session: once a newer fence has
 // written, an older one never writes again.
 func testConcurrentFences(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	type write struct {
@@ -478,9 +473,7 @@ func testSearch(t *testing.T, dsn string) {
 // widened to reach a deep page, and a project filter is exact (no prefix or
 // tokenizer collisions between projects).
 func testSearchWindow(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	// The strongest match is the oldest: a decision with the word in its
 	// title; then SearchWindow weak matches (the word once, in the narrative).
 	mustApply(t, st, toolUnit(s, "w0", 1, obs("w0", "win", store.TypeDecision, "needle needle needle", "needle")))
@@ -553,9 +546,7 @@ func titles(hits []store.SearchHit) []string {
 }
 
 func testContextBudget(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	for i := 0; i < 40; i++ {
 		mustApply(t, st, toolUnit(s, fmt.Sprintf("ctx-%d", i%4), 1,
 			obs(fmt.Sprintf("ctx-%d", i%4), "acme", store.TypeChange, fmt.Sprintf("change %02d", i), strings.Repeat("narrative ", 40))))
@@ -591,9 +582,7 @@ func testContextBudget(t *testing.T, dsn string) {
 // matching observations), and keeps each observation's discovery tokens and
 // each summary's last assistant message.
 func testContextSelection(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	kinds := []struct {
 		typ      string
 		concepts []string
@@ -651,9 +640,7 @@ func testContextSelection(t *testing.T, dsn string) {
 }
 
 func testTimeline(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	var ids []int64
 	for i := 0; i < 9; i++ {
 		project := "acme"
@@ -688,9 +675,7 @@ func testTimeline(t *testing.T, dsn string) {
 }
 
 func testSessionsAndCounts(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	for i := 0; i < 3; i++ {
 		sid := fmt.Sprintf("sess-%d", i)
 		e := ev(s, "user_prompt")
@@ -749,9 +734,7 @@ func testDeadLetters(t *testing.T, dsn string) {
 }
 
 func testReplace(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	mustApply(t, st, toolUnit(s, "rc", 1, obs("rc", "acme", store.TypeChange, "old one", "n")))
 	mustApply(t, st, toolUnit(s, "rc", 1, obs("rc", "acme", store.TypeChange, "old two", "n")))
 	u := toolUnit(s, "rc", 1, obs("rc", "acme", store.TypeRefactor, "recompressed", "n"))
@@ -764,9 +747,7 @@ func testReplace(t *testing.T, dsn string) {
 }
 
 func testDeleteSession(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	u := toolUnit(s, "del", 1, obs("del", "acme", store.TypeChange, "to purge", "n"))
 	mustApply(t, st, u)
 	if err := st.DeleteSession(ctx, "del", true); err != nil {
@@ -786,9 +767,7 @@ func testDeleteSession(t *testing.T, dsn string) {
 }
 
 func testBadInput(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	good := func() store.Unit {
 		return toolUnit(s, "bad", 1, obs("bad", "acme", store.TypeChange, "ok", "n"))
 	}

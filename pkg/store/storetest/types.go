@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -13,9 +12,7 @@ import (
 // security_alert, security_note and sensitive, and another mode's own, are
 // stored and filtered on; a malformed one is refused naming the shape.
 func testOpenObservationTypes(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	for _, typ := range []string{store.TypeSecurityAlert, store.TypeSecurityNote, store.TypeSensitive, "case-law"} {
 		mustApply(t, st, toolUnit(s, "ty1", 1, obs("ty1", "acme", typ, "observed "+typ, "n")))
 	}

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -24,9 +23,7 @@ func vec(xs ...float32) []byte {
 // until written, counted, paged, gone with their observation, and dropped
 // for other models.
 func testVectors(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	var ids []int64
 	for i, title := range []string{"alpha", "beta", "gamma"} {
 		project := "acme"

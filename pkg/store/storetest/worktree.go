@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"testing"
 
 	"github.com/mnemo-dev/mnemo/pkg/store"
@@ -10,9 +9,7 @@ import (
 // A context with Also includes those projects' memory with its own, newest
 // first across all; without it, a project's context is its own alone.
 func testContextAlso(t *testing.T, dsn string) {
-	ctx := context.Background()
-	st := open(t, dsn)
-	s := &seq{}
+	ctx, st, s := begin(t, dsn)
 	mustApply(t, st, toolUnit(s, "wa1", 1, obs("wa1", "acme", store.TypeDecision, "parent decision", "n")))
 	mustApply(t, st, toolUnit(s, "wa2", 1, obs("wa2", "acme/feature", store.TypeChange, "worktree change", "n")))
 	mustApply(t, st, toolUnit(s, "wa3", 1, obs("wa3", "acme-web", store.TypeChange, "other project", "n")))
