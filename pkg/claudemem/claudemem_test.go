@@ -65,12 +65,7 @@ func TestReadsBothFixtureDatabases(t *testing.T) {
 // by field with what claude-mem's own SQLite holds.
 func TestSampleMatchesTheSource(t *testing.T) {
 	ctx := context.Background()
-	path := claudememtest.Copy(t, "claude-mem-13.25.3.db")
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	path, raw := rawFixture(t)
 	var title, narrative, facts, hash, msid string
 	var tokens, epoch int64
 	if err := raw.QueryRow(`SELECT title, narrative, facts, content_hash, memory_session_id, discovery_tokens, created_at_epoch
@@ -164,11 +159,7 @@ func TestOlderSchemaSaysWhatIsMissing(t *testing.T) {
 
 func TestMergedIntoProject(t *testing.T) {
 	ctx := context.Background()
-	path := claudememtest.Copy(t, "claude-mem-13.25.3.db")
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, raw := rawFixture(t)
 	if _, err := raw.Exec(`UPDATE observations SET merged_into_project = 'orbital-core' WHERE id IN (SELECT id FROM observations ORDER BY id LIMIT 5)`); err != nil {
 		t.Fatal(err)
 	}
@@ -291,4 +282,17 @@ func TestGeneratedDatabaseReads(t *testing.T) {
 	if r.obs[999].SessionID == "" || len(r.obs[999].FilesRead) != 1 {
 		t.Fatalf("generated observation read as %+v", r.obs[999])
 	}
+}
+
+// rawFixture is a writable copy of claude-mem 13.25.3's database, open as
+// plain SQLite (closed at the test's end, or earlier by the test).
+func rawFixture(t *testing.T) (path string, raw *sql.DB) {
+	t.Helper()
+	path = claudememtest.Copy(t, "claude-mem-13.25.3.db")
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	return path, raw
 }

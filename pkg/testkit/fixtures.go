@@ -1,6 +1,8 @@
 package testkit
 
 import (
+	"io"
+	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -18,4 +20,25 @@ func FixtureDir(t testing.TB, set string) string {
 		t.Fatal("testkit: cannot locate its own source to find testdata")
 	}
 	return filepath.Join(filepath.Dir(file), "testdata", set)
+}
+
+// CopyFile copies the file from to the path to, created with perm, so a
+// test may write or run a copy of a fixture or a binary.
+func CopyFile(t testing.TB, from, to string, perm os.FileMode) {
+	t.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, perm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

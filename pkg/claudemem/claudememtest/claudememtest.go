@@ -7,7 +7,6 @@ package claudememtest
 import (
 	"database/sql"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,22 +19,8 @@ import (
 // a temporary directory and returns the copy's path, so a test may write it.
 func Copy(t testing.TB, name string) string {
 	t.Helper()
-	src, err := os.Open(filepath.Join(testkit.FixtureDir(t, "claude-mem"), name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
 	path := filepath.Join(t.TempDir(), name)
-	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
+	testkit.CopyFile(t, filepath.Join(testkit.FixtureDir(t, "claude-mem"), name), path, 0o644)
 	return path
 }
 
