@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/store"
-	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -28,23 +26,9 @@ func runDLQCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // JetStream server: replay republishes the original under a new event ID with
 // replay_of, marks the dead letter, and refuses to replay it twice.
 func TestDLQListShowReplay(t *testing.T) {
-	home := t.TempDir()
-	t.Setenv("MNEMO_HOME", home)
-	t.Setenv("MNEMO_STORE", "")
-	t.Setenv("MNEMO_NATS_URL", "")
-	ns := testkit.StartNATS(t)
-	_, js := ns.Connect(t)
-	layout := testkit.TestLayout()
+	cb := startCLIBackends(t)
+	ns, js, layout, dsn, st := cb.nats, cb.js, cb.layout, cb.dsn, cb.store
 	ctx := context.Background()
-	if err := bus.EnsureStreams(ctx, js, layout); err != nil {
-		t.Fatal(err)
-	}
-	dsn := filepath.Join(home, "mnemo.db")
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	orig := &event.Envelope{EventID: event.NewID(), SessionID: "cli-1", Project: "acme", Agent: "claude-code",
 		Kind: event.KindToolUse, At: time.Now().UTC(), Tool: &event.Tool{Name: "Bash", Input: json.RawMessage(`{"command":"make"}`)}}
 	payload, _ := json.Marshal(orig)

@@ -2,51 +2,13 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
 )
-
-// runIn runs an executable with args in dir under env, and returns its
-// output and exit status.
-func runIn(t *testing.T, dir, exe string, env []string, args ...string) (string, int) {
-	t.Helper()
-	cmd := exec.Command(exe, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return out.String(), ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), 0
-}
-
-// copyExe copies an executable to path.
-func copyExe(t *testing.T, from, to string) {
-	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // From a $HOME outside git, the user's settings are also "the project's":
 // doctor reads the file once and finds one copy of each hook after one
@@ -78,8 +40,8 @@ func TestRenamedBinaryIsRecognised(t *testing.T) {
 		t.Fatal(err)
 	}
 	mem, memHook := filepath.Join(bin, "memory"), filepath.Join(bin, "memhook")
-	copyExe(t, mnemoBin, mem)
-	copyExe(t, smallHookBin(t), memHook)
+	testkit.CopyFile(t, mnemoBin, mem, 0o755)
+	testkit.CopyFile(t, smallHookBin(t), memHook, 0o755)
 	settings := filepath.Join(dir, "settings.json")
 	if err := os.WriteFile(settings, []byte(userSettings), 0o644); err != nil {
 		t.Fatal(err)

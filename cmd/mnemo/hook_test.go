@@ -251,15 +251,7 @@ func TestHookPrivateNeverArrives(t *testing.T) {
 // Mnemo down it prints nothing and still exits 0.
 func TestHookSessionStartContext(t *testing.T) {
 	m := startMnemo(t, "")
-	payload, err := os.ReadFile(filepath.Join(fixtureDir(t), "SessionStart-startup.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p struct {
-		Cwd string `json:"cwd"`
-	}
-	_ = json.Unmarshal(payload, &p)
-	project := hook.ProjectNamer("")(p.Cwd)
+	payload, project := sessionStartFixture(t)
 	at := time.Now().Add(-time.Hour)
 	if _, err := m.store.Apply(context.Background(), store.Unit{SessionID: "earlier", Fence: 1,
 		Events:  []store.AppliedEvent{{EventID: "e1", Seq: 1, Kind: "tool_use", AcceptedAt: at}},

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -40,17 +38,7 @@ const claudeJSON = `{
 
 func mnemoCmd(t *testing.T, env []string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(mnemoBin, args...)
-	cmd.Env = append(append(os.Environ(), "MNEMO_LLM_PROVIDER=offline"), env...) // pinned unless env names one
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return out.String(), ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), 0
+	return runIn(t, "", mnemoBin, append([]string{"MNEMO_LLM_PROVIDER=offline"}, env...), args...) // pinned unless env names one
 }
 
 // Install on copies of real settings with unrelated hooks: idempotent, a

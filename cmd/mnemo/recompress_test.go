@@ -14,7 +14,6 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/store"
-	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -22,22 +21,9 @@ import (
 // leaves memory without stored events (imported) as it is, saying how much
 // it skipped; an earlier recompress request alone is no stored event.
 func TestRecompressSkipsMemoryWithoutStoredEvents(t *testing.T) {
-	home := t.TempDir()
-	t.Setenv("MNEMO_HOME", home)
-	t.Setenv("MNEMO_STORE", "")
-	t.Setenv("MNEMO_NATS_URL", "")
-	ns := testkit.StartNATS(t)
-	_, js := ns.Connect(t)
-	layout := testkit.TestLayout()
+	cb := startCLIBackends(t)
+	home, ns, js, layout, st := cb.home, cb.nats, cb.js, cb.layout, cb.store
 	ctx := context.Background()
-	if err := bus.EnsureStreams(ctx, js, layout); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, filepath.Join(home, "mnemo.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 
 	// A live session: its events are in the stream and applied.
 	live := "live-1"

@@ -107,20 +107,7 @@ func BenchmarkRunRSS(b *testing.B) {
 		}
 	}()
 	url := "http://" + addr
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("mnemo run not ready within 60 s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitHTTP(b, url+"/readyz", 60*time.Second)
 	time.Sleep(2 * time.Second)
 	idle, err := treeRSS(cmd.Process.Pid)
 	if err != nil {

@@ -41,24 +41,6 @@ func startRun(t *testing.T, args ...string) *localRun {
 	return r
 }
 
-func waitHTTP(t *testing.T, url string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not 200 within %s (%v)", url, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // sessionDetail is GET /v1/sessions/{id}, or a zero value while it is 404.
 func (r *localRun) sessionDetail(t *testing.T, id string) (d struct {
 	Session      store.Session       `json:"session"`
@@ -88,17 +70,7 @@ func TestRunEndToEnd(t *testing.T) {
 	hookHome := t.TempDir()
 	var sid string
 	for _, name := range []string{"SessionStart-startup", "UserPromptSubmit", "PostToolUse-Bash", "PostToolUse-Write", "PostToolUse-Edit", "Stop"} {
-		payload, err := os.ReadFile(filepath.Join(fixtureDir(t), name+".json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var head struct {
-			Session string `json:"session_id"`
-			Event   string `json:"hook_event_name"`
-		}
-		if err := json.Unmarshal(payload, &head); err != nil {
-			t.Fatal(err)
-		}
+		payload, head := readFixture(t, name)
 		sid = head.Session
 		if h := runHookProc(t, hookHome, r.url, head.Event, payload, "MNEMO_HOOK_TIMEOUT=5s"); h.code != 0 {
 			t.Fatalf("%s: exit %d %s", name, h.code, h.stderr)

@@ -4,18 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
-	"github.com/mnemo-dev/mnemo/pkg/hook"
 	"github.com/mnemo-dev/mnemo/pkg/settings"
 )
 
@@ -100,61 +96,13 @@ var contextRow = regexp.MustCompile(`(?m)^(\*\*)?(\d+)(\*\*)? (\S+) `)
 // A real `mnemo run`: the SessionStart context follows settings.json as it
 // changes, with no restart, in the time zone the hook sends.
 func TestRunContextFollowsSettingsFile(t *testing.T) {
-	home := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(mnemoBin, "run", "--addr", addr)
-	cmd.Env = append(os.Environ(), "MNEMO_HOME="+home, "MNEMO_LOG_LEVEL=warn", "MNEMO_LLM_PROVIDER=offline")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-		if t.Failed() {
-			t.Logf("mnemo run output:\n%s", logs.String())
-		}
-	})
-	url := "http://" + addr
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		resp, err := http.Get(url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mnemo run not ready after 90 s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	r := startRun(t)
+	home, url := r.home, r.url
 	if _, err := os.Stat(filepath.Join(home, settings.FileName)); err != nil {
 		t.Fatalf("settings.json not seeded on first run: %v", err)
 	}
 
-	payload, err := os.ReadFile(filepath.Join(fixtureDir(t), "SessionStart-startup.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p struct {
-		Cwd string `json:"cwd"`
-	}
-	_ = json.Unmarshal(payload, &p)
-	project := hook.ProjectNamer("")(p.Cwd)
+	payload, project := sessionStartFixture(t)
 	for i, title := range []string{"Chose SQLite for the cache", "Fixed the retry loop", "Added the export command"} {
 		body := fmt.Sprintf(`{"project":%q,"title":%q,"text":"Narrative number %d of the test."}`, project, title, i+1)
 		resp, err := http.Post(url+"/v1/memories", "application/json", strings.NewReader(body))

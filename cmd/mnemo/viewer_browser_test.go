@@ -179,17 +179,7 @@ func (b *browser) screenshots(t *testing.T, dir, name string) {
 // postHook sends one Claude Code fixture payload to mnemo run's hook endpoint.
 func postHook(t *testing.T, base, fixture string) (session string) {
 	t.Helper()
-	payload, err := os.ReadFile(filepath.Join(fixtureDir(t), fixture+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var head struct {
-		Session string `json:"session_id"`
-		Event   string `json:"hook_event_name"`
-	}
-	if err := json.Unmarshal(payload, &head); err != nil {
-		t.Fatal(err)
-	}
+	payload, head := readFixture(t, fixture)
 	resp, err := http.Post(base+"/v1/hooks/claude-code/"+head.Event, "application/json", bytes.NewReader(payload))
 	if err != nil {
 		t.Fatal(err)
