@@ -162,7 +162,6 @@ func (s *sqlStore) importBatch(ctx context.Context, tx executor, b ImportBatch, 
 	}
 	var st []stmt
 	var fresh [][]any
-	var freshKeys []string
 	for i := range b.Observations {
 		o := &b.Observations[i]
 		if present[o.Key] {
@@ -172,7 +171,6 @@ func (s *sqlStore) importBatch(ctx context.Context, tx executor, b ImportBatch, 
 		present[o.Key] = true // the same key twice in one batch is one row
 		fresh = append(fresh, []any{o.SessionID, o.Project, o.Type, o.Title, o.Subtitle, o.Narrative, o.Facts, o.Concepts,
 			o.FilesRead, o.FilesModified, o.PromptNumber, o.AcceptedAt, o.SourceEventIDs, o.CreatedAt, o.Key, o.DiscoveryTokens})
-		freshKeys = append(freshKeys, o.Key)
 		if s.d.bulkInsert == nil {
 			st = append(st, stmt{sql: insertImportedObservationSQL, args: fresh[len(fresh)-1]})
 			st = s.observationFiles(st, &o.Observation)
@@ -180,8 +178,14 @@ func (s *sqlStore) importBatch(ctx context.Context, tx executor, b ImportBatch, 
 	}
 	res.Observations = len(fresh)
 	if s.d.bulkInsert != nil && len(fresh) > 0 {
+		// The batch's rows get IDs above every ID there is (AUTOINCREMENT,
+		// one writer), so the files statement finds them by ID range.
+		var last int64
+		if err := scanOne(ctx, tx, `SELECT coalesce(max(id), 0) FROM observations`, nil, &last); err != nil {
+			return res, s.fail("import: last observation", err)
+		}
 		q, arg := s.d.bulkInsert("observations", importedObservationCols, fresh, "")
-		st = append(st, stmt{sql: q, args: []any{arg}}, stmt{sql: importedFilesSQL(s.d), args: []any{freshKeys, freshKeys}})
+		st = append(st, stmt{sql: q, args: []any{arg}}, stmt{sql: importedFilesSQL, args: []any{last, last}})
 	}
 	sumKeys := make([]string, len(b.Summaries))
 	for i, m := range b.Summaries {
@@ -240,16 +244,17 @@ func (s *sqlStore) importRows(ctx context.Context, tx executor, table string, co
 	return written, nil
 }
 
-// importedFilesSQL indexes the files of the observations just imported
-// under the given keys (bound twice), as insertObservation does one by one.
-func importedFilesSQL(d dialect) string {
-	files := func(col string) string {
-		return `SELECT o.id, f.value, o.project, o.accepted_at FROM observations o, json_each(o.` + col + `) AS f
-			WHERE o.import_key` + d.anyOf + ` AND f.value <> ''`
-	}
-	return `INSERT INTO observation_files (observation_id, path, project, accepted_at)
-		SELECT * FROM (` + files("files_read") + ` UNION ` + files("files_modified") + `) WHERE true ON CONFLICT DO NOTHING`
-}
+// importedFilesSQL indexes the files of the observations a bulk import
+// just wrote, those with an ID above the one bound (twice), as
+// insertObservation does one by one. A path both read and modified is one
+// row (ON CONFLICT).
+const importedFilesSQL = `INSERT INTO observation_files (observation_id, path, project, accepted_at)
+	SELECT o.id, f.value, o.project, o.accepted_at FROM observations o, json_each(o.files_read) AS f
+		WHERE o.id > ? AND f.value <> ''
+	UNION ALL
+	SELECT o.id, f.value, o.project, o.accepted_at FROM observations o, json_each(o.files_modified) AS f
+		WHERE o.id > ? AND f.value <> ''
+	ON CONFLICT DO NOTHING`
 
 // importSessions lists, sorted (so concurrent imports lock in one order),
 // every session a batch writes to.
