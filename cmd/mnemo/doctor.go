@@ -176,32 +176,34 @@ func (d *doctor) checkHooks() {
 	}
 }
 
-// get does one GET against Mnemo and returns the status and body head.
+// get does one GET against Mnemo (2 s at most) and returns the status and
+// body head.
 func (d *doctor) get(ctx context.Context, client *http.Client, path string) (int, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.cfg.URL+path, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	authorize(req, d.cfg.Token)
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return resp.StatusCode, strings.TrimSpace(string(b)), nil
+	return d.do(ctx, client, http.MethodGet, path, nil, 2*time.Second)
 }
 
+// post does one POST of a JSON body against Mnemo (3 s at most) and returns
+// the status and body head.
 func (d *doctor) post(ctx context.Context, client *http.Client, path string, body []byte) (int, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	return d.do(ctx, client, http.MethodPost, path, body, 3*time.Second)
+}
+
+// do sends one request with the token, a JSON body if any, and returns the
+// status and the first 4 KiB of the answer, trimmed.
+func (d *doctor) do(ctx context.Context, client *http.Client, method, path string, body []byte, timeout time.Duration) (int, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.URL+path, bytes.NewReader(body))
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, d.cfg.URL+path, r)
 	if err != nil {
 		return 0, "", err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	authorize(req, d.cfg.Token)
 	resp, err := client.Do(req)
 	if err != nil {
