@@ -64,7 +64,6 @@ func TestReadsBothFixtureDatabases(t *testing.T) {
 // TestSampleMatchesTheSource compares one observation and one summary field
 // by field with what claude-mem's own SQLite holds.
 func TestSampleMatchesTheSource(t *testing.T) {
-	ctx := context.Background()
 	path, raw := rawFixture(t)
 	var title, narrative, facts, hash, msid string
 	var tokens, epoch int64
@@ -72,11 +71,7 @@ func TestSampleMatchesTheSource(t *testing.T) {
 		FROM observations ORDER BY id LIMIT 1`).Scan(&title, &narrative, &facts, &hash, &msid, &tokens, &epoch); err != nil {
 		t.Fatal(err)
 	}
-	db, err := claudemem.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t, path)
 	r := readAll(t, db, "")
 	o := r.obs[0]
 	if o.Title != title || o.Narrative != narrative || o.DiscoveryTokens != tokens || o.At.UnixMilli() != epoch ||
@@ -127,14 +122,9 @@ func TestKeysAreStable(t *testing.T) {
 }
 
 func TestOlderSchemaSaysWhatIsMissing(t *testing.T) {
-	ctx := context.Background()
 	path := claudememtest.Copy(t, "claude-mem-13.25.3.db")
 	dropped := claudememtest.DropNewerColumns(t, path)
-	db, err := claudemem.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t, path)
 	missing := strings.Join(db.Missing(), " ")
 	for _, c := range dropped {
 		if !strings.Contains(missing, c) {
@@ -164,11 +154,7 @@ func TestMergedIntoProject(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.Close()
-	db, err := claudemem.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t, path)
 	c, err := db.Count(ctx, "orbital-core")
 	if err != nil || c.Observations != 5 {
 		t.Fatalf("merged project counts %+v, %v; want 5 observations", c, err)
@@ -200,11 +186,7 @@ func TestReadsWhileClaudeMemWrites(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, "UPDATE observations SET title = 'uncommitted' WHERE id = 1"); err != nil {
 		t.Fatal(err)
 	}
-	db, err := claudemem.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t, path)
 	r := readAll(t, db, "")
 	if r.counts.Observations != 48 || r.obs[0].Title == "uncommitted" {
 		t.Fatalf("read %+v while claude-mem writes (first title %q)", r.counts, r.obs[0].Title)
@@ -269,11 +251,7 @@ func TestGeneratedDatabaseReads(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "big.db")
 	claudememtest.Generate(t, path, "gen-project", 20, 50)
-	db, err := claudemem.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t, path)
 	c, err := db.Count(ctx, "gen-project")
 	if err != nil || c != (claudemem.Counts{Sessions: 20, Prompts: 20, Observations: 1000, Summaries: 20}) {
 		t.Fatalf("generated %+v, %v", c, err)
@@ -295,4 +273,15 @@ func rawFixture(t *testing.T) (path string, raw *sql.DB) {
 	}
 	t.Cleanup(func() { _ = raw.Close() })
 	return path, raw
+}
+
+// openDB opens the claude-mem database at path, closed at the test's end.
+func openDB(t testing.TB, path string) *claudemem.DB {
+	t.Helper()
+	db, err := claudemem.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
 }

@@ -146,11 +146,7 @@ func TestImportOlderSchemaAndProject(t *testing.T) {
 	defer st.Close()
 	path := claudememtest.Copy(t, "claude-mem-13.25.3.db")
 	claudememtest.DropNewerColumns(t, path)
-	db, err := claudemem.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t, path)
 	if res, err := db.ImportInto(ctx, st, "acme-api", nil); err != nil || res.Written() != 0 {
 		t.Fatalf("another project imported %+v, %v", res, err)
 	}
@@ -172,11 +168,7 @@ func TestImportInterruptedCompletes(t *testing.T) {
 	defer st.Close()
 	path := filepath.Join(t.TempDir(), "big.db")
 	claudememtest.Generate(t, path, "gen", 10, 300)
-	db, err := claudemem.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t, path)
 	stop, cancel := context.WithCancel(ctx)
 	_, err = db.ImportInto(stop, st, "", func(done int) { cancel() })
 	if !errors.Is(err, context.Canceled) {
