@@ -18,6 +18,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/config"
@@ -197,10 +198,13 @@ Environment:
 type hookRun struct {
 	cfg    Config
 	stderr io.Writer
+	mu     sync.Mutex // serialises debugf's writes to stderr
 }
 
 func (h *hookRun) debugf(format string, args ...any) {
 	if h.cfg.Debug {
+		h.mu.Lock() // SessionStart's two exchanges run at once
+		defer h.mu.Unlock()
 		fmt.Fprintf(h.stderr, "mnemo hook: "+format+"\n", args...)
 	}
 }
@@ -234,16 +238,40 @@ func (h *hookRun) claudeCode(ctx context.Context, eventName string, payload []by
 		h.debugf("encode: %v", err)
 		return nil
 	}
-	h.deliver(ctx, env.EventID, body)
 	if env.Kind == event.KindSessionStart && env.Source != "resume" {
 		// On resume Claude Code sends the earlier context again from the
 		// transcript; a second copy would only cost tokens.
-		return h.sessionContext(ctx, env.Project)
+		return h.deliverWithContext(ctx, env.EventID, body, env.Project)
 	}
+	h.deliver(ctx, env.EventID, body)
 	if env.Kind == event.KindUserPrompt && h.cfg.Inject {
 		return h.relatedMemories(ctx, env.Project, env.Prompt)
 	}
 	return nil
+}
+
+// deliverWithContext delivers a SessionStart event and fetches the
+// project's context at the same time: the context is built from earlier
+// sessions' memory, never from this event, so the agent waits for the slower
+// of the two exchanges rather than for their sum. The fetch's goroutine is
+// owned here: it is waited for before returning, and a panic in it is
+// reported like one in the hook and yields no context.
+func (h *hookRun) deliverWithContext(ctx context.Context, id string, body []byte, project string) []byte {
+	var out []byte
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if r := recover(); r != nil {
+				out = nil
+				h.debugf("panic: %v\n%s", r, debug.Stack())
+			}
+		}()
+		out = h.sessionContext(ctx, project)
+	}()
+	h.deliver(ctx, id, body)
+	<-done
+	return out
 }
 
 // deliver POSTs the event, or spools it when Mnemo cannot take it now. While
