@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/claudemem"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/exit"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
@@ -119,23 +120,15 @@ func (d *doctor) checkHooks() {
 			d.add(doctorCheck{Name: "settings", Detail: fmt.Sprintf("%s: %v", f, err), Fix: "make the file readable"})
 			continue
 		}
-		var s struct {
-			Hooks map[string][]hookEntry `json:"hooks"`
-		}
-		if err := json.Unmarshal(b, &s); err != nil {
+		cmds, err := mnemoHookCommands(b)
+		if err != nil {
 			d.add(doctorCheck{Name: "settings", Detail: fmt.Sprintf("%s is not valid settings JSON: %v", f, err),
 				Fix: "fix the file (Claude Code ignores it as it is); the backup of the last install is " + f + ".mnemo.bak"})
 			continue
 		}
 		read = append(read, f)
-		for ev, entries := range s.Hooks {
-			for _, e := range entries {
-				for _, h := range e.Hooks {
-					if h.Type == "command" && isMnemoHookCommand(h.Command) {
-						found[ev] = append(found[ev], h.Command)
-					}
-				}
-			}
+		for ev, c := range cmds {
+			found[ev] = append(found[ev], c...)
 		}
 	}
 	var missing, dup, broken []string
@@ -173,6 +166,61 @@ func (d *doctor) checkHooks() {
 	if len(dup) > 0 {
 		d.add(doctorCheck{Name: "hooks", OK: false, Warn: true, Detail: "installed more than once (user and project settings?) for " + strings.Join(dup, ", "),
 			Fix: "run `mnemo uninstall claude-code --scope project` (or user) so that only one copy runs; repeats of a prompt are dropped, other events cost twice"})
+	}
+}
+
+// mnemoHookCommands returns, by event, the commands of a settings document
+// that run Mnemo's hooks.
+func mnemoHookCommands(b []byte) (map[string][]string, error) {
+	var s struct {
+		Hooks map[string][]hookEntry `json:"hooks"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, err
+	}
+	found := map[string][]string{}
+	for ev, entries := range s.Hooks {
+		for _, e := range entries {
+			for _, h := range e.Hooks {
+				if h.Type == "command" && isMnemoHookCommand(h.Command) {
+					found[ev] = append(found[ev], h.Command)
+				}
+			}
+		}
+	}
+	return found, nil
+}
+
+// checkClaudeMem warns when claude-mem records sessions beside Mnemo (its
+// plugin or hooks on in a settings file: each session recorded twice), and
+// points at `mnemo import claude-mem` when its database is there.
+func (d *doctor) checkClaudeMem() {
+	db := claudemem.DefaultPath()
+	_, err := os.Stat(db)
+	hasDB := err == nil
+	var on []string
+	for _, f := range distinctFiles(d.settings) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // checkHooks says why
+		}
+		if cm, err := findClaudeMem(b); err == nil && cm.any() {
+			on = append(on, fmt.Sprintf("%s in %s", cm, f))
+		}
+	}
+	importHint := "bring its memory into Mnemo with `mnemo import claude-mem` (" + db + "; a second run imports nothing new)"
+	switch {
+	case len(on) > 0:
+		c := doctorCheck{Name: "claude-mem", Warn: true,
+			Detail: "claude-mem is on (" + strings.Join(on, "; ") + "): it records every session Mnemo records, so each is recorded twice",
+			Fix: "turn it off with `mnemo install claude-code --replace-claude-mem` (add --settings FILE for a file other than the user's; " +
+				"uninstall turns it back on), or set its enabledPlugins entry to false and remove its hooks"}
+		if hasDB {
+			c.Fix += "; " + importHint
+		}
+		d.add(c)
+	case hasDB:
+		d.add(doctorCheck{Name: "claude-mem", OK: true, Detail: "claude-mem's hooks are off; " + importHint})
 	}
 }
 
@@ -387,6 +435,7 @@ func runDoctor(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		d.settings = claudeSettingsFiles()
 	}
 	d.checkHooks()
+	d.checkClaudeMem()
 	d.checkServer(ctx)
 	d.checkSpool()
 	d.checkExcluded()

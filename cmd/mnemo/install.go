@@ -862,6 +862,9 @@ func runInstall(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	case cm.any():
 		fmt.Fprintln(stdout, claudeMemNotice(t.Settings, cm))
 	}
+	for _, n := range otherSettingsNotes(t.Settings, claudeSettingsFiles()) {
+		fmt.Fprintln(stdout, n)
+	}
 	if len(changed) == 0 {
 		fmt.Fprintf(stdout, "Mnemo's hooks are already in %s; nothing changed.\n", t.Settings)
 		return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 )
@@ -271,4 +272,36 @@ func restoreClaudeMem(b []byte, rec *claudeMemRecord) (out []byte, exact bool, e
 func claudeMemNotice(path string, f claudeMemFound) string {
 	return fmt.Sprintf("claude-mem's %s in %s record(s) every session too, so each would be recorded twice: "+
 		"run this install again with --replace-claude-mem to turn claude-mem off (uninstall turns it back on).", f, path)
+}
+
+// otherSettingsNotes names, for install, the Claude Code settings files
+// other than the one it changes (changed; files as claudeSettingsFiles lists
+// them) that already run Mnemo's hooks or claude-mem: Claude Code runs the
+// hooks of the user's, the project's and the local settings together, so
+// either would record each session a second time.
+func otherSettingsNotes(changed string, files []string) []string {
+	var notes []string
+	cfi, cerr := os.Stat(changed)
+	for _, f := range distinctFiles(files) {
+		if f == changed {
+			continue
+		}
+		if fi, err := os.Stat(f); err != nil || (cerr == nil && os.SameFile(fi, cfi)) {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("could not read %s to look for other hooks: %v", f, err))
+			continue
+		}
+		if cmds, err := mnemoHookCommands(b); err == nil && len(cmds) > 0 {
+			notes = append(notes, fmt.Sprintf("Mnemo's hooks are also in %s, and Claude Code runs both files' hooks, so each event "+
+				"would be sent twice: remove that copy with `mnemo uninstall claude-code --settings %s`", f, f))
+		}
+		if cm, err := findClaudeMem(b); err == nil && cm.any() {
+			notes = append(notes, fmt.Sprintf("claude-mem's %s in %s record(s) every session too, so each would be recorded twice: "+
+				"set its enabledPlugins entry to false and remove its hooks there (`mnemo doctor` says so until it is off)", cm, f))
+		}
+	}
+	return notes
 }

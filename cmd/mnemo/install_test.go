@@ -300,3 +300,52 @@ func TestUninstallRestoresClaudeMemAfterAnEdit(t *testing.T) {
 			doc.EnabledPlugins, doc.Model, mnemo, cm, after)
 	}
 }
+
+// With a temp HOME and a project outside git: install names the other
+// settings files that already run Mnemo's hooks or claude-mem (Claude Code
+// runs them all), and doctor warns that claude-mem records every session
+// too, saying how to turn it off and how to import its memory; once it is
+// off, doctor only points at the import.
+func TestInstallAndDoctorReportOtherSettingsAndClaudeMem(t *testing.T) {
+	home, proj := t.TempDir(), t.TempDir()
+	user := filepath.Join(home, ".claude", "settings.json")
+	local := filepath.Join(proj, ".claude", "settings.local.json")
+	for path, body := range map[string]string{user: claudeMemSettings, filepath.Join(home, ".claude-mem", "claude-mem.db"): "db"} {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{"HOME=" + home, "MNEMO_HOME=" + filepath.Join(home, ".mnemo"), "MNEMO_URL=http://127.0.0.1:1", "MNEMO_LLM_PROVIDER=offline"}
+	run := func(args ...string) string {
+		out, _ := runIn(t, proj, mnemoBin, env, args...)
+		return out
+	}
+	exe := []string{"--no-mcp", "--exe", "/opt/mnemo/bin/mnemo", "--hook-exe", "/opt/mnemo/bin/mnemo"}
+	out := run(append([]string{"install", "claude-code", "--settings", local}, exe...)...)
+	if !strings.Contains(out, "claude-mem's plugin claude-mem@thedotmack and 4 hook command(s) in "+user) {
+		t.Fatalf("install into the local settings does not name claude-mem in the user's:\n%s", out)
+	}
+	out = run(append([]string{"install", "claude-code", "--scope", "project"}, exe...)...)
+	for _, want := range []string{"Mnemo's hooks are also in " + local, "mnemo uninstall claude-code --settings " + local, "claude-mem's plugin claude-mem@thedotmack and 4 hook command(s) in " + user} {
+		if !strings.Contains(out, want) {
+			t.Errorf("install --scope project does not say %q:\n%s", want, out)
+		}
+	}
+	out = run("doctor")
+	for _, want := range []string{"[warn] claude-mem", "claude-mem is on (plugin claude-mem@thedotmack and 4 hook command(s) in " + user,
+		"--replace-claude-mem", "mnemo import claude-mem"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor beside claude-mem does not say %q:\n%s", want, out)
+		}
+	}
+	if out := run(append([]string{"install", "claude-code", "--scope", "user", "--replace-claude-mem"}, exe...)...); !strings.Contains(out, "turned off claude-mem's") {
+		t.Fatalf("install --replace-claude-mem:\n%s", out)
+	}
+	out = run("doctor")
+	if !strings.Contains(out, "[ok  ] claude-mem") || !strings.Contains(out, "mnemo import claude-mem") || strings.Contains(out, "claude-mem is on") {
+		t.Errorf("doctor once claude-mem is off:\n%s", out)
+	}
+}
