@@ -32,6 +32,10 @@ const (
 	// AbortPrefix is where workers listen for "abort this session's work"
 	// (DELETE /v1/sessions/{id}, query publishes): mnemo.ctl.abort.<session>.
 	AbortPrefix = "mnemo.ctl.abort"
+	// MemoryChangedSubject carries MemoryChange notices: stored memory
+	// changed in a way a query process's semantic index follows at once
+	// (docs/ARCHITECTURE.md §14).
+	MemoryChangedSubject = "mnemo.changed.memory"
 
 	// AdvisoryMaxDeliveries and AdvisoryTerminated are the server advisories
 	// the advisory stream captures for the events stream.

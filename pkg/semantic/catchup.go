@@ -51,6 +51,9 @@ type Catchup struct {
 	// low is an ID below which every observation was seen embedded.
 	low      int64
 	lastFull time.Time
+	// OnEmbedded, when set, is called after a pass that wrote vectors (a
+	// worker tells query processes on the bus).
+	OnEmbedded func(n int)
 }
 
 // NewCatchup returns a loop over st with c; poll ≤ 0 means DefaultPoll.
@@ -80,6 +83,9 @@ func (c *Catchup) Run(ctx context.Context) {
 	failing := false
 	for {
 		n, err := c.Pass(ctx)
+		if n > 0 && c.OnEmbedded != nil {
+			c.OnEmbedded(n)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return

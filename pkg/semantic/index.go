@@ -315,9 +315,22 @@ func (x *Index) scan(qq *query, p part) hitHeap {
 		est[i] = s
 		lo, hi = min(lo, s), max(hi, s)
 	}
+	// Entries estimated above the cutoff are rescored, and of those
+	// estimated at it only as many as the share leaves room for: sparse
+	// vectors (a few concepts each) tie by the thousand, mostly at an
+	// estimate that shares nothing with the query.
 	cut := cutoff(est, lo, hi, want)
+	room := want
+	for _, e := range est {
+		if e > cut {
+			room--
+		}
+	}
 	for i, e := range est {
-		if e >= cut {
+		if e > cut || (e == cut && room > 0) {
+			if e == cut {
+				room--
+			}
 			keep(p.lo + i)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/embed"
@@ -39,6 +40,10 @@ type Searcher struct {
 	synced   bool
 	since    time.Time
 	lastKeep time.Time
+	// nudge asks Run for a sync now; keepNow asks that sync to reconcile
+	// deletions too (Notice).
+	nudge   chan struct{}
+	keepNow atomic.Bool
 }
 
 // NewSearcher returns a searcher over st's vectors of c's key; it holds
@@ -47,7 +52,7 @@ func NewSearcher(st store.Store, c *embed.Client, log *slog.Logger) *Searcher {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Searcher{st: st, c: c, ix: NewIndex(), log: log.With("embed", c.Key()), KeepEvery: keepEvery}
+	return &Searcher{st: st, c: c, ix: NewIndex(), log: log.With("embed", c.Key()), KeepEvery: keepEvery, nudge: make(chan struct{}, 1)}
 }
 
 // Key is the vector space searched (embed.Config.Key).
@@ -56,9 +61,27 @@ func (s *Searcher) Key() string { return s.c.Key() }
 // Index is the searcher's index.
 func (s *Searcher) Index() *Index { return s.ix }
 
-// Forget drops an observation at once (this process deleted it); other
-// processes drop it at their next keep.
-func (s *Searcher) Forget(id int64) { s.ix.Remove(id) }
+// Forget drops observations at once (deleted, by this process or by
+// another that said so on the bus).
+func (s *Searcher) Forget(ids ...int64) {
+	for _, id := range ids {
+		s.ix.Remove(id)
+	}
+}
+
+// Notice asks Run for a sync now, rather than at its next poll: new
+// vectors were written, or (reconcile) observations went that nobody
+// listed, so the sync also drops what the store no longer has. It never
+// blocks.
+func (s *Searcher) Notice(reconcile bool) {
+	if reconcile {
+		s.keepNow.Store(true)
+	}
+	select {
+	case s.nudge <- struct{}{}:
+	default:
+	}
+}
 
 // Sync loads the vectors written since the last sync (all at the first)
 // and, now and then, drops those the store no longer has.
@@ -90,7 +113,7 @@ func (s *Searcher) Sync(ctx context.Context) error {
 		}
 		after = vs[len(vs)-1].ObservationID
 	}
-	if s.synced && time.Since(s.lastKeep) >= s.KeepEvery {
+	if s.synced && (s.keepNow.Swap(false) || time.Since(s.lastKeep) >= s.KeepEvery) {
 		ids, err := s.st.VectorIDs(ctx, s.c.Key())
 		if err != nil {
 			return fmt.Errorf("semantic: sync index: %w", err)
@@ -107,7 +130,7 @@ func (s *Searcher) Sync(ctx context.Context) error {
 	return nil
 }
 
-// Run syncs every period until ctx ends.
+// Run syncs every period, and on each Notice, until ctx ends.
 func (s *Searcher) Run(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		every = DefaultSync
@@ -122,6 +145,7 @@ func (s *Searcher) Run(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.nudge:
 		}
 	}
 }

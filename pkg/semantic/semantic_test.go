@@ -319,3 +319,74 @@ func TestIndexProjects(t *testing.T) {
 		t.Fatal("moved vector still found in its old project")
 	}
 }
+
+// A notice syncs a running searcher at once, though its poll is an hour
+// away: new vectors are read, and with reconcile the deleted are dropped.
+func TestSearcherFollowsNotices(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	st := openStore(t)
+	srv := embedtest.NewOpenAI(t, 64)
+	c := client(t, srv, "m1")
+	s := semantic.NewSearcher(st, c, nil)
+	s.KeepEvery = time.Hour
+	done := make(chan struct{})
+	go func() { s.Run(ctx, time.Hour); close(done) }()
+	defer func() { cancel(); <-done }()
+	wait := func(want int, what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for s.Index().Len() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: index holds %d, want %d", what, s.Index().Len(), want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	var ids []int64
+	for _, o := range corpus {
+		ids = append(ids, remember(t, st, "acme", o.title, o.narrative))
+	}
+	if _, err := semantic.NewCatchup(st, c, nil, time.Hour).Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.Notice(false)
+	wait(len(corpus), "after new vectors")
+	if err := st.DeleteObservation(ctx, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	s.Notice(true)
+	wait(len(corpus)-1, "after a delete")
+}
+
+// Sparse vectors (a few concepts each, as the fake embedder makes) tie
+// by the thousand on their sign-bit estimates; the search still finds the
+// vectors sharing the query's concepts.
+func TestIndexSparseTies(t *testing.T) {
+	const dims = 256
+	ix := semantic.NewIndex()
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := range int64(20000) {
+		v := make([]float32, dims)
+		v[r.IntN(dims)], v[r.IntN(dims)] = 1, 1
+		if i%1000 == 0 {
+			v = make([]float32, dims)
+			v[7], v[9] = 1, 1
+		}
+		if err := ix.Put(i+1, "p", embed.Normalize(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := make([]float32, dims)
+	q[7], q[9] = 1, 1
+	hits := ix.Search(embed.Normalize(q), "", 20)
+	// At least 20 vectors equal the query (every 1000th, and any random
+	// one that drew the same two dimensions): all 20 hits must be such.
+	if len(hits) != 20 {
+		t.Fatalf("%d hits, want 20", len(hits))
+	}
+	for _, h := range hits {
+		if h.Score < 0.99 {
+			t.Fatalf("hit %d scored %v while 20 vectors equal the query: %+v", h.ID, h.Score, hits)
+		}
+	}
+}

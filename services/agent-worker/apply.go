@@ -70,6 +70,10 @@ func (a *actor) applyGroup(ctx context.Context, evs []streamEvent) error {
 	if len(res.ObservationIDs) > 0 && a.w.catchup != nil {
 		a.w.catchup.Nudge()
 	}
+	if u.ReplaceObservations {
+		// A recompression deleted the session's former observations.
+		a.w.announce(bus.MemoryChange{Reconcile: true})
+	}
 	a.committed(evs)
 	if after != nil {
 		after(res)

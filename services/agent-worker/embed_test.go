@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/embed"
 	"github.com/mnemo-dev/mnemo/pkg/embed/embedtest"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
@@ -22,6 +23,11 @@ func TestWorkerEmbedsAfterStoringThroughAnOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.SetDown(true)
+	// Query processes' indexes learn of new vectors from the worker.
+	notices, err := p.nc.SubscribeSync(bus.MemoryChangedSubject)
+	if err != nil {
+		t.Fatal(err)
+	}
 	startWorkerWith(t, p, "w1", llm.Offline{}, emb)
 	ctx := context.Background()
 	p.publish(ctx, []string{"e-1"}, 8, 8)
@@ -50,6 +56,13 @@ func TestWorkerEmbedsAfterStoringThroughAnOutage(t *testing.T) {
 		}
 	}
 	waitVectors(int64(len(obs)))
+	m, err := notices.NextMsg(10 * time.Second)
+	if err != nil {
+		t.Fatalf("no memory change announced after embedding: %v", err)
+	}
+	if c, err := bus.DecodeMemoryChange(m.Data); err != nil || !c.Vectors {
+		t.Fatalf("notice %s (%v), want vectors written", m.Data, err)
+	}
 
 	p.mu.Lock()
 	first := p.sessions["e-1"].tools[0]

@@ -109,9 +109,18 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	}
 	if d.Embedder != nil {
 		w.catchup = semantic.NewCatchup(d.Store, d.Embedder, log, 0)
+		w.catchup.OnEmbedded = func(int) { w.announce(bus.MemoryChange{Vectors: true}) }
 	}
 	w.acks = newAcker(cfg.AckDelay, max(cfg.Layout.MaxAckPending/4, 1), log, func(ds []delivery) { w.untrack(ds...) })
 	return w, nil
+}
+
+// announce tells query processes' semantic indexes that memory changed;
+// a notice lost is caught up by their polling, so a failure is only logged.
+func (w *Worker) announce(c bus.MemoryChange) {
+	if err := bus.PublishMemoryChange(w.d.NC, c); err != nil {
+		w.log.Warn("memory change not announced; query processes catch up by polling", "err", err)
+	}
 }
 
 // ID returns the worker's ID.

@@ -223,6 +223,7 @@ func (s *Server) handleDeleteObservation(w http.ResponseWriter, r *http.Request)
 	if s.sem != nil {
 		s.sem.s.Forget(id)
 	}
+	s.announce(bus.MemoryChange{Deleted: []int64{id}})
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -318,6 +319,9 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
 	if err := s.d.Store.DeleteSession(r.Context(), id, purge); err != nil {
 		s.answer(w, err)
 		return
+	}
+	if purge {
+		s.announce(bus.MemoryChange{Reconcile: true})
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"session_id": id, "aborted": true, "purged": purge})
 }

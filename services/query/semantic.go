@@ -3,15 +3,18 @@ package query
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/embed"
 	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/mnemo-dev/mnemo/pkg/semantic"
 	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/nats-io/nats.go"
 )
 
 // Search modes of /v1/search (docs/ARCHITECTURE.md §14).
@@ -38,25 +41,60 @@ const (
 // keeping it current from the store; nil when embeddings are off.
 type semanticIndex struct {
 	s      *semantic.Searcher
+	sub    *nats.Subscription // memory changes; nil without a connection
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// startSemantic starts keeping an index of emb's vectors; nil emb gives nil.
-func startSemantic(st store.Store, emb *embed.Client, s *Server) *semanticIndex {
+// startSemantic starts keeping an index of emb's vectors, polling the store
+// and following the memory changes announced on nc (nil: polling alone);
+// nil emb gives nil.
+func startSemantic(st store.Store, emb *embed.Client, nc *nats.Conn, s *Server) (*semanticIndex, error) {
 	if emb == nil {
-		return nil
+		return nil, nil
+	}
+	x := &semanticIndex{s: semantic.NewSearcher(st, emb, s.log), done: make(chan struct{})}
+	if nc != nil {
+		sub, err := nc.Subscribe(bus.MemoryChangedSubject, func(m *nats.Msg) {
+			c, err := bus.DecodeMemoryChange(m.Data)
+			if err != nil {
+				s.log.Warn("memory change notice ignored", "err", err)
+				return
+			}
+			x.s.Forget(c.Deleted...)
+			if c.Vectors || c.Reconcile {
+				x.s.Notice(c.Reconcile)
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("query: subscribe to memory changes: %w", err)
+		}
+		x.sub = sub
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	x := &semanticIndex{s: semantic.NewSearcher(st, emb, s.log), cancel: cancel, done: make(chan struct{})}
+	x.cancel = cancel
 	go func() { defer close(x.done); x.s.Run(ctx, semantic.DefaultSync) }()
-	return x
+	return x, nil
 }
 
 func (x *semanticIndex) close() {
 	if x != nil {
+		if x.sub != nil {
+			_ = x.sub.Unsubscribe()
+		}
 		x.cancel()
 		<-x.done
+	}
+}
+
+// announce tells every query process's index that memory changed; a
+// notice lost is caught up by their polling, so a failure is only logged.
+func (s *Server) announce(c bus.MemoryChange) {
+	if s.d.NC == nil {
+		return
+	}
+	if err := bus.PublishMemoryChange(s.d.NC, c); err != nil {
+		s.log.Warn("memory change not announced; other replicas catch up by polling", "err", err)
 	}
 }
 

@@ -251,3 +251,42 @@ func TestHookInjectsRelatedMemories(t *testing.T) {
 		t.Fatalf("stalled embedder held the prompt %s, want under %s", took, limit)
 	}
 }
+
+// A deleted observation leaves another replica's index on the notice the
+// deleting replica publishes, not at that replica's reconcile poll (every
+// 30 s, longer than this test waits); a purged session's observations too.
+func TestSemanticReplicasFollowDeletes(t *testing.T) {
+	r := newSemanticRig(t, embedtest.NewOpenAI, "fake-embed")
+	ctx := context.Background()
+	other, err := query.New(query.Config{}, query.Deps{Store: r.store, NC: r.nc, JS: r.js, Layout: r.layout, Redis: r.rdb, Embedder: r.emb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(other.Close)
+	if err := other.SyncSemantic(ctx); err != nil {
+		t.Fatal(err)
+	}
+	indexed := func() int { return other.Stats(ctx).Semantic.Indexed }
+	if n := indexed(); n != len(r.ids) {
+		t.Fatalf("other replica indexed %d, want %d", n, len(r.ids))
+	}
+	waitIndexed := func(want int, what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for indexed() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: other replica still indexes %d, want %d", what, indexed(), want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	greeting := r.ids["Check greeting"]
+	if code := r.do(http.MethodDelete, fmt.Sprintf("/v1/observations/%d", greeting), "", nil); code != http.StatusNoContent {
+		t.Fatalf("delete: %d", code)
+	}
+	waitIndexed(len(r.ids)-1, "after a delete on the first replica")
+	if code := r.do(http.MethodDelete, "/v1/sessions/s-beta?purge=true", "", nil); code != http.StatusOK {
+		t.Fatalf("purge: %d", code)
+	}
+	waitIndexed(len(r.ids)-2, "after a purge on the first replica")
+}

@@ -154,7 +154,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.hub = h
-	s.sem = startSemantic(d.Store, d.Embedder, s)
+	if s.sem, err = startSemantic(d.Store, d.Embedder, d.NC, s); err != nil {
+		h.close()
+		return nil, err
+	}
 	return s, nil
 }
 
