@@ -157,6 +157,23 @@ func (p *pipeline) mustPublish(ctx context.Context, e *event.Envelope) *jetstrea
 	}
 }
 
+// recompress publishes a recompress request for sid and waits until the
+// worker applied it.
+func (p *pipeline) recompress(ctx context.Context, sid string) {
+	p.t.Helper()
+	ack, err := bus.Publish(ctx, p.js, &event.Envelope{EventID: event.NewID(), SessionID: sid, Kind: event.KindRecompress, At: time.Now()})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	if p.sessions[sid] == nil {
+		p.sessions[sid] = &sessionLog{}
+	}
+	p.sessions[sid].lastSeq = ack.Sequence
+	p.mu.Unlock()
+	p.waitApplied(30 * time.Second)
+}
+
 // waitApplied waits until every session's cursor reached its last accepted
 // sequence.
 func (p *pipeline) waitApplied(timeout time.Duration) time.Duration {

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mnemo-dev/mnemo/pkg/bus"
-	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
 )
 
@@ -41,14 +39,7 @@ func TestRecompressReplacesNotDuplicates(t *testing.T) {
 	stop()
 	startWorker(t, p, "w2", v2{})
 	for round := 0; round < 2; round++ {
-		ack, err := bus.Publish(ctx, p.js, &event.Envelope{EventID: event.NewID(), SessionID: sid, Kind: event.KindRecompress, At: time.Now()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.mu.Lock()
-		p.sessions[sid].lastSeq = ack.Sequence
-		p.mu.Unlock()
-		p.waitApplied(30 * time.Second)
+		p.recompress(ctx, sid)
 		after, _ := p.store.SessionObservations(ctx, sid)
 		if len(after) != len(before) {
 			t.Fatalf("round %d: %d observations after recompress, had %d: duplicated or lost", round, len(after), len(before))

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mnemo-dev/mnemo/pkg/bus"
-	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 )
@@ -31,14 +29,7 @@ func TestEmptySummaryNeverStored(t *testing.T) {
 	if obs, _ := p.store.SessionObservations(ctx, sid); len(obs) == 0 {
 		t.Fatal("no observations: the session was not applied")
 	}
-	ack, err := bus.Publish(ctx, p.js, &event.Envelope{EventID: event.NewID(), SessionID: sid, Kind: event.KindRecompress, At: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.sessions[sid].lastSeq = ack.Sequence
-	p.mu.Unlock()
-	p.waitApplied(30 * time.Second)
+	p.recompress(ctx, sid)
 	sums, err := p.store.SessionSummaries(ctx, sid)
 	if err != nil || len(sums) != 0 {
 		t.Fatalf("%d summaries stored (%v), want none: every field was blank", len(sums), err)
@@ -65,14 +56,7 @@ func TestRecompressKeepsMemoryWithoutStoredEvents(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	ack, err := bus.Publish(ctx, p.js, &event.Envelope{EventID: event.NewID(), SessionID: imported, Kind: event.KindRecompress, At: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.sessions[imported] = &sessionLog{lastSeq: ack.Sequence}
-	p.mu.Unlock()
-	p.waitApplied(30 * time.Second)
+	p.recompress(ctx, imported)
 	obs, _ := p.store.SessionObservations(ctx, imported)
 	sums, _ := p.store.SessionSummaries(ctx, imported)
 	if len(obs) != 1 || obs[0].Title != "Chose backoff" || len(sums) != 1 {
