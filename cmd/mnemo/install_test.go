@@ -177,13 +177,7 @@ const claudeMemSettings = `{
 // (plugin false, hooks gone, the user's own kept); uninstall gives the file
 // back byte for byte.
 func TestInstallReplacesClaudeMem(t *testing.T) {
-	dir := t.TempDir()
-	settings := filepath.Join(dir, "settings.json")
-	if err := os.WriteFile(settings, []byte(claudeMemSettings), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"MNEMO_HOME=" + filepath.Join(dir, "home")}
-	args := []string{"claude-code", "--settings", settings, "--no-mcp", "--exe", "/opt/mnemo/bin/mnemo"}
+	settings, env, args := claudeMemInstalled(t)
 	claudeMemLines := func(out string) []string {
 		var l []string
 		for _, line := range strings.Split(out, "\n") {
@@ -252,13 +246,7 @@ func TestInstallReplacesClaudeMem(t *testing.T) {
 // uninstall still turns claude-mem back on (its plugin true, its hooks
 // back), keeping the user's change.
 func TestUninstallRestoresClaudeMemAfterAnEdit(t *testing.T) {
-	dir := t.TempDir()
-	settings := filepath.Join(dir, "settings.json")
-	if err := os.WriteFile(settings, []byte(claudeMemSettings), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"MNEMO_HOME=" + filepath.Join(dir, "home")}
-	args := []string{"claude-code", "--settings", settings, "--no-mcp", "--exe", "/opt/mnemo/bin/mnemo"}
+	settings, env, args := claudeMemInstalled(t)
 	if out, code := mnemoCmd(t, env, append(append([]string{"install"}, args...), "--replace-claude-mem")...); code != 0 {
 		t.Fatalf("install: %d %s", code, out)
 	}
@@ -348,4 +336,19 @@ func TestInstallAndDoctorReportOtherSettingsAndClaudeMem(t *testing.T) {
 	if !strings.Contains(out, "[ok  ] claude-mem") || !strings.Contains(out, "mnemo import claude-mem") || strings.Contains(out, "claude-mem is on") {
 		t.Errorf("doctor once claude-mem is off:\n%s", out)
 	}
+}
+
+// claudeMemInstalled is a settings file where claude-mem's hooks are
+// installed, a MNEMO_HOME beside it, and the arguments of `mnemo install`
+// (and uninstall) for that file.
+func claudeMemInstalled(t *testing.T) (settings string, env, args []string) {
+	t.Helper()
+	dir := t.TempDir()
+	settings = filepath.Join(dir, "settings.json")
+	if err := os.WriteFile(settings, []byte(claudeMemSettings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env = []string{"MNEMO_HOME=" + filepath.Join(dir, "home")}
+	args = []string{"claude-code", "--settings", settings, "--no-mcp", "--exe", "/opt/mnemo/bin/mnemo"}
+	return settings, env, args
 }
