@@ -189,6 +189,19 @@ func TestClaudeCodePermanentError(t *testing.T) {
 	}
 }
 
+// runningFakeClaude is fakeClaude in a fresh directory, with the claude
+// configuration isolated, each run sleeping sleep seconds and logging to log.
+func runningFakeClaude(t *testing.T, sleep string) (cli, log string) {
+	t.Helper()
+	isolateClaude(t)
+	dir := t.TempDir()
+	cli = fakeClaude(t, dir)
+	log = filepath.Join(dir, "runs.log")
+	t.Setenv("FAKE_CLAUDE_LOG", log)
+	t.Setenv("FAKE_CLAUDE_SLEEP", sleep)
+	return cli, log
+}
+
 // fakeClaude writes an executable standing in for the claude CLI: `auth
 // status` reports a login when the file $FAKE_CLAUDE_LOGIN exists; a run logs
 // "start"/"end" lines to $FAKE_CLAUDE_LOG around a sleep of
@@ -219,12 +232,7 @@ echo '{"type":"result","subtype":"success","is_error":false,"result":"{\"observa
 // A burst of calls never runs more CLI processes than the limit, and reaches
 // it.
 func TestClaudeCodeConcurrencyLimit(t *testing.T) {
-	isolateClaude(t)
-	dir := t.TempDir()
-	cli := fakeClaude(t, dir)
-	log := filepath.Join(dir, "runs.log")
-	t.Setenv("FAKE_CLAUDE_LOG", log)
-	t.Setenv("FAKE_CLAUDE_SLEEP", "0.3")
+	cli, log := runningFakeClaude(t, "0.3")
 	const limit, burst = 3, 12
 	m, err := llm.New(llm.Config{Provider: llm.ClaudeCode, CLIPath: cli, WorkDir: t.TempDir(), Concurrency: limit, Timeout: time.Minute})
 	if err != nil {
@@ -270,12 +278,7 @@ func TestClaudeCodeConcurrencyLimit(t *testing.T) {
 // A call that outlives its timeout, or whose caller gives up, leaves no
 // process behind: the CLI and whatever it started die as a group.
 func TestClaudeCodeTimeoutKillsProcessGroup(t *testing.T) {
-	isolateClaude(t)
-	dir := t.TempDir()
-	cli := fakeClaude(t, dir)
-	log := filepath.Join(dir, "runs.log")
-	t.Setenv("FAKE_CLAUDE_LOG", log)
-	t.Setenv("FAKE_CLAUDE_SLEEP", "120")
+	cli, log := runningFakeClaude(t, "120")
 	m, err := llm.New(llm.Config{Provider: llm.ClaudeCode, CLIPath: cli, WorkDir: t.TempDir(), Timeout: time.Second, Attempts: 1})
 	if err != nil {
 		t.Fatal(err)
