@@ -151,11 +151,7 @@ func observeEdit(tu ToolUse, tool, file string, in editInput) Observation {
 	}
 	o.Narrative = n + "."
 	if tu.Error != "" {
-		msg := clip(oneLine(tu.Error), 160)
-		o.Title = "Edit of " + short(file) + " failed: " + msg
-		o.Narrative = fmt.Sprintf("Editing %s failed: %s", file, msg)
-		o.Facts = append(o.Facts, factError+msg)
-		o.Concepts = []string{"problem-solution"}
+		changeFailed(&o, tu.Error, "Edit", "Editing", file)
 	}
 	return o
 }
@@ -193,13 +189,20 @@ func observeWrite(tu ToolUse, file string, in editInput) Observation {
 	}
 	o.Narrative = n + "."
 	if tu.Error != "" {
-		msg := clip(oneLine(tu.Error), 160)
-		o.Title = "Write of " + short(file) + " failed: " + msg
-		o.Narrative = fmt.Sprintf("Writing %s failed: %s", file, msg)
-		o.Facts = append(o.Facts, factError+msg)
-		o.Concepts = []string{"problem-solution"}
+		changeFailed(&o, tu.Error, "Write", "Writing", file)
 	}
 	return o
+}
+
+// changeFailed makes o the observation of an Edit or Write of file that
+// failed: what and doing name the tool ("Edit", "Editing"); the error, cut
+// to one line of 160 characters, is in the title, the narrative and a fact.
+func changeFailed(o *Observation, errText, what, doing, file string) {
+	msg := clip(oneLine(errText), 160)
+	o.Title = what + " of " + short(file) + " failed: " + msg
+	o.Narrative = fmt.Sprintf("%s %s failed: %s", doing, file, msg)
+	o.Facts = append(o.Facts, factError+msg)
+	o.Concepts = []string{"problem-solution"}
 }
 
 // touchedNames are the identifiers an edit touched: declarations it added,
