@@ -100,22 +100,23 @@ func contextLimits(q ContextQuery) (budget, nObs, nSums int) {
 // the first item that no longer fits, so what is kept is the most recent
 // past without gaps.
 func selectContext(obs []Observation, sums []Summary, budget int) Context {
-	c := Context{Observations: []Observation{}, Summaries: []Summary{}}
-	for i := range obs {
-		t := ObservationTokens(&obs[i])
-		if c.Tokens+t > budget {
-			break
-		}
-		c.Tokens += t
-		c.Observations = append(c.Observations, obs[i])
-	}
-	for i := range sums {
-		t := SummaryTokens(&sums[i])
-		if c.Tokens+t > budget {
-			break
-		}
-		c.Tokens += t
-		c.Summaries = append(c.Summaries, sums[i])
-	}
+	c := Context{}
+	c.Observations = whileFits(obs, ObservationTokens, &c.Tokens, budget)
+	c.Summaries = whileFits(sums, SummaryTokens, &c.Tokens, budget)
 	return c
+}
+
+// whileFits is the head of items whose tokens, added to *used, stay within
+// budget (never nil); *used grows by theirs.
+func whileFits[T any](items []T, tokens func(*T) int, used *int, budget int) []T {
+	kept := []T{}
+	for i := range items {
+		t := tokens(&items[i])
+		if *used+t > budget {
+			break
+		}
+		*used += t
+		kept = append(kept, items[i])
+	}
+	return kept
 }
