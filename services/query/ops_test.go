@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/mnemo-dev/mnemo/services/query"
 	"github.com/nats-io/nats.go"
 )
@@ -209,5 +211,87 @@ func TestOpsReplayDeadLetter(t *testing.T) {
 	}
 	if len(o.DeadLetters) != 1 || o.DeadLetters[0].ReplayedAs == "" {
 		t.Fatalf("dead letters %+v, want the one replayed", o.DeadLetters)
+	}
+}
+
+// A two-worker cluster (two mnemo-worker processes over the rig's NATS,
+// Redis and store): /v1/ops lists both with the partitions each leases,
+// every partition leased once; after one is killed with -9 it is gone from
+// the next answer, and the other takes its partitions over.
+func TestOpsTwoWorkerCluster(t *testing.T) {
+	r := newRig(t)
+	bin := workerBin(t)
+	spawn := func(id string) *testkit.Proc {
+		return testkit.StartProc(t, id, bin, "MNEMO_NATS_URL="+r.nats.URL(), "MNEMO_REDIS_URL="+r.redis.URL(), "MNEMO_STORE="+r.dsn,
+			"MNEMO_WORKER_ID="+id, fmt.Sprintf("MNEMO_PARTITIONS=%d", r.layout.Partitions), "MNEMO_BACKOFF=none",
+			"MNEMO_ACK_WAIT="+r.layout.AckWait.String(), "MNEMO_MEMBER_TTL=2s", "MNEMO_REBALANCE=300ms", "MNEMO_LOG_LEVEL=warn")
+	}
+	w1 := spawn("w1")
+	spawn("w2")
+	// leases answers which worker leases each partition, per /v1/ops.
+	leases := func(o *query.Ops) map[string][]int {
+		*o = query.Ops{}
+		if code := r.get("/v1/ops", o); code != 200 {
+			t.Fatalf("GET /v1/ops: %d", code)
+		}
+		out := map[string][]int{}
+		for _, w := range o.Workers {
+			out[w.Worker] = w.Leased
+		}
+		return out
+	}
+	split := func(l map[string][]int, o *query.Ops, want ...string) bool {
+		if len(l) != len(want) {
+			return false
+		}
+		n := 0
+		for _, id := range want {
+			if len(l[id]) == 0 {
+				return false
+			}
+			n += len(l[id])
+		}
+		for _, p := range o.Cluster.Partitions {
+			if p.LeasedBy == "" {
+				return false
+			}
+		}
+		return n == r.layout.Partitions
+	}
+	var o query.Ops
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		l := leases(&o)
+		if split(l, &o, "w1", "w2") {
+			t.Logf("two workers: w1 leases %v, w2 leases %v", l["w1"], l["w2"])
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no two-worker split after 60 s: %v (errors %v)", l, o.Errors)
+		}
+	}
+	for _, w := range o.Workers {
+		if w.Build == "" || w.ID == "" || w.Started.IsZero() {
+			t.Fatalf("worker without build, instance or start: %+v", w)
+		}
+	}
+
+	w1.Signal(syscall.SIGKILL)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, alive := leases(&o)["w1"]; !alive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the killed w1 is still listed 10 s later")
+		}
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		l := leases(&o)
+		if split(l, &o, "w2") {
+			t.Logf("after w1 was killed: w2 leases %v", l["w2"])
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("w2 did not take every partition 60 s after w1 was killed: %v", l)
+		}
 	}
 }

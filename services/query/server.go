@@ -200,6 +200,7 @@ var routes = []route{
 	{"POST /v1/login", "login", (*Server).handleLogin},
 	{"POST /v1/logout", "logout", (*Server).handleLogout},
 	{"GET /{$}", "viewer", (*Server).handleIndex},
+	{"GET /ops", "ops_page", (*Server).handleOpsPage},
 	{"GET /static/{file}", "static", (*Server).handleStatic},
 }
 

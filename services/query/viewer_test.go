@@ -337,13 +337,14 @@ func TestTokenLoginCookieGuardsEveryRouteAndTheStream(t *testing.T) {
 // outside them is.
 func TestViewerAssetsServed(t *testing.T) {
 	r := newRig(t)
-	for path, ct := range map[string]string{"/": "text/html", "/static/app.js": "javascript", "/static/style.css": "text/css"} {
+	for path, ct := range map[string]string{"/": "text/html", "/ops": "text/html", "/static/app.js": "javascript",
+		"/static/ops.js": "javascript", "/static/theme.js": "javascript", "/static/style.css": "text/css", "/static/ops.css": "text/css"} {
 		code, body, hdr := r.send("GET", path, "", nil)
 		if code != 200 || !strings.Contains(hdr.Get("Content-Type"), ct) || len(body) < 100 {
 			t.Errorf("GET %s: %d %s %d bytes", path, code, hdr.Get("Content-Type"), len(body))
 		}
 	}
-	for _, path := range []string{"/static/index.html", "/static/nope.js", "/static/..%2fviewer.go", "/nope"} {
+	for _, path := range []string{"/static/index.html", "/static/ops.html", "/static/nope.js", "/static/..%2fviewer.go", "/nope"} {
 		if code, _, _ := r.send("GET", path, "", nil); code != 404 {
 			t.Errorf("GET %s: %d, want 404", path, code)
 		}

@@ -443,15 +443,7 @@ function route() {
   if (view === "feed" && nearBottom()) loadMore();
 }
 
-function applyTheme(t) {
-  document.documentElement.dataset.theme = t;
-  localStorage.setItem("mnemo.theme", t);
-}
-
 function init() {
-  const saved = localStorage.getItem("mnemo.theme");
-  applyTheme(saved || (matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light"));
-  $("#theme").addEventListener("click", () => applyTheme(document.documentElement.dataset.theme === "dark" ? "light" : "dark"));
   $("#project").addEventListener("change", (e) => {
     state.project = e.target.value;
     localStorage.setItem("mnemo.project", state.project);

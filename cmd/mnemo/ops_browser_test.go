@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/store"
+)
+
+// burst posts n tool uses of one session through ingest's batch endpoint,
+// 500 at a time (its BatchMax).
+func burst(t *testing.T, base, sid string, n int) {
+	t.Helper()
+	for sent := 0; sent < n; {
+		var batch []*event.Envelope
+		for ; sent < n && len(batch) < 500; sent++ {
+			batch = append(batch, &event.Envelope{EventID: event.NewID(), SessionID: sid, Project: "burst", Agent: "claude-code",
+				Kind: event.KindToolUse, At: time.Now().UTC(),
+				Tool: &event.Tool{Name: "Bash", Input: json.RawMessage(fmt.Sprintf(`{"command":"make step-%d"}`, sent))}})
+		}
+		body, _ := json.Marshal(batch)
+		resp, err := http.Post(base+"/v1/events:batch", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST /v1/events:batch: %d", resp.StatusCode)
+		}
+	}
+}
+
+// The ops page on a real `mnemo run`, driven by headless Chromium: the live
+// worker with its partitions and the reaper leader show; the queue depth
+// rises under a burst and falls back to 0 while the charts fill; a dead
+// letter is replayed with its button and its event ends applied;
+// screenshots at 1280 and 390 px; no console error on the way.
+func TestOpsInABrowser(t *testing.T) {
+	r := startRun(t)
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(r.home, "mnemo.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	orig := &event.Envelope{EventID: event.NewID(), SessionID: "ops-dlq", Project: "acme", Agent: "claude-code", Cwd: "/home/dev/acme",
+		Kind: event.KindToolUse, At: time.Now().UTC(), Tool: &event.Tool{Name: "Bash", Input: json.RawMessage(`{"command":"make replayed"}`),
+			Response: json.RawMessage(`{"stdout":"ok"}`)}}
+	payload, _ := json.Marshal(orig)
+	dl, err := st.AddDeadLetter(ctx, store.DeadLetter{EventID: orig.EventID, SessionID: orig.SessionID, Seq: 1,
+		Reason: "compressor failed 5 times", Deliveries: 5, Payload: payload, At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b := newBrowser(t, 4*time.Minute)
+	arts := artifactDir(t)
+	t.Logf("artifacts in %s", arts)
+	b.do(t, "open /ops", chromedp.Navigate(r.url+"/ops"), chromedp.WaitVisible(chromedp.CSS("#queue-depth")))
+	b.until(t, "the page polls /v1/ops", `document.querySelector("#updated").classList.contains("on")`, 20*time.Second)
+	b.until(t, "the local worker with its partitions", `(() => { const w = document.querySelector('#workers tr[data-worker="local"] .leased');
+		return w && /\d/.test(w.textContent); })()`, 30*time.Second)
+	b.until(t, "the reaper leader", `document.querySelector("#reaper-leader").textContent !== "none" && document.querySelector("#reaper-leader").textContent !== "–"`, 30*time.Second)
+	b.until(t, "the dead letter with its Replay button", fmt.Sprintf(`!!document.querySelector('#dead-letters button.replay[data-id="%d"]')`, dl), 20*time.Second)
+	if txt := eval[string](t, b, "sources", `[...document.querySelectorAll(".source")].map(e => e.textContent).join("\n")`); !strings.Contains(txt, "$SRV.STATS") || !strings.Contains(txt, "JetStream consumer info") {
+		t.Fatalf("the page does not say where its figures come from:\n%s", txt)
+	}
+
+	// A burst: the queue depth rises, then falls back to 0.
+	burst(t, r.url, "ops-burst", 3000)
+	b.until(t, "the queue depth rises under the burst", `Number(document.body.dataset.maxDepth) > 0`, 30*time.Second)
+	b.screenshots(t, arts, "ops-burst")
+	b.until(t, "the queue depth falls back to 0", `document.querySelector("#queue-depth").dataset.value === "0"`, 150*time.Second)
+	b.until(t, "the charts draw the last minutes", `Number(document.querySelector("#chart-depth").dataset.points) >= 3 &&
+		document.querySelector("#chart-rate polyline.line-applied").getAttribute("points").length > 0`, 20*time.Second)
+	t.Logf("highest queue depth the page saw: %s", eval[string](t, b, "max depth", `document.body.dataset.maxDepth`))
+
+	// Replay the dead letter with its button: its event ends applied.
+	b.do(t, "replay", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#dead-letters button.replay[data-id="%d"]`, dl))))
+	b.until(t, "the row says replayed", fmt.Sprintf(`!!document.querySelector('#dead-letters tr[data-id="%d"] .replayed')`, dl), 20*time.Second)
+	d, err := st.DeadLetter(ctx, dl)
+	if err != nil || d.ReplayedAs == "" {
+		t.Fatalf("dead letter after the button: %+v (%v)", d, err)
+	}
+	applied := func() bool {
+		for _, o := range r.sessionDetail(t, "ops-dlq").Observations {
+			for _, id := range o.SourceEventIDs {
+				if id == d.ReplayedAs {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(60 * time.Second); !applied(); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replayed event %s is not applied after 60 s", d.ReplayedAs)
+		}
+	}
+	b.screenshots(t, arts, "ops")
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
