@@ -79,6 +79,9 @@ func TestOpsInABrowser(t *testing.T) {
 	// A burst: the queue depth rises, then falls back to 0.
 	burst(t, r.url, "ops-burst", 3000)
 	b.until(t, "the queue depth rises under the burst", `Number(document.body.dataset.maxDepth) > 0`, 30*time.Second)
+	if txt := eval[string](t, b, "dead letters figure", `document.querySelector("#dlq-size").textContent`); txt != "1" {
+		t.Fatalf("the dead letters figure says %q, want 1", txt)
+	}
 	b.screenshots(t, arts, "ops-burst")
 	b.until(t, "the queue depth falls back to 0", `document.querySelector("#queue-depth").dataset.value === "0"`, 150*time.Second)
 	b.until(t, "the charts draw the last minutes", `Number(document.querySelector("#chart-depth").dataset.points) >= 3 &&
@@ -107,6 +110,7 @@ func TestOpsInABrowser(t *testing.T) {
 			t.Fatalf("the replayed event %s is not applied after 60 s", d.ReplayedAs)
 		}
 	}
+	b.do(t, "back to the top", js(`window.scrollTo(0, 0)`))
 	b.screenshots(t, arts, "ops")
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))

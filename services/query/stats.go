@@ -36,8 +36,10 @@ type Stats struct {
 	ActiveWork     uint64   `json:"active_work"` // queued + in flight
 	Processing     bool     `json:"processing"`
 	LiveWorkers    []string `json:"live_workers"`
-	DLQSize        uint64   `json:"dlq_size"`
-	LLMTokensToday int64    `json:"llm_tokens_today"`
+	DLQSize        uint64   `json:"dlq_size"` // messages in the MNEMO_DLQ stream
+	// DeadLetters counts the store's dead letters, replayed ones included.
+	DeadLetters    int64 `json:"dead_letters"`
+	LLMTokensToday int64 `json:"llm_tokens_today"`
 	// LLMInputTokensToday and LLMOutputTokensToday split LLMTokensToday.
 	LLMInputTokensToday  int64            `json:"llm_input_tokens_today"`
 	LLMOutputTokensToday int64            `json:"llm_output_tokens_today"`
@@ -129,6 +131,7 @@ func (s *Server) Stats(ctx context.Context) Stats {
 		mu.Lock()
 		st.LLMTokensToday = c.InputTokens + c.OutputTokens
 		st.LLMInputTokensToday, st.LLMOutputTokensToday = c.InputTokens, c.OutputTokens
+		st.DeadLetters = c.DeadLetters
 		st.LLMCostUSDToday = c.CostUSD
 		st.Observations, st.Sessions, st.Prompts, st.Summaries = c.Observations, c.Sessions, c.Prompts, c.Summaries
 		st.StoreBytes = size

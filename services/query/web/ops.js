@@ -18,6 +18,18 @@ function el(tag, attrs, ...kids) {
   return e;
 }
 
+// ranges writes ascending partitions compactly: 0–31, 40, 42–43.
+function ranges(ps) {
+  const out = [];
+  for (let i = 0; i < ps.length; i++) {
+    let j = i;
+    while (j + 1 < ps.length && ps[j + 1] === ps[j] + 1) j++;
+    out.push(j > i ? ps[i] + "–" + ps[j] : String(ps[i]));
+    i = j;
+  }
+  return out.join(", ");
+}
+
 const num = (n) => (n == null ? "–" : Number(n).toLocaleString("en"));
 
 function age(s) {
@@ -72,7 +84,8 @@ function render(o) {
   $("#active-work").textContent = num(c.active_work);
   $("#processing").textContent = c.processing ? "yes" : "no";
   $("#in-flight").textContent = num(c.in_flight);
-  $("#dlq-size").textContent = num(c.dlq_size);
+  $("#dlq-size").textContent = num(c.dead_letters);
+  $("#dlq-size").title = num(c.dead_letters) + " in the store (replayed ones included), " + num(c.dlq_size) + " in the MNEMO_DLQ stream";
   const p = o.earliest_pending;
   $("#earliest-pending").textContent = p ? age(p.age_seconds) : "none";
   $("#earliest-pending").title = p ? "partition " + p.partition + ", stream seq " + p.seq + ", accepted " + p.at : "nothing pending";
@@ -86,7 +99,7 @@ function render(o) {
 
   $("#worker-count").textContent = "(" + o.workers.length + " live)";
   fill($("#workers tbody"), o.workers.map((w) => el("tr", { "data-worker": w.worker },
-    el("td", {}, w.worker), el("td", { class: "leased" }, (w.leased || []).join(", ") || "none"),
+    el("td", {}, w.worker), el("td", { class: "leased", title: (w.leased || []).length + " partitions" }, ranges(w.leased || []) || "none"),
     el("td", {}, num(w.active_sessions)), el("td", {}, num(w.queue_depth)), el("td", {}, num(w.in_flight)),
     el("td", {}, num(w.processed)), el("td", { title: "started " + w.started }, w.build))));
 
