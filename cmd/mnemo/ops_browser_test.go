@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/mnemo-dev/mnemo/pkg/event"
-	"github.com/mnemo-dev/mnemo/pkg/store"
 )
 
 // burst posts n tool uses of one session through ingest's batch endpoint,
@@ -47,21 +45,7 @@ func burst(t *testing.T, base, sid string, n int) {
 // screenshots at 1280 and 390 px; no console error on the way.
 func TestOpsInABrowser(t *testing.T) {
 	r := startRun(t)
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(r.home, "mnemo.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	orig := &event.Envelope{EventID: event.NewID(), SessionID: "ops-dlq", Project: "acme", Agent: "claude-code", Cwd: "/home/dev/acme",
-		Kind: event.KindToolUse, At: time.Now().UTC(), Tool: &event.Tool{Name: "Bash", Input: json.RawMessage(`{"command":"make replayed"}`),
-			Response: json.RawMessage(`{"stdout":"ok"}`)}}
-	payload, _ := json.Marshal(orig)
-	dl, err := st.AddDeadLetter(ctx, store.DeadLetter{EventID: orig.EventID, SessionID: orig.SessionID, Seq: 1,
-		Reason: "compressor failed 5 times", Deliveries: 5, Payload: payload, At: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, dl := r.deadLetter(t, "ops-dlq")
 
 	b := newBrowser(t, 4*time.Minute)
 	arts := artifactDir(t)
@@ -91,25 +75,11 @@ func TestOpsInABrowser(t *testing.T) {
 	// Replay the dead letter with its button: its event ends applied.
 	b.do(t, "replay", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#dead-letters button.replay[data-id="%d"]`, dl))))
 	b.until(t, "the row says replayed", fmt.Sprintf(`!!document.querySelector('#dead-letters tr[data-id="%d"] .replayed')`, dl), 20*time.Second)
-	d, err := st.DeadLetter(ctx, dl)
+	d, err := st.DeadLetter(context.Background(), dl)
 	if err != nil || d.ReplayedAs == "" {
 		t.Fatalf("dead letter after the button: %+v (%v)", d, err)
 	}
-	applied := func() bool {
-		for _, o := range r.sessionDetail(t, "ops-dlq").Observations {
-			for _, id := range o.SourceEventIDs {
-				if id == d.ReplayedAs {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	for deadline := time.Now().Add(60 * time.Second); !applied(); time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the replayed event %s is not applied after 60 s", d.ReplayedAs)
-		}
-	}
+	r.waitObservationOf(t, "ops-dlq", d.ReplayedAs)
 	b.do(t, "back to the top", js(`window.scrollTo(0, 0)`))
 	b.screenshots(t, arts, "ops")
 	if errs := b.consoleErrors(); len(errs) > 0 {

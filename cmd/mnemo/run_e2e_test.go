@@ -100,34 +100,50 @@ func TestRunEndToEnd(t *testing.T) {
 // observation.
 func TestDeadLetterReplayEndsApplied(t *testing.T) {
 	r := startRun(t)
+	st, _ := r.deadLetter(t, "dlq-e2e")
+	out, code := mnemoCmd(t, []string{"MNEMO_HOME=" + r.home, "MNEMO_NATS_URL=", "MNEMO_STORE="}, "dlq", "replay", "--all")
+	if code != 0 || !strings.Contains(out, "replayed dead letter") {
+		t.Fatalf("dlq replay --all: %d\n%s", code, out)
+	}
+	rows, err := st.DeadLetters(context.Background(), 10, 0)
+	if err != nil || len(rows) != 1 || rows[0].ReplayedAs == "" {
+		t.Fatalf("dead letters after replay: %+v (%v)", rows, err)
+	}
+	r.waitObservationOf(t, "dlq-e2e", rows[0].ReplayedAs)
+}
+
+// deadLetter opens the run's store and records in it the dead letter of a
+// tool use of session sid that can succeed when replayed; it returns the
+// store (closed with the test) and the dead letter's ID.
+func (r *localRun) deadLetter(t *testing.T, sid string) (store.Store, int64) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(r.home, "mnemo.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	orig := &event.Envelope{EventID: event.NewID(), SessionID: "dlq-e2e", Project: "acme", Agent: "claude-code", Cwd: "/home/dev/acme",
+	t.Cleanup(func() { st.Close() })
+	orig := &event.Envelope{EventID: event.NewID(), SessionID: sid, Project: "acme", Agent: "claude-code", Cwd: "/home/dev/acme",
 		Kind: event.KindToolUse, At: time.Now().UTC(), Tool: &event.Tool{Name: "Bash", Input: json.RawMessage(`{"command":"make replayed"}`),
 			Response: json.RawMessage(`{"stdout":"ok"}`)}}
 	payload, _ := json.Marshal(orig)
-	if _, err := st.AddDeadLetter(ctx, store.DeadLetter{EventID: orig.EventID, SessionID: orig.SessionID, Seq: 1,
-		Reason: "compressor failed 5 times", Deliveries: 5, Payload: payload, At: time.Now()}); err != nil {
+	id, err := st.AddDeadLetter(ctx, store.DeadLetter{EventID: orig.EventID, SessionID: orig.SessionID, Seq: 1,
+		Reason: "compressor failed 5 times", Deliveries: 5, Payload: payload, At: time.Now()})
+	if err != nil {
 		t.Fatal(err)
 	}
-	out, code := mnemoCmd(t, []string{"MNEMO_HOME=" + r.home, "MNEMO_NATS_URL=", "MNEMO_STORE="}, "dlq", "replay", "--all")
-	if code != 0 || !strings.Contains(out, "replayed dead letter") {
-		t.Fatalf("dlq replay --all: %d\n%s", code, out)
-	}
-	rows, err := st.DeadLetters(ctx, 10, 0)
-	if err != nil || len(rows) != 1 || rows[0].ReplayedAs == "" {
-		t.Fatalf("dead letters after replay: %+v (%v)", rows, err)
-	}
-	replayed := rows[0].ReplayedAs
+	return st, id
+}
+
+// waitObservationOf waits until session sid holds exactly one observation
+// made from event eventID (a replayed dead letter's new event).
+func (r *localRun) waitObservationOf(t *testing.T, sid, eventID string) {
+	t.Helper()
 	observed := func() int {
 		n := 0
-		for _, o := range r.sessionDetail(t, "dlq-e2e").Observations {
+		for _, o := range r.sessionDetail(t, sid).Observations {
 			for _, id := range o.SourceEventIDs {
-				if id == replayed {
+				if id == eventID {
 					n++
 				}
 			}
@@ -135,7 +151,7 @@ func TestDeadLetterReplayEndsApplied(t *testing.T) {
 		return n
 	}
 	if n := testkit.Settled(t, "the replayed event's observation", 1, 60*time.Second, 2*time.Second, observed); n != 1 {
-		t.Fatalf("%d observations of the replayed event %s, want 1", n, replayed)
+		t.Fatalf("%d observations of the replayed event %s, want 1", n, eventID)
 	}
 }
 

@@ -194,42 +194,27 @@ func (s *Server) Ops(ctx context.Context) Ops {
 	var wg sync.WaitGroup
 	wg.Go(func() { o.Cluster = s.Stats(ctx) })
 	wg.Go(func() {
-		for _, in := range s.collect(ctx, "worker", fail) {
-			w := OpsWorker{ID: in.ID, Build: in.Build, Started: in.Started}
-			if err := json.Unmarshal(in.Data, &w.WorkerStats); err != nil {
-				fail("worker "+in.ID, err)
-				continue
-			}
+		collect(ctx, s, "worker", fail, func(in bus.InstanceStats, st api.WorkerStats) {
 			mu.Lock()
-			o.Workers = append(o.Workers, w)
-			o.counters["worker/"+in.ID] = counters{applied: w.Processed, llmCalls: w.LLMCalls, llmSeconds: w.LLMSeconds}
-			mu.Unlock()
-		}
+			defer mu.Unlock()
+			o.Workers = append(o.Workers, OpsWorker{WorkerStats: st, ID: in.ID, Build: in.Build, Started: in.Started})
+			o.counters["worker/"+in.ID] = counters{applied: st.Processed, llmCalls: st.LLMCalls, llmSeconds: st.LLMSeconds}
+		})
 	})
 	wg.Go(func() {
-		for _, in := range s.collect(ctx, "ingest", fail) {
-			g := OpsIngest{ID: in.ID, Build: in.Build}
-			if err := json.Unmarshal(in.Data, &g.IngestStats); err != nil {
-				fail("ingest "+in.ID, err)
-				continue
-			}
+		collect(ctx, s, "ingest", fail, func(in bus.InstanceStats, st api.IngestStats) {
 			mu.Lock()
-			o.Ingest = append(o.Ingest, g)
-			o.counters["ingest/"+in.ID] = counters{accepted: g.Accepted}
-			mu.Unlock()
-		}
+			defer mu.Unlock()
+			o.Ingest = append(o.Ingest, OpsIngest{IngestStats: st, ID: in.ID, Build: in.Build})
+			o.counters["ingest/"+in.ID] = counters{accepted: st.Accepted}
+		})
 	})
 	wg.Go(func() {
-		for _, in := range s.collect(ctx, "reaper", fail) {
-			r := OpsReaper{ID: in.ID, Build: in.Build}
-			if err := json.Unmarshal(in.Data, &r.ReaperStats); err != nil {
-				fail("reaper "+in.ID, err)
-				continue
-			}
+		collect(ctx, s, "reaper", fail, func(in bus.InstanceStats, st api.ReaperStats) {
 			mu.Lock()
-			o.Reapers = append(o.Reapers, r)
-			mu.Unlock()
-		}
+			defer mu.Unlock()
+			o.Reapers = append(o.Reapers, OpsReaper{ReaperStats: st, ID: in.ID, Build: in.Build})
+		})
 	})
 	wg.Go(func() {
 		dl, err := s.d.Store.DeadLetters(ctx, opsDeadLetters, 0)
@@ -278,13 +263,22 @@ func (s *Server) Ops(ctx context.Context) Ops {
 	return o
 }
 
-// collect is bus.CollectStats of one service, its error reported to fail.
-func (s *Server) collect(ctx context.Context, service string, fail func(string, error)) []bus.InstanceStats {
-	in, err := bus.CollectStats(ctx, s.d.NC, service, opsGather)
+// collect asks every live instance of a service for its stats
+// (bus.CollectStats) and hands each answer, decoded as T, to add; what cannot
+// be read is reported to fail.
+func collect[T any](ctx context.Context, s *Server, service string, fail func(string, error), add func(bus.InstanceStats, T)) {
+	ins, err := bus.CollectStats(ctx, s.d.NC, service, opsGather)
 	if err != nil {
 		fail(service+" stats", err)
 	}
-	return in
+	for _, in := range ins {
+		var st T
+		if err := json.Unmarshal(in.Data, &st); err != nil {
+			fail(service+" "+in.ID, err)
+			continue
+		}
+		add(in, st)
+	}
 }
 
 // earliestPending reads, for each partition with work, the message after the
