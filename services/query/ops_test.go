@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -293,5 +296,35 @@ func TestOpsTwoWorkerCluster(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("w2 did not take every partition 60 s after w1 was killed: %v", l)
 		}
+	}
+}
+
+// With a token, /ops and /v1/ops are the viewer's: a browser without the
+// cookie gets the login form, which returns it to /ops (and nowhere but a
+// page of this server); the bearer token or the cookie opens both.
+func TestOpsPageBehindTheToken(t *testing.T) {
+	const token = "ops-token"
+	r := newRigWith(t, filepath.Join(t.TempDir(), "mnemo.db"), query.Config{Token: token}, nil)
+	if code, body, _ := r.send("GET", "/v1/ops", "", nil); code != http.StatusUnauthorized {
+		t.Fatalf("GET /v1/ops without the token: %d %.200s", code, body)
+	}
+	code, body, _ := r.send("GET", "/ops", "", map[string]string{"Accept": "text/html", "Sec-Fetch-Mode": "navigate"})
+	if code != 200 || !strings.Contains(body, `action="/v1/login"`) || !strings.Contains(body, `name="next" value="/ops"`) || strings.Contains(body, "ops.js") {
+		t.Fatalf("a browser's GET /ops without the cookie: %d %.300s, want the login form back to /ops", code, body)
+	}
+	for next, want := range map[string]string{"/ops": "/ops", "https://evil.example/": "/", "//evil.example": "/"} {
+		code, _, hdr := r.send("POST", "/v1/login", url.Values{"token": {token}, "next": {next}}.Encode(),
+			map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		if code != http.StatusSeeOther || hdr.Get("Location") != want {
+			t.Fatalf("login with next=%q: %d to %q, want %q", next, code, hdr.Get("Location"), want)
+		}
+	}
+	if code, body, _ := r.send("GET", "/ops", "", map[string]string{"Authorization": "Bearer " + token}); code != 200 || !strings.Contains(body, "ops.js") {
+		t.Fatalf("GET /ops with the token: %d %.200s", code, body)
+	}
+	var o query.Ops
+	req := map[string]string{"Authorization": "Bearer " + token}
+	if code, body, _ := r.send("GET", "/v1/ops", "", req); code != 200 || json.Unmarshal([]byte(body), &o) != nil || len(o.Cluster.Partitions) != r.layout.Partitions {
+		t.Fatalf("GET /v1/ops with the token: %d %.200s", code, body)
 	}
 }

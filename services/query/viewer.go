@@ -54,14 +54,30 @@ button{background:#3555d8;color:#fff;border:0;cursor:pointer}
 <h1>Mnemo</h1>
 <p>This Mnemo asks for its token (<code>MNEMO_TOKEN</code>) once; the browser then keeps a session cookie.</p>
 {{if .Failed}}<p class="err" id="login-error">That token is not this Mnemo's.</p>{{end}}
+<input type="hidden" name="next" value="{{.Next}}">
 <input type="password" name="token" id="token" autocomplete="current-password" placeholder="token" required autofocus>
 <button type="submit" id="login">Sign in</button>
 </form></body></html>
 `))
 
-func (s *Server) writeLogin(w http.ResponseWriter, status int, failed bool) {
+// pages are the pages a login may return to (the form's next field); any
+// other value goes to the viewer, so the form cannot redirect elsewhere.
+var pages = map[string]bool{"/": true, "/ops": true}
+
+// nextPage is the page a login returns to: next if it is one of pages.
+func nextPage(next string) string {
+	if pages[next] {
+		return next
+	}
+	return "/"
+}
+
+func (s *Server) writeLogin(w http.ResponseWriter, status int, failed bool, next string) {
 	var buf bytes.Buffer
-	_ = loginPage.Execute(&buf, struct{ Failed bool }{failed})
+	_ = loginPage.Execute(&buf, struct {
+		Failed bool
+		Next   string
+	}{failed, nextPage(next)})
 	pageHeaders(w, "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
@@ -88,7 +104,7 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, file string) 
 		if r.Header.Get("Sec-Fetch-Mode") == "navigate" || strings.Contains(r.Header.Get("Accept"), "text/html") {
 			status = http.StatusOK
 		}
-		s.writeLogin(w, status, false)
+		s.writeLogin(w, status, false, r.URL.Path)
 		return
 	}
 	b, err := web.ReadFile(file)
@@ -167,7 +183,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	r.Header.Del("Cookie")
 	if !s.authorized(r) {
 		if form {
-			s.writeLogin(w, http.StatusUnauthorized, true)
+			s.writeLogin(w, http.StatusUnauthorized, true, r.PostForm.Get("next"))
 			return
 		}
 		httpapi.WriteError(w, http.StatusUnauthorized, "wrong token", "token")
@@ -176,7 +192,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: s.session, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: int(sessionMaxAge / time.Second)})
 	if form {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
+		http.Redirect(w, r, nextPage(r.PostForm.Get("next")), http.StatusSeeOther)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
