@@ -55,10 +55,7 @@ func TestClusterChaos(t *testing.T) {
 	srv := httptest.NewServer(in.Handler())
 	defer srv.Close()
 
-	workerBin := filepath.Join(t.TempDir(), "mnemo-worker")
-	if out, err := exec.Command("go", "build", "-o", workerBin, "../../services/agent-worker/cmd/mnemo-worker").CombinedOutput(); err != nil {
-		t.Fatalf("build worker: %v\n%s", err, out)
-	}
+	workerBin := buildWorker(t)
 	spawn := func(id string) *testkit.Proc {
 		return testkit.StartProc(t, id, workerBin, "MNEMO_NATS_URL="+cluster.URLs(), "MNEMO_REDIS_URL="+rds.URL(), "MNEMO_STORE="+dsn,
 			"MNEMO_WORKER_ID="+id, fmt.Sprintf("MNEMO_PARTITIONS=%d", layout.Partitions), "MNEMO_REPLICAS=3",
@@ -223,4 +220,14 @@ func TestClusterChaos(t *testing.T) {
 			t.Fatalf("session %s: %d summaries, want 1", sid, len(sums))
 		}
 	}
+}
+
+// buildWorker builds the mnemo-worker binary for a test's worker processes.
+func buildWorker(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mnemo-worker")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../services/agent-worker/cmd/mnemo-worker").CombinedOutput(); err != nil {
+		t.Fatalf("build worker: %v\n%s", err, out)
+	}
+	return bin
 }
