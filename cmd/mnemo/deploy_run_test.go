@@ -46,7 +46,7 @@ type deployService struct {
 var deployServices = []deployService{
 	{"ingest", "../../services/ingest/cmd/mnemo-ingest", "MNEMO_ADDR", append(ingest.Routes(), daemon.MetricsRoute), "/readyz", "ingest listening"},
 	{"worker", "../../services/agent-worker/cmd/mnemo-worker", "MNEMO_WORKER_ADDR", daemon.OpsRoutes(), "/healthz", "ops endpoints listening"},
-	{"reaper", "../../services/reaper/cmd/mnemo-reaper", "MNEMO_REAPER_ADDR", reaper.Routes(), "/healthz", "http listening"},
+	{"reaper", "../../services/reaper/cmd/mnemo-reaper", "MNEMO_REAPER_ADDR", reaper.Routes(), "/healthz", "reaper listening"},
 	{"query", "../../services/query/cmd/mnemo-query", "MNEMO_ADDR", append(query.Routes(), daemon.MetricsRoute), "/readyz", "query listening"},
 }
 

@@ -241,6 +241,14 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 		return err
 	}
 
+	if cfg.Reaper.Addr != "" { // the reaper's routes are on --addr; MNEMO_REAPER_ADDR adds its own address
+		_, stopReaperHTTP, err := daemon.ServeHandler(ctx, log, cfg.Reaper.Addr, "MNEMO_REAPER_ADDR", rp.Handler(), "reaper listening")
+		if err != nil {
+			return err
+		}
+		defer stopReaperHTTP()
+	}
+
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", daemon.MetricsHandler(reg, cfg.Token))
 	rp.Register(mux)

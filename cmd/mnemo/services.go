@@ -67,7 +67,7 @@ func mountServices(mux *http.ServeMux, s services) (closeAll func(), err error) 
 	in.Register(mux)
 	q, err := query.New(s.query, query.Deps{
 		Store: s.store, NC: s.nc, JS: s.js, Layout: s.layout, Redis: s.rdb, Logger: component("query"), Registry: s.reg, Settings: s.settings,
-		Compressor: s.compressor, Embedder: s.embedder, Replay: s.replay, NATSMonitor: s.natsMonitor,
+		Compressor: s.compressor, Embedder: s.embedder, Replay: s.replay, NATSMonitor: s.natsMonitor, Instance: "local",
 	})
 	if err != nil {
 		in.Close()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"runtime/debug"
 	"time"
 
@@ -29,10 +30,40 @@ func ServiceStatsSubject(service, instance string) string {
 // ServiceName is the NATS micro-service name of a Mnemo service.
 func ServiceName(service string) string { return "mnemo-" + service }
 
+// SubjectToken makes s usable as one subject token: '.', '*', '>' and white
+// space or control characters become '_'.
+func SubjectToken(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c == '.' || c == '*' || c == '>' || c <= ' ' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// DefaultInstance names this process among the instances of a service when
+// its configuration names none: <host>-<pid>, the host reduced to
+// [A-Za-z0-9_-].
+func DefaultInstance() string {
+	host, _ := os.Hostname()
+	b := []byte(host)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 {
+		b = []byte("host")
+	}
+	return fmt.Sprintf("%s-%d", b, os.Getpid())
+}
+
 // AddService registers one instance of a Mnemo service (ingest, worker,
-// reaper) on nc as the NATS micro service mnemo-<service> with the shared
-// version and the binary's build in its metadata (docs/ARCHITECTURE.md §4):
-// stats answers both the micro stats request and ServiceStatsSubject.
+// reaper, query) on nc as the NATS micro service mnemo-<service> with the
+// shared version and the binary's build in its metadata (docs/ARCHITECTURE.md
+// §4): stats answers both the micro stats request and
+// ServiceStatsSubject(service, SubjectToken(instance)).
 func AddService(nc *nats.Conn, service, instance, description string, metadata map[string]string, stats func() any) (micro.Service, error) {
 	md := maps.Clone(metadata)
 	if md == nil {
@@ -51,7 +82,7 @@ func AddService(nc *nats.Conn, service, instance, description string, metadata m
 	}
 	err = svc.AddEndpoint("stats", micro.HandlerFunc(func(r micro.Request) {
 		_ = r.RespondJSON(stats())
-	}), micro.WithEndpointSubject(ServiceStatsSubject(service, instance)))
+	}), micro.WithEndpointSubject(ServiceStatsSubject(service, SubjectToken(instance))))
 	if err != nil {
 		_ = svc.Stop()
 		return nil, fmt.Errorf("add stats endpoint: %w", err)

@@ -262,21 +262,23 @@ func (o Ops) Check(p *config.Problems) {
 	}
 }
 
-// Serve serves /metrics from reg and /healthz, which answers 503 with the
-// reason while healthy returns an error, until ctx ends or the returned stop
-// is called; stop waits for the server to finish. bound is the address it
-// listens on ("" when Addr is empty).
+// Serve serves /metrics from reg and /healthz (Health), until ctx ends or
+// the returned stop is called; stop waits for the server to finish. bound is
+// the address it listens on ("" when Addr is empty).
 func (o Ops) Serve(ctx context.Context, log *slog.Logger, reg *prometheus.Registry, healthy func() error) (bound string, stop func(), err error) {
 	if o.Addr == "" {
 		return "", func() {}, nil
 	}
-	ln, err := Listen(o.Addr, o.variable)
-	if err != nil {
-		return "", nil, err
-	}
 	mux := http.NewServeMux()
 	mux.Handle(MetricsRoute.Pattern, MetricsHandler(reg, o.Token))
-	mux.HandleFunc(httpapi.HealthzRoute.Pattern, func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle(httpapi.HealthzRoute.Pattern, Health(log, healthy))
+	return ServeHandler(ctx, log, o.Addr, o.variable, mux, "ops endpoints listening")
+}
+
+// Health answers /healthz: 200 while healthy returns nil, else 503 with the
+// reason logged (a probe says only up or not).
+func Health(log *slog.Logger, healthy func() error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if err := healthy(); err != nil {
 			log.Warn("unhealthy", "err", err)
 			httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
@@ -284,16 +286,28 @@ func (o Ops) Serve(ctx context.Context, log *slog.Logger, reg *prometheus.Regist
 		}
 		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+}
+
+// ServeHandler listens on addr (variable is the setting that names it, for
+// the error) and serves h in the background until ctx ends or the returned
+// stop is called; stop waits for the server to finish. It logs msg with the
+// bound address, which it returns: what a service without a blocking HTTP
+// server of its own (worker, reaper) runs beside its Run.
+func ServeHandler(ctx context.Context, log *slog.Logger, addr, variable string, h http.Handler, msg string) (bound string, stop func(), err error) {
+	ln, err := Listen(addr, variable)
+	if err != nil {
+		return "", nil, err
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if err := Serve(sctx, log, hs, ln, 2*time.Second, nil); err != nil {
-			log.Error("ops endpoints stopped", "addr", o.Addr, "err", err)
+			log.Error("http server stopped", "addr", addr, "err", err)
 		}
 	}()
-	log.Info("ops endpoints listening", "addr", ln.Addr().String())
+	log.Info(msg, "addr", ln.Addr().String())
 	return ln.Addr().String(), func() { cancel(); <-done }, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -85,8 +84,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		d.Registry = prometheus.NewRegistry()
 	}
 	if d.Instance == "" {
-		host, _ := os.Hostname()
-		d.Instance = fmt.Sprintf("%s-%d", sanitizeToken(host), os.Getpid())
+		d.Instance = bus.DefaultInstance()
 	}
 	m, err := newMetrics(d.Registry)
 	if err != nil {
@@ -200,20 +198,6 @@ func (s *Server) addService() (micro.Service, error) {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	return svc, nil
-}
-
-// sanitizeToken turns a host name into one subject token.
-func sanitizeToken(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			b[i] = '_'
-		}
-	}
-	if len(b) == 0 {
-		return "host"
-	}
-	return string(b)
 }
 
 func retryAfter(d time.Duration) string {

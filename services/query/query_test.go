@@ -2,6 +2,7 @@ package query_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -570,5 +571,36 @@ func TestWorktreeContextIncludesParent(t *testing.T) {
 	}
 	if r.get("/v1/context?project=acme", &c); strings.Contains(c.Context, "Feature flag") || c.Observations != 1 {
 		t.Errorf("the parent's context took the worktree's memory:\n%s", c.Context)
+	}
+}
+
+// The query service is a NATS micro service like the others: mnemo-query,
+// with the shared version, its stats on both subjects.
+func TestMicroServiceReportsStats(t *testing.T) {
+	r := newRig(t)
+	for i := 0; i < 2; i++ {
+		r.get("/v1/projects", nil)
+	}
+	msg, err := r.nc.Request("$SRV.INFO.mnemo-query", nil, 2*time.Second)
+	if err != nil {
+		t.Fatalf("micro info: %v", err)
+	}
+	var info struct{ Name, Version string }
+	if err := json.Unmarshal(msg.Data, &info); err != nil || info.Name != "mnemo-query" || info.Version != bus.ServiceVersion {
+		t.Fatalf("info %s (%v), want mnemo-query %s", msg.Data, err, bus.ServiceVersion)
+	}
+	msg, err = r.nc.Request("$SRV.STATS.mnemo-query", nil, 2*time.Second)
+	if err != nil {
+		t.Fatalf("micro stats: %v", err)
+	}
+	if !bytes.Contains(msg.Data, []byte(`"requests":2`)) {
+		t.Fatalf("stats %s, want 2 requests", msg.Data)
+	}
+	msg, err = r.nc.Request(bus.ServiceStatsSubject("query", bus.DefaultInstance()), nil, 2*time.Second)
+	if err != nil {
+		t.Fatalf("stats endpoint: %v", err)
+	}
+	if !bytes.Contains(msg.Data, []byte(`"requests":2`)) {
+		t.Fatalf("stats endpoint %s, want 2 requests", msg.Data)
 	}
 }

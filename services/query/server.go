@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
@@ -17,6 +18,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
@@ -98,6 +100,9 @@ type Deps struct {
 	// NATSMonitor is the embedded NATS server's monitoring URL
 	// (http://host:port), linked by the ops page; "" = off.
 	NATSMonitor string
+	// Instance names this process in its micro service stats subject
+	// (mnemo.query.stats.<instance>); empty uses host-pid.
+	Instance string
 }
 
 // Server is the read-side HTTP API.
@@ -118,6 +123,15 @@ type Server struct {
 	sem *semanticIndex
 	// history is the ops page's chart samples (ops.go).
 	history opsHistoryRing
+	// svc is the NATS micro service mnemo-query; requests feeds its stats.
+	svc      micro.Service
+	requests atomic.Int64
+}
+
+// ServiceStats are what the micro service mnemo-query reports.
+type ServiceStats struct {
+	Instance string `json:"instance"`
+	Requests int64  `json:"requests"`
 }
 
 // New builds the server and subscribes the live stream to mnemo.status.>.
@@ -138,6 +152,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Settings == nil {
 		d.Settings = settings.FromEnvironment()
 	}
+	if d.Instance == "" {
+		d.Instance = bus.DefaultInstance()
+	}
 	s := &Server{cfg: cfg, d: d, log: d.Logger, settings: d.Settings,
 		started: time.Now().UTC().Truncate(time.Second)}
 	if cfg.Token != "" {
@@ -154,16 +171,26 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.hub = h
+	s.svc, err = bus.AddService(d.NC, "query", d.Instance, "Mnemo query: context, search, sessions, stats and the live stream",
+		map[string]string{"instance": d.Instance}, func() any {
+			return ServiceStats{Instance: d.Instance, Requests: s.requests.Load()}
+		})
+	if err != nil {
+		h.close()
+		return nil, fmt.Errorf("query: %w", err)
+	}
 	if s.sem, err = startSemantic(d.Store, d.Embedder, d.NC, s); err != nil {
+		_ = s.svc.Stop()
 		h.close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// Close stops the live stream; open SSE responses end.
+// Close removes the micro service and stops the live stream; open SSE
+// responses end.
 func (s *Server) Close() {
-	s.once.Do(func() { s.hub.close(); s.sem.close() })
+	s.once.Do(func() { _ = s.svc.Stop(); s.hub.close(); s.sem.close() })
 }
 
 // route is one endpoint: its pattern, its name in the request counter and
@@ -270,6 +297,7 @@ func (s *Server) count(name string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h(sw, r)
+		s.requests.Add(1)
 		s.reqs.WithLabelValues(name, fmt.Sprintf("%dxx", sw.status/100)).Inc()
 	}
 }

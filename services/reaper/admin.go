@@ -20,7 +20,29 @@ func (r *Reaper) Register(mux *http.ServeMux) {
 	mux.Handle(ReplayRoute.Pattern, httpapi.RequireToken(r.cfg.Token, http.HandlerFunc(r.handleReplay)))
 }
 
-// Routes is every route the reaper's own HTTP address serves.
+// Handler serves Routes: /metrics from Deps.Registry and the admin routes
+// behind the token, and /healthz, which says only up or not (leadership is
+// in /metrics, mnemo_reaper_leader).
+func (r *Reaper) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(daemon.MetricsRoute.Pattern, daemon.MetricsHandler(r.d.Registry, r.cfg.Token))
+	mux.Handle(httpapi.HealthzRoute.Pattern, daemon.Health(r.log, r.healthyErr))
+	r.Register(mux)
+	return mux
+}
+
+// healthyErr is nil once Run found the streams, while NATS is connected.
+func (r *Reaper) healthyErr() error {
+	if !r.healthy.Load() {
+		return errors.New("reaper: streams not found yet")
+	}
+	if !r.d.NC.IsConnected() {
+		return errors.New("reaper: not connected to NATS")
+	}
+	return nil
+}
+
+// Routes is every route Handler serves.
 func Routes() []httpapi.Route {
 	return []httpapi.Route{daemon.MetricsRoute, httpapi.HealthzRoute, ReplayRoute}
 }

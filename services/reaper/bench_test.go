@@ -102,7 +102,7 @@ func BenchmarkLeaderTakeover(b *testing.B) {
 		procs := map[string]*testkit.Proc{}
 		for _, id := range []string{"ra", "rb"} {
 			procs[id] = r.spawnReaper(id, "127.0.0.1:0")
-			procs[id].WaitLog(b, "http listening", 30*time.Second)
+			procs[id].WaitLog(b, "reaper listening", 30*time.Second)
 		}
 		ctx := context.Background()
 		var leader string

@@ -97,7 +97,6 @@ func (r *rig) reaperConfig(id string) reaper.Config {
 	cfg := reaper.DefaultConfig()
 	cfg.ID = id
 	cfg.Layout = r.layout
-	cfg.Addr = "127.0.0.1:0"
 	cfg.LeaderTTL = 3 * time.Second
 	cfg.Tick = 250 * time.Millisecond
 	cfg.MemberTTL = 3 * time.Second

@@ -5,17 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/api"
 	"github.com/mnemo-dev/mnemo/pkg/bus"
-	"github.com/mnemo-dev/mnemo/pkg/daemon"
 	"github.com/mnemo-dev/mnemo/pkg/event"
-	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/mnemo-dev/mnemo/pkg/outage"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/store"
@@ -56,7 +52,6 @@ type Reaper struct {
 	advisories jetstream.Consumer
 
 	mu       sync.Mutex
-	addr     string
 	lastIdle time.Time
 	lastAud  time.Time
 
@@ -104,13 +99,6 @@ func (r *Reaper) ID() string { return r.cfg.ID }
 // Leader reports whether this reaper holds leadership now.
 func (r *Reaper) Leader() bool { return r.lead.Leader() }
 
-// Addr returns the HTTP address once Run listens ("" before, or when off).
-func (r *Reaper) Addr() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.addr
-}
-
 // Stats are the reaper's figures (the wire type).
 type Stats = api.ReaperStats
 
@@ -123,17 +111,10 @@ func (r *Reaper) Stats() Stats {
 	}
 }
 
-// Run works until ctx ends. It serves /metrics and /healthz, registers the
-// NATS micro service mnemo-reaper, and while it leads runs every task each
-// tick. It resigns leadership on the way out.
+// Run works until ctx ends. It registers the NATS micro service
+// mnemo-reaper and, while it leads, runs every task each tick. It resigns
+// leadership on the way out. The caller serves Handler (on Config.Addr).
 func (r *Reaper) Run(ctx context.Context) error {
-	if r.cfg.Addr != "" {
-		stop, err := r.serveHTTP()
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
 	svc, err := r.addService()
 	if err != nil {
 		return err
@@ -332,58 +313,11 @@ func (r *Reaper) advisoryConsumer() jetstream.Consumer {
 	return r.advisories
 }
 
-func (r *Reaper) serveHTTP() (func(), error) {
-	ln, err := net.Listen("tcp", r.cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("reaper: listen on %s (MNEMO_REAPER_ADDR): %w", r.cfg.Addr, err)
-	}
-	r.mu.Lock()
-	r.addr = ln.Addr().String()
-	r.mu.Unlock()
-	r.log.Info("http listening", "addr", ln.Addr().String())
-	mux := http.NewServeMux()
-	mux.Handle(daemon.MetricsRoute.Pattern, daemon.MetricsHandler(r.d.Registry, r.cfg.Token))
-	r.Register(mux)
-	// Probes say only up or not; leadership is in /metrics (mnemo_reaper_leader).
-	mux.HandleFunc(httpapi.HealthzRoute.Pattern, func(w http.ResponseWriter, _ *http.Request) {
-		if !r.healthy.Load() || !r.d.NC.IsConnected() {
-			httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
-			return
-		}
-		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			r.log.Error("http server stopped", "err", err)
-		}
-	}()
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
-	}, nil
-}
-
 func (r *Reaper) addService() (micro.Service, error) {
-	svc, err := bus.AddService(r.d.NC, "reaper", subjectToken(r.cfg.ID), "Mnemo reaper: dead workers, dead letters, idle summaries, audits",
+	svc, err := bus.AddService(r.d.NC, "reaper", r.cfg.ID, "Mnemo reaper: dead workers, dead letters, idle summaries, audits",
 		map[string]string{"reaper": r.cfg.ID}, func() any { return r.Stats() })
 	if err != nil {
 		return nil, fmt.Errorf("reaper: %w", err)
 	}
 	return svc, nil
-}
-
-// subjectToken makes s usable as one subject token.
-func subjectToken(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c == '.' || c == '*' || c == '>' || c <= ' ' {
-			b[i] = '_'
-		}
-	}
-	return string(b)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -130,7 +131,9 @@ func TestDeadWorkerWorkRedeliveredAtOnce(t *testing.T) {
 	if n, _ := r.rdb.SCard(ctx, session.WorkerLocksKey("w1")).Result(); n != 0 {
 		t.Errorf("dead worker still holds %d session locks", n)
 	}
-	body := httpGet(t, "http://"+rp.Addr()+"/metrics")
+	hs := httptest.NewServer(rp.Handler())
+	defer hs.Close()
+	body := httpGet(t, hs.URL+"/metrics")
 	for _, want := range []string{"mnemo_reaper_dead_workers_total 1", "mnemo_reaper_consumer_ack_pending", "mnemo_reaper_leader 1"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
@@ -332,7 +335,7 @@ func TestLeaderFailover(t *testing.T) {
 	procs := map[string]*testkit.Proc{}
 	for _, id := range []string{"ra", "rb"} {
 		procs[id] = r.spawnReaper(id, "127.0.0.1:0")
-		addrs[id] = procs[id].WaitLog(t, "http listening", 20*time.Second)
+		addrs[id] = procs[id].WaitLog(t, "reaper listening", 20*time.Second)
 	}
 	ctx := context.Background()
 	var leader string

@@ -32,5 +32,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if cfg.Addr != "" {
+		_, stop, err := daemon.ServeHandler(cmd.Ctx, cmd.Log, cfg.Addr, "MNEMO_REAPER_ADDR", r.Handler(), "reaper listening")
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	return r.Run(cmd.Ctx)
 }
