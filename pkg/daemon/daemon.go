@@ -275,12 +275,14 @@ func (o Ops) Serve(ctx context.Context, log *slog.Logger, reg *prometheus.Regist
 	return ServeHandler(ctx, log, o.Addr, o.variable, mux, "ops endpoints listening")
 }
 
-// Health answers /healthz: 200 while healthy returns nil, else 503 with the
-// reason logged (a probe says only up or not).
+// Health answers /healthz: 200 while healthy returns nil, else 503, the
+// reason logged when log is not nil (a probe says only up or not).
 func Health(log *slog.Logger, healthy func() error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if err := healthy(); err != nil {
-			log.Warn("unhealthy", "err", err)
+			if log != nil {
+				log.Warn("unhealthy", "err", err)
+			}
 			httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 			return
 		}

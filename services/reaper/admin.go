@@ -21,12 +21,12 @@ func (r *Reaper) Register(mux *http.ServeMux) {
 }
 
 // Handler serves Routes: /metrics from Deps.Registry and the admin routes
-// behind the token, and /healthz, which says only up or not (leadership is
-// in /metrics, mnemo_reaper_leader).
+// behind the token, and /healthz, which says only up or not, unlogged
+// (leadership is in /metrics, mnemo_reaper_leader).
 func (r *Reaper) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(daemon.MetricsRoute.Pattern, daemon.MetricsHandler(r.d.Registry, r.cfg.Token))
-	mux.Handle(httpapi.HealthzRoute.Pattern, daemon.Health(r.log, r.healthyErr))
+	mux.Handle(httpapi.HealthzRoute.Pattern, daemon.Health(nil, r.healthyErr))
 	r.Register(mux)
 	return mux
 }
