@@ -614,4 +614,20 @@ func TestDeployComposeRuns(t *testing.T) {
 	if code, b := authPost(t, replay, token, nil); code != http.StatusConflict {
 		t.Fatalf("second replay: %d %s, want 409", code, b)
 	}
+
+	// One replayed through query's ops route reaches a reaper over the bus,
+	// within the query user's broker permissions, and is applied.
+	orig2 := *orig
+	orig2.EventID, orig2.SessionID, orig2.Prompt = event.NewID(), dlSession+"-ops", dlPrompt+" via ops"
+	payload, _ = json.Marshal(&orig2)
+	id, err = st.AddDeadLetter(ctx, store.DeadLetter{EventID: orig2.EventID, SessionID: orig2.SessionID, Seq: 1,
+		Reason: "deploy test", Deliveries: 5, Payload: payload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opsReplay := fmt.Sprintf("%s/v1/dead-letters/%d/replay", bases["query"], id)
+	if code, b := authPost(t, opsReplay, token, nil); code != http.StatusOK {
+		t.Fatalf("replay through query: %d %s", code, b)
+	}
+	waitPrompt(t, bases["query"], token, orig2.SessionID, orig2.Prompt)
 }

@@ -255,7 +255,6 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	closeServices, err := mountServices(mux, services{log: log, nc: nc, js: js, rdb: rdb, store: st, reg: reg,
 		ingest: cfg.Ingest, query: cfg.Query, layout: cfg.Worker.Layout, settings: userSettings,
 		compressor: query.Compressor{Choice: choice.String(), Budget: choice.Budget()}, embedder: emb,
-		replay:      func(ctx context.Context, id int64) (string, error) { return reaper.Replay(ctx, js, st, id) },
 		natsMonitor: natsMonitorURL(ns.MonitorAddr())})
 	if err != nil {
 		return err

@@ -41,8 +41,6 @@ type services struct {
 	compressor query.Compressor
 	// embedder turns semantic search on; nil = off.
 	embedder *embed.Client
-	// replay republishes a dead letter (the ops page's Replay); nil = none.
-	replay func(ctx context.Context, id int64) (string, error)
 	// natsMonitor is the embedded NATS monitoring URL; "" = off.
 	natsMonitor string
 }
@@ -67,7 +65,7 @@ func mountServices(mux *http.ServeMux, s services) (closeAll func(), err error) 
 	in.Register(mux)
 	q, err := query.New(s.query, query.Deps{
 		Store: s.store, NC: s.nc, JS: s.js, Layout: s.layout, Redis: s.rdb, Logger: component("query"), Registry: s.reg, Settings: s.settings,
-		Compressor: s.compressor, Embedder: s.embedder, Replay: s.replay, NATSMonitor: s.natsMonitor, Instance: "local",
+		Compressor: s.compressor, Embedder: s.embedder, NATSMonitor: s.natsMonitor, Instance: "local",
 	})
 	if err != nil {
 		in.Close()

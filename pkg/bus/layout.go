@@ -36,6 +36,9 @@ const (
 	// changed in a way a query process's semantic index follows at once
 	// (docs/ARCHITECTURE.md §14).
 	MemoryChangedSubject = "mnemo.changed.memory"
+	// ReplaySubject is where a reaper (any one: a queue group) replays a
+	// dead letter asked for by query's ops page (ReplayRequest).
+	ReplaySubject = "mnemo.reaper.replay"
 
 	// AdvisoryMaxDeliveries and AdvisoryTerminated are the server advisories
 	// the advisory stream captures for the events stream.

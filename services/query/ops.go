@@ -181,7 +181,7 @@ func (h *opsHistoryRing) add(o *Ops) []OpsSample {
 // a source that fails is named in Errors and the others are still reported.
 func (s *Server) Ops(ctx context.Context) Ops {
 	o := Ops{Workers: []OpsWorker{}, Ingest: []OpsIngest{}, Reapers: []OpsReaper{}, DeadLetters: []store.DeadLetter{},
-		CanReplay: s.d.Replay != nil, Sources: opsSources, counters: map[string]counters{}}
+		Sources: opsSources, counters: map[string]counters{}}
 	if s.d.NATSMonitor != "" {
 		o.Monitor = &OpsMonitor{Varz: s.d.NATSMonitor + "/varz", Jsz: s.d.NATSMonitor + "/jsz"}
 	}
@@ -231,6 +231,9 @@ func (s *Server) Ops(ctx context.Context) Ops {
 	})
 	wg.Wait()
 	o.At = time.Now().UTC()
+	// Over the bus a replay needs a reaper to answer: the button shows
+	// while one does.
+	o.CanReplay = !s.replayOverBus || len(o.Reapers) > 0
 	o.Errors = append(o.Errors, o.Cluster.Errors...)
 	slices.SortFunc(o.Workers, func(a, b OpsWorker) int { return cmp.Compare(a.Worker, b.Worker) })
 	slices.SortFunc(o.Ingest, func(a, b OpsIngest) int { return cmp.Compare(a.Instance, b.Instance) })
@@ -321,15 +324,11 @@ func (s *Server) handleOpsData(w http.ResponseWriter, r *http.Request) {
 
 // handleReplay republishes one dead letter (POST
 // /v1/dead-letters/{id}/replay): 404 for none, 409 when it was replayed
-// already, 501 when this query service has no replay (Deps.Replay).
+// already, 503 when no reaper answered.
 func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
 		httpapi.WriteError(w, http.StatusBadRequest, "the dead letter ID must be a positive number", "id")
-		return
-	}
-	if s.d.Replay == nil {
-		httpapi.WriteError(w, http.StatusNotImplemented, "this query service cannot replay: use mnemo dlq replay", "")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
@@ -347,8 +346,17 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, http.StatusConflict, "dead letter "+strconv.FormatInt(id, 10)+" was replayed as "+d.ReplayedAs, "id")
 		return
 	}
-	newID, err := s.d.Replay(ctx, id)
-	if err != nil {
+	rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer rcancel()
+	newID, err := s.d.Replay(rctx, id)
+	switch {
+	case errors.Is(err, bus.ErrAlreadyReplayed):
+		httpapi.WriteError(w, http.StatusConflict, "dead letter "+strconv.FormatInt(id, 10)+" was replayed as "+newID, "id")
+		return
+	case errors.Is(err, bus.ErrNoReaper):
+		httpapi.WriteError(w, http.StatusServiceUnavailable, err.Error()+": start a reaper (mnemo-reaper), and let query's broker user publish on "+bus.ReplaySubject, "")
+		return
+	case err != nil:
 		s.log.Error("replay dead letter", "id", id, "err", err)
 		httpapi.WriteError(w, http.StatusServiceUnavailable, "replay failed: "+err.Error(), "")
 		return

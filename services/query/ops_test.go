@@ -109,8 +109,8 @@ func TestOpsThroughTheBroker(t *testing.T) {
 	if len(o.DeadLetters) != 1 || o.DeadLetters[0].ID != dlID || o.DeadLetters[0].Reason == "" || o.DeadLetters[0].Payload != nil {
 		t.Fatalf("dead letters %+v", o.DeadLetters)
 	}
-	if o.CanReplay || o.Monitor != nil || o.Sources["workers"] == "" {
-		t.Fatalf("replay %v, monitor %+v, sources %v: want no replay, no monitor, sources", o.CanReplay, o.Monitor, o.Sources)
+	if !o.CanReplay || o.Monitor != nil || o.Sources["workers"] == "" {
+		t.Fatalf("replay %v, monitor %+v, sources %v: want replay (reapers answer), no monitor, sources", o.CanReplay, o.Monitor, o.Sources)
 	}
 
 	// The accepted count becomes a rate in the next sample.
@@ -144,9 +144,11 @@ func TestOpsThroughTheBroker(t *testing.T) {
 		}
 	}
 
-	// This rig's query cannot replay; nor may another origin ask it to.
-	if code, body, _ := r.send("POST", fmt.Sprintf("/v1/dead-letters/%d/replay", dlID), "", nil); code != http.StatusNotImplemented {
-		t.Fatalf("replay without Deps.Replay: %d %s", code, body)
+	// This rig's reapers are stand-ins with no replay endpoint: a replay
+	// finds no reaper to answer; nor may another origin ask for one.
+	if code, body, _ := r.send("POST", fmt.Sprintf("/v1/dead-letters/%d/replay", dlID), "", nil); code != http.StatusServiceUnavailable ||
+		!strings.Contains(string(body), bus.ReplaySubject) {
+		t.Fatalf("replay with no reaper answering: %d %s, want 503 naming %s", code, body, bus.ReplaySubject)
 	}
 	if code, body, _ := r.send("POST", fmt.Sprintf("/v1/dead-letters/%d/replay", dlID), "", map[string]string{"Origin": "http://evil.example"}); code != http.StatusForbidden {
 		t.Fatalf("cross-origin replay: %d %s", code, body)

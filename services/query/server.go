@@ -94,8 +94,9 @@ type Deps struct {
 	// Embedder, when set, turns semantic and hybrid search on
 	// (docs/ARCHITECTURE.md §14); nil = full text only.
 	Embedder *embed.Client
-	// Replay republishes dead letter id and returns its new event ID (the
-	// reaper's Replay); nil = the ops page shows no Replay button.
+	// Replay republishes dead letter id and returns its new event ID; nil
+	// asks a reaper over the bus (bus.RequestReplay), as in a cluster,
+	// where query may not publish events itself.
 	Replay func(ctx context.Context, id int64) (string, error)
 	// NATSMonitor is the embedded NATS server's monitoring URL
 	// (http://host:port), linked by the ops page; "" = off.
@@ -119,6 +120,9 @@ type Server struct {
 	once    sync.Once
 	// started is when the server was built, for /v1/stats' uptime.
 	started time.Time
+	// replayOverBus: dead letters are replayed by a reaper asked over the
+	// bus (no Deps.Replay was given).
+	replayOverBus bool
 	// sem is the semantic index (semantic.go); nil when off.
 	sem *semanticIndex
 	// history is the ops page's chart samples (ops.go).
@@ -155,7 +159,12 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Instance == "" {
 		d.Instance = bus.DefaultInstance()
 	}
-	s := &Server{cfg: cfg, d: d, log: d.Logger, settings: d.Settings,
+	overBus := d.Replay == nil
+	if overBus {
+		nc := d.NC
+		d.Replay = func(ctx context.Context, id int64) (string, error) { return bus.RequestReplay(ctx, nc, id) }
+	}
+	s := &Server{cfg: cfg, d: d, log: d.Logger, settings: d.Settings, replayOverBus: overBus,
 		started: time.Now().UTC().Truncate(time.Second)}
 	if cfg.Token != "" {
 		s.session = sessionValue(cfg.Token)

@@ -193,8 +193,9 @@ func identify(raw *jetstream.RawStreamMsg) (eventID, sid string) {
 	return eventID, sid
 }
 
-// ErrAlreadyReplayed means the dead letter was replayed before.
-var ErrAlreadyReplayed = errors.New("reaper: dead letter already replayed")
+// ErrAlreadyReplayed means the dead letter was replayed before (the bus's
+// sentinel, so that a replay asked over the bus reports the same).
+var ErrAlreadyReplayed = bus.ErrAlreadyReplayed
 
 // ReplayID is the event ID a dead letter is replayed under: a ULID made from
 // the dead letter, so that a replay retried after a crash is deduplicated

@@ -2,6 +2,7 @@ package reaper
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -319,5 +320,33 @@ func (r *Reaper) addService() (micro.Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reaper: %w", err)
 	}
+	if err := svc.AddEndpoint("replay", micro.HandlerFunc(r.serveReplay), micro.WithEndpointSubject(bus.ReplaySubject)); err != nil {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("reaper: add replay endpoint: %w", err)
+	}
 	return svc, nil
+}
+
+// serveReplay replays the dead letter a ReplayRequest names (query's ops
+// page asks; any one reaper of the queue group answers).
+func (r *Reaper) serveReplay(req micro.Request) {
+	var q bus.ReplayRequest
+	if err := json.Unmarshal(req.Data(), &q); err != nil || q.ID < 1 {
+		_ = req.RespondJSON(bus.ReplayAnswer{Error: "want {\"id\": a positive dead letter ID}"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	newID, err := Replay(ctx, r.d.JS, r.d.Store, q.ID)
+	a := bus.ReplayAnswer{EventID: newID}
+	switch {
+	case errors.Is(err, ErrAlreadyReplayed):
+		a.Replayed = true
+	case err != nil:
+		r.log.Error("dead letter replay failed", "dead_letter", q.ID, "err", err)
+		a.Error = err.Error()
+	default:
+		r.log.Info("dead letter replayed", "dead_letter", q.ID, "event_id", newID, "asked_by", "bus")
+	}
+	_ = req.RespondJSON(a)
 }

@@ -588,3 +588,50 @@ func healthz(addr string) string {
 	}
 	return "follower"
 }
+
+// A replay asked over the bus (as query's ops page asks) is done by a
+// reaper: the original event is republished under its replay ID and the
+// dead letter marked; a second ask reports ErrAlreadyReplayed with that ID,
+// and a malformed request gets the reaper's reason.
+func TestReplayOverTheBus(t *testing.T) {
+	r := newRig(t, 30*time.Second)
+	r.startReaper(r.reaperConfig("r1"))
+	ctx := context.Background()
+	orig := &event.Envelope{EventID: event.NewID(), SessionID: "bus-replay-1", Project: "acme", Agent: "claude-code",
+		Kind: event.KindUserPrompt, At: time.Now().UTC(), Prompt: "replay me"}
+	payload, err := json.Marshal(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := r.store.AddDeadLetter(ctx, store.DeadLetter{EventID: orig.EventID, SessionID: orig.SessionID, Seq: 1,
+		Reason: "test", Deliveries: 5, Payload: payload, At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var newID string
+	waitFor(t, 10*time.Second, "a reaper answering on "+bus.ReplaySubject, func() bool {
+		newID, err = bus.RequestReplay(ctx, r.nc, id)
+		return !errors.Is(err, bus.ErrNoReaper)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := r.store.DeadLetter(ctx, id)
+	if err != nil || d.ReplayedAs != newID || newID == orig.EventID || !event.ValidEventID(newID) {
+		t.Fatalf("dead letter %+v (%v) after replay as %q", d, err, newID)
+	}
+	msgs := r.subjectMsgs(bus.EventsPrefix + ".>")
+	if len(msgs) != 1 {
+		t.Fatalf("%d events on the stream, want the one replayed", len(msgs))
+	}
+	if env, err := bus.DecodeEvent(msgs[0].Data); err != nil || env.EventID != newID || env.ReplayOf != orig.EventID {
+		t.Fatalf("event on the stream %+v (%v): want %s replaying %s", env, err, newID, orig.EventID)
+	}
+	again, err := bus.RequestReplay(ctx, r.nc, id)
+	if !errors.Is(err, bus.ErrAlreadyReplayed) || again != newID {
+		t.Fatalf("second replay: %q %v, want ErrAlreadyReplayed as %s", again, err, newID)
+	}
+	if m, err := r.nc.Request(bus.ReplaySubject, []byte(`{"id":0}`), 5*time.Second); err != nil || !strings.Contains(string(m.Data), "positive") {
+		t.Fatalf("malformed request: %v %v", m, err)
+	}
+}
