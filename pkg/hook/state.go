@@ -93,7 +93,10 @@ func (s *State) Prompt(sessionID, promptID, prompt string, at time.Time) (dup bo
 	sum := sha256.Sum256([]byte(prompt))
 	sha := hex.EncodeToString(sum[:16])
 	ms := at.UnixMilli()
-	if st.PromptSHA == sha && ms >= st.PromptAt && ms-st.PromptAt < s.window().Milliseconds() {
+	// Within the window either way: hooks run at once (one installed twice)
+	// take their time before the lock, so the one that records first may
+	// hold the later time.
+	if d := ms - st.PromptAt; st.PromptSHA == sha && d > -s.window().Milliseconds() && d < s.window().Milliseconds() {
 		return true, nil
 	}
 	st.PromptSHA, st.PromptAt = sha, ms
