@@ -596,16 +596,21 @@ func TestDeployComposeRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	dlSession := "deploy-dl-" + strings.ToLower(event.NewID())
-	dlPrompt := "replayed dead letter " + event.NewID()
-	orig := &event.Envelope{EventID: event.NewID(), SessionID: dlSession, Project: "acme-api", Agent: "claude-code",
-		Kind: event.KindUserPrompt, At: time.Now().UTC(), Prompt: dlPrompt}
-	payload, _ := json.Marshal(orig)
-	id, err := st.AddDeadLetter(ctx, store.DeadLetter{EventID: orig.EventID, SessionID: dlSession, Seq: 1,
-		Reason: "deploy test", Deliveries: 5, Payload: payload})
-	if err != nil {
-		t.Fatal(err)
+	// deadLetter stores a dead prompt of a session of its own and returns
+	// its ID, the session and the prompt.
+	deadLetter := func(what string) (int64, string, string) {
+		e := &event.Envelope{EventID: event.NewID(), SessionID: "deploy-dl-" + strings.ToLower(event.NewID()),
+			Project: "acme-api", Agent: "claude-code", Kind: event.KindUserPrompt, At: time.Now().UTC(),
+			Prompt: "dead letter replayed through " + what + " " + event.NewID()}
+		payload, _ := json.Marshal(e)
+		id, err := st.AddDeadLetter(ctx, store.DeadLetter{EventID: e.EventID, SessionID: e.SessionID, Seq: 1,
+			Reason: "deploy test", Deliveries: 5, Payload: payload})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id, e.SessionID, e.Prompt
 	}
+	id, dlSession, dlPrompt := deadLetter("the reaper")
 	replay := fmt.Sprintf("%s/v1/dlq/%d/replay", bases["reaper"], id)
 	if code, b := authPost(t, replay, token, nil); code != http.StatusOK {
 		t.Fatalf("replay through the reaper: %d %s", code, b)
@@ -617,17 +622,10 @@ func TestDeployComposeRuns(t *testing.T) {
 
 	// One replayed through query's ops route reaches a reaper over the bus,
 	// within the query user's broker permissions, and is applied.
-	orig2 := *orig
-	orig2.EventID, orig2.SessionID, orig2.Prompt = event.NewID(), dlSession+"-ops", dlPrompt+" via ops"
-	payload, _ = json.Marshal(&orig2)
-	id, err = st.AddDeadLetter(ctx, store.DeadLetter{EventID: orig2.EventID, SessionID: orig2.SessionID, Seq: 1,
-		Reason: "deploy test", Deliveries: 5, Payload: payload})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, dlSession, dlPrompt = deadLetter("query")
 	opsReplay := fmt.Sprintf("%s/v1/dead-letters/%d/replay", bases["query"], id)
 	if code, b := authPost(t, opsReplay, token, nil); code != http.StatusOK {
 		t.Fatalf("replay through query: %d %s", code, b)
 	}
-	waitPrompt(t, bases["query"], token, orig2.SessionID, orig2.Prompt)
+	waitPrompt(t, bases["query"], token, dlSession, dlPrompt)
 }
