@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
 	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -37,29 +36,11 @@ func startWorkerWith(t testing.TB, p *pipeline, id string, comp llm.Compressor, 
 	cfg.MemberTTL = 2 * time.Second
 	cfg.Rebalance = 300 * time.Millisecond
 	cfg.Grace = 3 * time.Second
-	rdb := p.redis.Client(t)
-	level := slog.LevelWarn
-	if os.Getenv("MNEMO_TEST_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	w, err := worker.New(cfg, worker.Deps{NC: p.nc, JS: p.js, Redis: rdb, Store: p.store, Compressor: comp, Logger: log, Embedder: emb})
+	w, err := worker.New(cfg, worker.Deps{NC: p.nc, JS: p.js, Redis: p.redis.Client(t), Store: p.store, Compressor: comp, Logger: testkit.Logger(), Embedder: emb})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := w.Run(ctx); err != nil {
-			t.Errorf("worker %s: %v", id, err)
-		}
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
-	t.Cleanup(stop)
-	return stop
+	return testkit.RunService(t, "worker "+id, w.Run)
 }
 
 func TestPipelineTwoWorkersExactlyOnceInOrder(t *testing.T) {

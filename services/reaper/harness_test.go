@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -110,25 +108,11 @@ func (r *rig) reaperConfig(id string) reaper.Config {
 // startReaper runs an in-process reaper until the test ends.
 func (r *rig) startReaper(cfg reaper.Config) *reaper.Reaper {
 	r.t.Helper()
-	level := slog.LevelWarn
-	if os.Getenv("MNEMO_TEST_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	rp, err := reaper.New(cfg, reaper.Deps{NC: r.nc, JS: r.js, Redis: r.redis.Client(r.t), Store: r.store, Logger: log})
+	rp, err := reaper.New(cfg, reaper.Deps{NC: r.nc, JS: r.js, Redis: r.redis.Client(r.t), Store: r.store, Logger: testkit.Logger()})
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := rp.Run(ctx); err != nil {
-			r.t.Errorf("reaper %s: %v", cfg.ID, err)
-		}
-	}()
-	r.t.Cleanup(func() { cancel(); wg.Wait() })
+	testkit.RunService(r.t, "reaper "+cfg.ID, rp.Run)
 	return rp
 }
 
