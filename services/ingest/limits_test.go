@@ -92,17 +92,7 @@ func TestBatchStripsPrivate(t *testing.T) {
 	if a.status != http.StatusOK || json.Unmarshal(a.raw, &ans) != nil || ans.Accepted != 4 {
 		t.Fatalf("batch: %d %s", a.status, a.raw)
 	}
-	raws := e.storedRaw()
-	if len(raws) != 4 {
-		t.Fatalf("%d stored, want 4", len(raws))
-	}
-	for _, raw := range raws {
-		for _, secret := range []string{"hunter2", "sk-live-123", "pw-AAA", "key-BBB", "key-CCC", "private>"} {
-			if strings.Contains(strings.ToLower(string(raw)), strings.ToLower(secret)) {
-				t.Fatalf("stored event leaks %q: %s", secret, raw)
-			}
-		}
-	}
+	e.storedWithout(4, "hunter2", "sk-live-123", "pw-AAA", "key-BBB", "key-CCC", "private>")
 	got := e.stored()
 	if !got[1].Private || got[1].Prompt != "" {
 		t.Fatalf("an entirely private prompt must be stored empty and marked private: %+v", got[1])
