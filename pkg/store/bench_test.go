@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -142,22 +143,15 @@ func BenchmarkApply(b *testing.B) {
 // BenchmarkRecentContext measures the SessionStart context query at 100k
 // observations: b.N queries over random projects, 8k-token budget.
 func BenchmarkRecentContext(b *testing.B) {
-	kinds(b, func(b *testing.B, kind string) {
-		st := seededStore(b, kind)
-		r := rand.New(rand.NewPCG(5, 6))
-		c := storetest.NewCorpus(5, benchProjects, 0, 0)
-		lat := make([]time.Duration, 0, b.N)
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			t0 := time.Now()
-			c, err := st.RecentContext(context.Background(), store.ContextQuery{Project: c.Project(r.IntN(benchProjects)), Budget: 8000})
-			if err != nil || len(c.Observations) == 0 {
-				b.Fatalf("context: %v (%d observations)", err, len(c.Observations))
+	timeQueries(b, 5, func(r *rand.Rand, c *storetest.Corpus, _ int) func(store.Store) error {
+		q := store.ContextQuery{Project: c.Project(r.IntN(benchProjects)), Budget: 8000}
+		return func(st store.Store) error {
+			got, err := st.RecentContext(context.Background(), q)
+			if err == nil && len(got.Observations) == 0 {
+				err = errors.New("no observations")
 			}
-			lat = append(lat, time.Since(t0))
+			return err
 		}
-		b.StopTimer()
-		report(b, lat)
 	})
 }
 
@@ -191,18 +185,31 @@ func BenchmarkSearchFiltered(b *testing.B) {
 // timeSearches runs b.N searches of two corpus words on each store kind,
 // each narrowed by narrow, and reports their latency.
 func timeSearches(b *testing.B, narrow func(q *store.SearchQuery, r *rand.Rand, c *storetest.Corpus, i int)) {
+	timeQueries(b, 7, func(r *rand.Rand, c *storetest.Corpus, i int) func(store.Store) error {
+		q := store.SearchQuery{Text: c.Word() + " " + c.Word(), Limit: 20}
+		narrow(&q, r, c, i)
+		return func(st store.Store) error {
+			_, err := st.Search(context.Background(), q)
+			return err
+		}
+	})
+}
+
+// timeQueries runs b.N queries on each seeded store kind and reports their
+// latency: next draws the i-th query from a corpus and a random source seeded
+// with seed, and only the call it returns is timed.
+func timeQueries(b *testing.B, seed uint64, next func(r *rand.Rand, c *storetest.Corpus, i int) func(store.Store) error) {
 	kinds(b, func(b *testing.B, kind string) {
 		st := seededStore(b, kind)
-		r := rand.New(rand.NewPCG(7, 8))
-		c := storetest.NewCorpus(7, benchProjects, 0, 0)
+		r := rand.New(rand.NewPCG(seed, seed+1))
+		c := storetest.NewCorpus(seed, benchProjects, 0, 0)
 		lat := make([]time.Duration, 0, b.N)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			q := store.SearchQuery{Text: c.Word() + " " + c.Word(), Limit: 20}
-			narrow(&q, r, c, i)
+			query := next(r, c, i)
 			t0 := time.Now()
-			if _, err := st.Search(context.Background(), q); err != nil {
-				b.Fatal(err)
+			if err := query(st); err != nil {
+				b.Fatalf("query %d: %v", i, err)
 			}
 			lat = append(lat, time.Since(t0))
 		}
