@@ -26,16 +26,45 @@ func WriteError(w http.ResponseWriter, status int, reason, field string) {
 }
 
 // RequireToken wraps h so that, when token is not empty, every request must
-// carry "Authorization: Bearer <token>"; others get 401. The comparison takes
-// the same time whatever the first wrong byte.
+// carry "Authorization: Bearer <token>"; others get 401, and an address that
+// sent too many wrong tokens gets 429 (Guesses). The comparison takes the
+// same time whatever the first wrong byte. Routes of one server share a
+// Guesses through Auth; this is Auth for a lone route.
 func RequireToken(token string, h http.Handler) http.Handler {
-	if token == "" {
+	return NewAuth(token).Require(h)
+}
+
+// Auth is a server's bearer-token check with its guess limiter, shared by
+// every route it wraps.
+type Auth struct {
+	token   []byte
+	guesses *Guesses
+}
+
+// NewAuth returns the check for token; an empty token lets everything in.
+func NewAuth(token string) *Auth {
+	return &Auth{token: []byte(token), guesses: NewGuesses()}
+}
+
+// Guesses is the limiter this Auth counts wrong tokens in, for a route that
+// takes a credential another way (a login form) to count in the same one.
+func (a *Auth) Guesses() *Guesses { return a.guesses }
+
+// Require wraps h with the check.
+func (a *Auth) Require(h http.Handler) http.Handler {
+	if len(a.token) == 0 {
 		return h
 	}
-	want := []byte(token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if retry, blocked := a.guesses.Blocked(r); blocked {
+			Refuse(w, retry)
+			return
+		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+		if !ok || subtle.ConstantTimeCompare([]byte(got), a.token) != 1 {
+			if ok && got != "" {
+				a.guesses.Wrong(r)
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mnemo"`)
 			WriteError(w, http.StatusUnauthorized, "missing or wrong bearer token (set MNEMO_TOKEN)", "Authorization")
 			return

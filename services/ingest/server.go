@@ -113,12 +113,13 @@ var routes = []struct {
 
 // Register mounts the /v1 event endpoints on mux, behind the token.
 func (s *Server) Register(mux *http.ServeMux) {
+	auth := httpapi.NewAuth(s.cfg.Token) // one guess limiter for every route
 	for _, rt := range routes {
 		h := rt.h
 		// Events are memory: a web page in the user's browser must not be
 		// able to write them either (docs/ARCHITECTURE.md §16).
 		mux.Handle(rt.pattern, httpapi.SameOrigin(s.cfg.Token,
-			httpapi.RequireToken(s.cfg.Token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(s, w, r) }))))
+			auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(s, w, r) }))))
 	}
 }
 

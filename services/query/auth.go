@@ -28,13 +28,20 @@ func sessionValue(token string) string {
 
 // authorized reports whether r carries the bearer token or the session
 // cookie; true when no token is configured. Both compare in constant time.
+// A wrong bearer token counts against r's address (httpapi.Guesses); a
+// wrong cookie does not: it is an HMAC nobody guesses, and a stale one is
+// what every browser holds after the token changed.
 func (s *Server) authorized(r *http.Request) bool {
 	if s.cfg.Token == "" {
 		return true
 	}
-	if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok &&
-		subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) == 1 {
-		return true
+	if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		if subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) == 1 {
+			return true
+		}
+		if got != "" {
+			s.guesses.Wrong(r)
+		}
 	}
 	if c, err := r.Cookie(SessionCookie); err == nil &&
 		subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.session)) == 1 {
@@ -43,9 +50,24 @@ func (s *Server) authorized(r *http.Request) bool {
 	return false
 }
 
+// refused answers 429 when r's address used up its wrong guesses.
+func (s *Server) refused(w http.ResponseWriter, r *http.Request) bool {
+	if s.cfg.Token == "" {
+		return false
+	}
+	retry, blocked := s.guesses.Blocked(r)
+	if blocked {
+		httpapi.Refuse(w, retry)
+	}
+	return blocked
+}
+
 // requireAuth answers 401 to a request without the token or the cookie.
 func (s *Server) requireAuth(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.refused(w, r) {
+			return
+		}
 		if !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mnemo"`)
 			httpapi.WriteError(w, http.StatusUnauthorized, "missing or wrong bearer token or session cookie (set MNEMO_TOKEN; the viewer asks for it)", "Authorization")

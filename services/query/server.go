@@ -116,6 +116,8 @@ type Server struct {
 	settings *settings.Settings
 	// session is the viewer's session cookie value for the token.
 	session string
+	// guesses limits wrong tokens per client address (bearer and login).
+	guesses *httpapi.Guesses
 	reqs    *prometheus.CounterVec
 	once    sync.Once
 	// started is when the server was built, for /v1/stats' uptime.
@@ -165,7 +167,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		d.Replay = func(ctx context.Context, id int64) (string, error) { return bus.RequestReplay(ctx, nc, id) }
 	}
 	s := &Server{cfg: cfg, d: d, log: d.Logger, settings: d.Settings, replayOverBus: overBus,
-		started: time.Now().UTC().Truncate(time.Second)}
+		started: time.Now().UTC().Truncate(time.Second), guesses: httpapi.NewGuesses()}
 	if cfg.Token != "" {
 		s.session = sessionValue(cfg.Token)
 	}

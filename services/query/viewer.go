@@ -181,6 +181,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set("Authorization", "Bearer "+token)
 	}
 	r.Header.Del("Cookie")
+	if s.refused(w, r) {
+		return
+	}
 	if !s.authorized(r) {
 		if form {
 			s.writeLogin(w, http.StatusUnauthorized, true, r.PostForm.Get("next"))
