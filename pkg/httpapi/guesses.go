@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"hash/maphash"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -19,26 +21,31 @@ const (
 )
 
 // Guesses limits wrong tokens per client address, so that a weak
-// MNEMO_TOKEN cannot be guessed at network speed. Only a wrong credential
-// counts: a request without one is not a guess. The address is the TCP
+// MNEMO_TOKEN cannot be guessed at network speed. Only a distinct wrong
+// token counts: a request without one is not a guess, and a client that
+// repeats one wrong token (a misconfigured hook replaying its spool, a
+// check of every route) makes one guess, not one per request. The address is the TCP
 // peer's (X-Forwarded-For is anyone's to write), so behind a reverse proxy
 // the proxy's limit applies to all its clients together. Safe for
 // concurrent use; one value serves every route of a server, so guesses
 // cannot be spread over routes.
 type Guesses struct {
-	mu  sync.Mutex
-	by  map[string]*guessWindow
-	now func() time.Time
+	mu   sync.Mutex
+	by   map[string]*guessWindow
+	seed maphash.Seed
+	now  func() time.Time
 }
 
+// guessWindow holds the hashes of the distinct wrong tokens an address sent
+// since start (at most GuessesPerWindow: then it is refused).
 type guessWindow struct {
 	start time.Time
-	wrong int
+	wrong []uint64
 }
 
 // NewGuesses returns an empty limiter.
 func NewGuesses() *Guesses {
-	return &Guesses{by: make(map[string]*guessWindow), now: time.Now}
+	return &Guesses{by: make(map[string]*guessWindow), seed: maphash.MakeSeed(), now: time.Now}
 }
 
 // clientAddr is the peer's IP, or RemoteAddr whole when it has no port.
@@ -85,17 +92,22 @@ func (g *Guesses) Blocked(r *http.Request) (time.Duration, bool) {
 	if w == nil && len(g.by) >= guessAddresses {
 		w = g.by[""] // an untracked address is in the shared window
 	}
-	if w == nil || w.wrong < GuessesPerWindow || now.Sub(w.start) >= GuessWindow {
+	if w == nil || len(w.wrong) < GuessesPerWindow || now.Sub(w.start) >= GuessWindow {
 		return 0, false
 	}
 	return GuessWindow - now.Sub(w.start), true
 }
 
-// Wrong counts one wrong credential from r's address.
-func (g *Guesses) Wrong(r *http.Request) {
+// Wrong counts token, a wrong credential from r's address, unless the
+// address sent it already in this window.
+func (g *Guesses) Wrong(r *http.Request, token string) {
+	h := maphash.String(g.seed, token)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.window(clientAddr(r), g.now()).wrong++
+	w := g.window(clientAddr(r), g.now())
+	if len(w.wrong) < GuessesPerWindow && !slices.Contains(w.wrong, h) {
+		w.wrong = append(w.wrong, h)
+	}
 }
 
 // Refuse answers 429 with Retry-After (whole seconds, at least 1).

@@ -23,13 +23,17 @@ func TestRequireTokenRefusesAnAddressThatGuessedTooOften(t *testing.T) {
 		h.ServeHTTP(w, r)
 		return w
 	}
-	// A missing token is not a guess: any number of them stays 401.
+	// A missing token is not a guess, and one wrong token repeated is one:
+	// any number of them stays 401.
 	for range GuessesPerWindow * 2 {
 		if w := send("10.0.0.1:1000", ""); w.Code != http.StatusUnauthorized {
 			t.Fatalf("no token: got %d, want 401", w.Code)
 		}
+		if w := send("10.0.0.1:1000", "Bearer stale"); w.Code != http.StatusUnauthorized {
+			t.Fatalf("one wrong token repeated: got %d, want 401", w.Code)
+		}
 	}
-	for i := range GuessesPerWindow {
+	for i := range GuessesPerWindow - 1 {
 		if w := send("10.0.0.1:"+strconv.Itoa(2000+i), "Bearer guess"+strconv.Itoa(i)); w.Code != http.StatusUnauthorized {
 			t.Fatalf("guess %d: got %d, want 401", i, w.Code)
 		}
@@ -64,7 +68,7 @@ func TestGuessesBoundTheAddressesTheyTrack(t *testing.T) {
 		return r
 	}
 	for i := range guessAddresses + 500 {
-		g.Wrong(req(i))
+		g.Wrong(req(i), "guess")
 	}
 	if n := len(g.by); n > guessAddresses+1 {
 		t.Fatalf("tracking %d addresses, want at most %d and the shared window", n, guessAddresses)
@@ -72,14 +76,14 @@ func TestGuessesBoundTheAddressesTheyTrack(t *testing.T) {
 	// The addresses past the bound share one window: together they are
 	// limited like one address.
 	for i := range GuessesPerWindow {
-		g.Wrong(req(guessAddresses + 1000 + i))
+		g.Wrong(req(guessAddresses+1000+i), "guess-"+strconv.Itoa(i))
 	}
 	if _, blocked := g.Blocked(req(guessAddresses + 2000)); !blocked {
 		t.Fatal("an untracked address past the bound is not limited")
 	}
 	// Once the windows end, old entries make room again.
 	now = now.Add(GuessWindow)
-	g.Wrong(req(1 << 20))
+	g.Wrong(req(1<<20), "guess")
 	if _, blocked := g.Blocked(req(1 << 20)); blocked {
 		t.Fatal("a fresh address after the windows ended is blocked")
 	}

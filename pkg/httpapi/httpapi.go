@@ -63,7 +63,7 @@ func (a *Auth) Require(h http.Handler) http.Handler {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(got), a.token) != 1 {
 			if ok && got != "" {
-				a.guesses.Wrong(r)
+				a.guesses.Wrong(r, got)
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mnemo"`)
 			WriteError(w, http.StatusUnauthorized, "missing or wrong bearer token (set MNEMO_TOKEN)", "Authorization")

@@ -40,7 +40,7 @@ func (s *Server) authorized(r *http.Request) bool {
 			return true
 		}
 		if got != "" {
-			s.guesses.Wrong(r)
+			s.guesses.Wrong(r, got)
 		}
 	}
 	if c, err := r.Cookie(SessionCookie); err == nil &&
