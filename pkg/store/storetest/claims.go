@@ -3,7 +3,6 @@ package storetest
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/mnemo-dev/mnemo/pkg/store"
@@ -93,26 +92,17 @@ func testToolUseClaimRace(t *testing.T, dsn string) {
 	for i := range units {
 		units[i] = toolUseUnit(s, "race", "toolu_R", fmt.Sprintf("writer %d", i))
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
+	res, errs := applyAtOnce(ctx, st, units...)
 	wrote := 0
-	for _, u := range units {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := st.Apply(ctx, u)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil && len(res.ObservationIDs) > 0:
-				wrote++
-			case err == nil, errors.Is(err, store.ErrCursorBackwards):
-			default:
-				t.Errorf("apply: %v", err)
-			}
-		}()
+	for i, err := range errs {
+		switch {
+		case err == nil && len(res[i].ObservationIDs) > 0:
+			wrote++
+		case err == nil, errors.Is(err, store.ErrCursorBackwards):
+		default:
+			t.Errorf("apply: %v", err)
+		}
 	}
-	wg.Wait()
 	o, _ := st.SessionObservations(ctx, "race")
 	if wrote != 1 || len(o) != 1 {
 		t.Fatalf("%d writers wrote, %d observations stored; want 1 and 1", wrote, len(o))

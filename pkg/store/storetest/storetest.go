@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -317,29 +318,20 @@ func testConcurrentSameFence(t *testing.T, dsn string) {
 	ctx, st, s := begin(t, dsn)
 	for round := 0; round < 5; round++ {
 		u := toolUnit(s, "c1", 1, obs("c1", "acme", store.TypeChange, fmt.Sprintf("round %d", round), "n"))
-		var wg sync.WaitGroup
-		var mu sync.Mutex
+		res, errs := applyAtOnce(ctx, st, slices.Repeat([]store.Unit{u}, 6)...)
 		wrote, dups := 0, 0
-		for w := 0; w < 6; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				res, err := st.Apply(ctx, u)
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil && !res.Duplicate:
-					wrote++
-				case err == nil:
-					dups++
-				case errors.Is(err, store.ErrCursorBackwards), errors.Is(err, store.ErrPartialDuplicate):
-					dups++
-				default:
-					t.Errorf("concurrent apply: %v", err)
-				}
-			}()
+		for i, err := range errs {
+			switch {
+			case err == nil && !res[i].Duplicate:
+				wrote++
+			case err == nil:
+				dups++
+			case errors.Is(err, store.ErrCursorBackwards), errors.Is(err, store.ErrPartialDuplicate):
+				dups++
+			default:
+				t.Errorf("concurrent apply: %v", err)
+			}
 		}
-		wg.Wait()
 		if wrote != 1 {
 			t.Fatalf("round %d: %d writers wrote (dups %d), want exactly 1", round, wrote, dups)
 		}
@@ -347,6 +339,23 @@ func testConcurrentSameFence(t *testing.T, dsn string) {
 	if o, _ := st.SessionObservations(ctx, "c1"); len(o) != 5 {
 		t.Fatalf("%d observations, want 5", len(o))
 	}
+}
+
+// applyAtOnce applies units concurrently, one writer each, and returns each
+// unit's result and error in the units' order.
+func applyAtOnce(ctx context.Context, st store.Store, units ...store.Unit) ([]store.ApplyResult, []error) {
+	res := make([]store.ApplyResult, len(units))
+	errs := make([]error, len(units))
+	var wg sync.WaitGroup
+	for i, u := range units {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i], errs[i] = st.Apply(ctx, u)
+		}()
+	}
+	wg.Wait()
+	return res, errs
 }
 
 // Writers with different fences race on one session: once a newer fence has
