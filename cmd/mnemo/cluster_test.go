@@ -47,7 +47,7 @@ func TestClusterChaos(t *testing.T) {
 	dsn := testkit.StartPostgres(t)
 	rds := testkit.StartRedis(t)
 
-	in, err := ingest.New(ingest.Config{PublishTimeout: 2 * time.Second}, ingest.Deps{NC: nc, JS: js})
+	in, err := ingest.New(t.Context(), ingest.Config{PublishTimeout: 2 * time.Second}, ingest.Deps{NC: nc, JS: js})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func startMnemo(t testing.TB, addr string) *mnemoServer {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	mux := http.NewServeMux()
-	closeAll, err := mountServices(mux, services{nc: nc, js: js, store: st, layout: testkit.TestLayout()})
+	closeAll, err := mountServices(t.Context(), mux, services{nc: nc, js: js, store: st, layout: testkit.TestLayout()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -191,7 +191,7 @@ func mcpSession(t *testing.T, ctx context.Context, st store.Store, token string,
 	n := testkit.StartNATS(t)
 	nc, js := n.Connect(t)
 	testkit.Ensure(t, js, testkit.TestLayout())
-	q, err := query.New(query.Config{Token: token}, query.Deps{Store: st, NC: nc, JS: js, Layout: testkit.TestLayout()})
+	q, err := query.New(ctx, query.Config{Token: token}, query.Deps{Store: st, NC: nc, JS: js, Layout: testkit.TestLayout()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func TestOpsPageTwoWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	q, err := query.New(query.Config{}, query.Deps{Store: st, NC: nc, JS: js, Layout: layout, Redis: rds.Client(t)})
+	q, err := query.New(t.Context(), query.Config{}, query.Deps{Store: st, NC: nc, JS: js, Layout: layout, Redis: rds.Client(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

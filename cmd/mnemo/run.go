@@ -252,7 +252,7 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", daemon.MetricsHandler(reg, cfg.Token))
 	rp.Register(mux)
-	closeServices, err := mountServices(mux, services{log: log, nc: nc, js: js, rdb: rdb, store: st, reg: reg,
+	closeServices, err := mountServices(ctx, mux, services{log: log, nc: nc, js: js, rdb: rdb, store: st, reg: reg,
 		ingest: cfg.Ingest, query: cfg.Query, layout: cfg.Worker.Layout, settings: userSettings,
 		compressor: query.Compressor{Choice: choice.String(), Budget: choice.Budget()}, embedder: emb,
 		natsMonitor: natsMonitorURL(ns.MonitorAddr())})

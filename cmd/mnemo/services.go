@@ -47,7 +47,7 @@ type services struct {
 
 // mountServices mounts ingest (and the other HTTP services) on mux with
 // /healthz and /readyz, and returns what closes them, in order.
-func mountServices(mux *http.ServeMux, s services) (closeAll func(), err error) {
+func mountServices(ctx context.Context, mux *http.ServeMux, s services) (closeAll func(), err error) {
 	component := func(name string) *slog.Logger {
 		if s.log == nil {
 			return nil // the service's own default
@@ -58,12 +58,12 @@ func mountServices(mux *http.ServeMux, s services) (closeAll func(), err error) 
 	if s.rdb != nil {
 		deps.Meta = session.NewMetaStore(s.rdb)
 	}
-	in, err := ingest.New(s.ingest, deps)
+	in, err := ingest.New(ctx, s.ingest, deps)
 	if err != nil {
 		return nil, err
 	}
 	in.Register(mux)
-	q, err := query.New(s.query, query.Deps{
+	q, err := query.New(ctx, s.query, query.Deps{
 		Store: s.store, NC: s.nc, JS: s.js, Layout: s.layout, Redis: s.rdb, Logger: component("query"), Registry: s.reg, Settings: s.settings,
 		Compressor: s.compressor, Embedder: s.embedder, NATSMonitor: s.natsMonitor, Instance: "local",
 	})

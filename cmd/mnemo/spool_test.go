@@ -150,7 +150,7 @@ func TestHookSpoolsOn503(t *testing.T) {
 	n := testkit.StartNATS(t)
 	nc, js := n.Connect(t)
 	testkit.Ensure(t, js, testkit.TestLayout())
-	srv, err := ingest.New(ingest.Config{PublishTimeout: 300 * time.Millisecond}, ingest.Deps{NC: nc, JS: js})
+	srv, err := ingest.New(t.Context(), ingest.Config{PublishTimeout: 300 * time.Millisecond}, ingest.Deps{NC: nc, JS: js})
 	if err != nil {
 		t.Fatal(err)
 	}

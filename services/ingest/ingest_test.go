@@ -48,7 +48,7 @@ func newEnv(t testing.TB, cfg ingest.Config) *env {
 	if cfg.PublishTimeout == 0 {
 		cfg.PublishTimeout = 2 * time.Second
 	}
-	srv, err := ingest.New(cfg, ingest.Deps{NC: e.nc, JS: e.js, Meta: e.meta, Registry: e.reg})
+	srv, err := ingest.New(t.Context(), cfg, ingest.Deps{NC: e.nc, JS: e.js, Meta: e.meta, Registry: e.reg})
 	if err != nil {
 		t.Fatalf("ingest.New: %v", err)
 	}

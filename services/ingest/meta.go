@@ -29,6 +29,7 @@ const metaWriteTimeout = time.Second
 // updates for further sessions are dropped and the worker repairs them from
 // the store.
 type metaWriter struct {
+	ctx     context.Context // the writes' values, never cancelled
 	meta    *session.MetaStore
 	log     *slog.Logger
 	m       *metrics
@@ -44,8 +45,10 @@ type metaWriter struct {
 	closed  bool
 }
 
-func newMetaWriter(meta *session.MetaStore, limit int, log *slog.Logger, m *metrics) *metaWriter {
-	w := &metaWriter{meta: meta, log: log, m: m, limit: limit,
+// newMetaWriter starts the writer; its writes carry ctx's values but outlive
+// its end (close stops them).
+func newMetaWriter(ctx context.Context, meta *session.MetaStore, limit int, log *slog.Logger, m *metrics) *metaWriter {
+	w := &metaWriter{ctx: context.WithoutCancel(ctx), meta: meta, log: log, m: m, limit: limit,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		pending: make(map[string]session.Activity)}
 	go w.run()
@@ -82,7 +85,7 @@ func (w *metaWriter) touch(e *event.Envelope) {
 func (w *metaWriter) run() {
 	defer close(w.done)
 	final := func(failing bool) {
-		ctx, cancel := context.WithTimeout(context.Background(), w.grace)
+		ctx, cancel := context.WithTimeout(w.ctx, w.grace)
 		defer cancel()
 		w.flush(ctx, failing)
 	}
@@ -94,7 +97,7 @@ func (w *metaWriter) run() {
 			final(failing)
 			return
 		}
-		failing = w.flush(context.Background(), failing)
+		failing = w.flush(w.ctx, failing)
 		// Let the next events of the sessions just written fold together.
 		rest := time.NewTimer(metaEvery)
 		select {

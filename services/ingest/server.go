@@ -68,8 +68,10 @@ type stats struct {
 // Stats is a snapshot of what this ingest instance has done (the wire type).
 type Stats = api.IngestStats
 
-// New builds the server and registers its NATS micro service. Close releases it.
-func New(cfg Config, d Deps) (*Server, error) {
+// New builds the server, registers its NATS micro service and starts the
+// session metadata writer, whose Redis writes run under ctx's values (not its
+// end: Close gives the pending ones their grace). Close releases it.
+func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -92,7 +94,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, d: d, log: d.Logger, m: m}
 	if d.Meta != nil {
-		s.meta = newMetaWriter(d.Meta, cfg.MetaQueue, s.log, m)
+		s.meta = newMetaWriter(ctx, d.Meta, cfg.MetaQueue, s.log, m)
 	}
 	if s.svc, err = s.addService(); err != nil {
 		s.Close()

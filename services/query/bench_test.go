@@ -29,7 +29,7 @@ func benchServer(b *testing.B, kind string) (*httptest.Server, *storetest.Corpus
 	n := testkit.StartNATS(b)
 	nc, js := n.Connect(b)
 	testkit.Ensure(b, js, testkit.TestLayout())
-	q, err := query.New(query.Config{}, query.Deps{Store: st, NC: nc, JS: js, Layout: testkit.TestLayout()})
+	q, err := query.New(b.Context(), query.Config{}, query.Deps{Store: st, NC: nc, JS: js, Layout: testkit.TestLayout()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -161,7 +161,7 @@ func TestOpsReplayDeadLetter(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	var replayed []int64
-	srv, err := query.New(query.Config{}, query.Deps{Store: r.store, NC: r.nc, JS: r.js, Layout: r.layout,
+	srv, err := query.New(t.Context(), query.Config{}, query.Deps{Store: r.store, NC: r.nc, JS: r.js, Layout: r.layout,
 		NATSMonitor: "http://127.0.0.1:8222",
 		Replay: func(ctx context.Context, id int64) (string, error) {
 			replayed = append(replayed, id)

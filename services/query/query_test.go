@@ -84,7 +84,7 @@ func newRigFull(t testing.TB, dsn string, cfg query.Config, set *settings.Settin
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	r.store = st
-	srv, err := query.New(cfg, query.Deps{
+	srv, err := query.New(t.Context(), cfg, query.Deps{
 		Store: st, NC: r.nc, JS: r.js, Layout: r.layout, Redis: r.rdb, Settings: set, Embedder: emb,
 	})
 	if err != nil {

@@ -46,10 +46,10 @@ type semanticIndex struct {
 	done   chan struct{}
 }
 
-// startSemantic starts keeping an index of emb's vectors, polling the store
-// and following the memory changes announced on nc (nil: polling alone);
-// nil emb gives nil.
-func startSemantic(st store.Store, emb *embed.Client, nc *nats.Conn, s *Server) (*semanticIndex, error) {
+// startSemantic starts keeping an index of emb's vectors until ctx ends or
+// close, polling the store and following the memory changes announced on nc
+// (nil: polling alone); nil emb gives nil.
+func startSemantic(ctx context.Context, st store.Store, emb *embed.Client, nc *nats.Conn, s *Server) (*semanticIndex, error) {
 	if emb == nil {
 		return nil, nil
 	}
@@ -71,7 +71,7 @@ func startSemantic(st store.Store, emb *embed.Client, nc *nats.Conn, s *Server) 
 		}
 		x.sub = sub
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(ctx)
 	x.cancel = cancel
 	go func() { defer close(x.done); x.s.Run(ctx, semantic.DefaultSync) }()
 	return x, nil

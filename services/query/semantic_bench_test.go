@@ -48,7 +48,7 @@ func BenchmarkHTTPHybridSearch(b *testing.B) {
 	n := testkit.StartNATS(b)
 	nc, js := n.Connect(b)
 	testkit.Ensure(b, js, testkit.TestLayout())
-	q, err := query.New(query.Config{}, query.Deps{Store: st, NC: nc, JS: js, Layout: testkit.TestLayout(), Embedder: emb})
+	q, err := query.New(b.Context(), query.Config{}, query.Deps{Store: st, NC: nc, JS: js, Layout: testkit.TestLayout(), Embedder: emb})
 	if err != nil {
 		b.Fatal(err)
 	}

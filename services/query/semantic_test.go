@@ -258,7 +258,7 @@ func TestHookInjectsRelatedMemories(t *testing.T) {
 func TestSemanticReplicasFollowDeletes(t *testing.T) {
 	r := newSemanticRig(t, embedtest.NewOpenAI, "fake-embed")
 	ctx := context.Background()
-	other, err := query.New(query.Config{}, query.Deps{Store: r.store, NC: r.nc, JS: r.js, Layout: r.layout, Redis: r.rdb, Embedder: r.emb})
+	other, err := query.New(t.Context(), query.Config{}, query.Deps{Store: r.store, NC: r.nc, JS: r.js, Layout: r.layout, Redis: r.rdb, Embedder: r.emb})
 	if err != nil {
 		t.Fatal(err)
 	}

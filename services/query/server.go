@@ -132,6 +132,8 @@ type Server struct {
 	// svc is the NATS micro service mnemo-query; requests feeds its stats.
 	svc      micro.Service
 	requests atomic.Int64
+	// stopHub cancels the end of the live stream at ctx's end (New).
+	stopHub func() bool
 }
 
 // ServiceStats are what the micro service mnemo-query reports.
@@ -140,8 +142,12 @@ type ServiceStats struct {
 	Requests int64  `json:"requests"`
 }
 
-// New builds the server and subscribes the live stream to mnemo.status.>.
-func New(cfg Config, d Deps) (*Server, error) {
+// New builds the server, subscribes the live stream to mnemo.status.>,
+// registers its NATS micro service and starts keeping the semantic index.
+// When ctx ends the open event streams end (so that the HTTP server's
+// graceful shutdown need not wait for them) and the index stops; Close
+// releases the rest.
+func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if d.Store == nil || d.NC == nil || d.JS == nil {
 		return nil, errors.New("query: a store, a NATS connection and JetStream are required")
@@ -182,6 +188,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.hub = h
+	s.stopHub = context.AfterFunc(ctx, h.close)
 	s.svc, err = bus.AddService(d.NC, "query", d.Instance, "Mnemo query: context, search, sessions, stats and the live stream",
 		map[string]string{"instance": d.Instance}, func() any {
 			return ServiceStats{Instance: d.Instance, Requests: s.requests.Load()}
@@ -190,7 +197,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		h.close()
 		return nil, fmt.Errorf("query: %w", err)
 	}
-	if s.sem, err = startSemantic(d.Store, d.Embedder, d.NC, s); err != nil {
+	if s.sem, err = startSemantic(ctx, d.Store, d.Embedder, d.NC, s); err != nil {
 		_ = s.svc.Stop()
 		h.close()
 		return nil, err
@@ -201,7 +208,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 // Close removes the micro service and stops the live stream; open SSE
 // responses end.
 func (s *Server) Close() {
-	s.once.Do(func() { _ = s.svc.Stop(); s.hub.close(); s.sem.close() })
+	s.once.Do(func() { s.stopHub(); _ = s.svc.Stop(); s.hub.close(); s.sem.close() })
 }
 
 // route is one endpoint: its pattern, its name in the request counter and

@@ -32,6 +32,7 @@ type hub struct {
 	size    int
 	clients map[chan streamEvent]struct{}
 	closed  chan struct{}
+	once    sync.Once
 }
 
 func newHub(nc *nats.Conn, size int) (*hub, error) {
@@ -91,9 +92,12 @@ func (h *hub) leave(c chan streamEvent) {
 	delete(h.clients, c)
 }
 
+// close ends the open streams; it may be called more than once.
 func (h *hub) close() {
-	_ = h.sub.Unsubscribe()
-	close(h.closed)
+	h.once.Do(func() {
+		_ = h.sub.Unsubscribe()
+		close(h.closed)
+	})
 }
 
 // handleStream is GET /v1/stream: Server-Sent Events of live changes, with

@@ -43,7 +43,7 @@ func run() error {
 	if c.Redis != nil {
 		deps.Meta = session.NewMetaStore(c.Redis)
 	}
-	srv, err := ingest.New(cfg, deps)
+	srv, err := ingest.New(ctx, cfg, deps)
 	if err != nil {
 		ln.Close()
 		c.Close()

@@ -48,7 +48,7 @@ func run() error {
 	}
 	layout := bus.DefaultLayout()
 	layout.Partitions = cfg.Partitions
-	q, err := query.New(cfg, query.Deps{Store: c.Store, NC: c.NC, JS: c.JS, Layout: layout, Redis: c.Redis, Logger: log, Registry: reg, Embedder: emb})
+	q, err := query.New(ctx, cfg, query.Deps{Store: c.Store, NC: c.NC, JS: c.JS, Layout: layout, Redis: c.Redis, Logger: log, Registry: reg, Embedder: emb})
 	if err != nil {
 		ln.Close()
 		return err
