@@ -19,13 +19,19 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
+// ensured starts a broker and makes l's streams and consumers on it.
+func ensured(t *testing.T, l bus.Layout) jetstream.JetStream {
+	t.Helper()
+	_, js := testkit.StartNATS(t).Connect(t)
+	testkit.Ensure(t, js, l)
+	return js
+}
+
 // The Go partition function must agree with the server's subject transform,
 // or workers would pull the wrong sessions.
 func TestPartitionOfMatchesServer(t *testing.T) {
-	n := testkit.StartNATS(t)
-	_, js := n.Connect(t)
 	l := bus.DefaultLayout()
-	testkit.Ensure(t, js, l)
+	js := ensured(t, l)
 	c := ctx(t)
 
 	ids := []string{"a", "b", "Z", "0", "-", "_", "b38da9b4-9527-4531-9287-3379a50b6d9e"}
@@ -61,11 +67,9 @@ func TestPartitionOfMatchesServer(t *testing.T) {
 
 // Each partition's consumer sees exactly the sessions of its partition.
 func TestConsumersFilterTheirPartition(t *testing.T) {
-	n := testkit.StartNATS(t)
-	_, js := n.Connect(t)
 	l := bus.DefaultLayout()
 	l.Partitions = 4
-	testkit.Ensure(t, js, l)
+	js := ensured(t, l)
 	c := ctx(t)
 	want := map[int]int{}
 	for i := 0; i < 40; i++ {
@@ -110,10 +114,8 @@ func TestConsumersFilterTheirPartition(t *testing.T) {
 }
 
 func TestEnsureRefusesPartitionChange(t *testing.T) {
-	n := testkit.StartNATS(t)
-	_, js := n.Connect(t)
 	l := bus.DefaultLayout()
-	testkit.Ensure(t, js, l)
+	js := ensured(t, l)
 	// Re-running with the same layout is fine.
 	if err := bus.Ensure(ctx(t), js, l, nil); err != nil {
 		t.Fatalf("re-ensure: %v", err)
@@ -126,9 +128,7 @@ func TestEnsureRefusesPartitionChange(t *testing.T) {
 }
 
 func TestPublishDeduplicatesByEventID(t *testing.T) {
-	n := testkit.StartNATS(t)
-	_, js := n.Connect(t)
-	testkit.Ensure(t, js, bus.DefaultLayout())
+	js := ensured(t, bus.DefaultLayout())
 	c := ctx(t)
 	e := &event.Envelope{EventID: event.NewID(), SessionID: "s1", Kind: event.KindStop, At: time.Now()}
 	a1, err := bus.Publish(c, js, e)
@@ -145,10 +145,8 @@ func TestPublishDeduplicatesByEventID(t *testing.T) {
 }
 
 func TestAdvisoryStreamCapturesTerminations(t *testing.T) {
-	n := testkit.StartNATS(t)
-	_, js := n.Connect(t)
 	l := bus.DefaultLayout()
-	testkit.Ensure(t, js, l)
+	js := ensured(t, l)
 	c := ctx(t)
 	id := "poison"
 	if _, err := bus.Publish(c, js, &event.Envelope{EventID: event.NewID(), SessionID: id, Kind: event.KindStop, At: time.Now()}); err != nil {
