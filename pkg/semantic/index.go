@@ -2,11 +2,13 @@ package semantic
 
 import (
 	"container/heap"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // Index holds one model's vectors in memory, quantized to int8 with a
@@ -152,26 +154,43 @@ const (
 	// scanParallelFrom is the number of vectors from which a search
 	// splits its work over the CPUs.
 	scanParallelFrom = 8192
-	// shortlistFrom is the part size from which a scan estimates every
-	// entry from its sign bits and rescores in int8 only the best
-	// 1/shortlistShare of them (at least shortlistMin·k).
+	// shortlistFrom is the number of vectors searched from which a search
+	// estimates every vector from its sign bits and rescores in int8 only
+	// the best 1/shortlistShare of them (at least shortlistMin·k), over
+	// all the projects searched: one shortlist, not one per project.
 	shortlistFrom  = 4096
 	shortlistShare = 32
 	shortlistMin   = 50
+	// partMin is the fewest entries a part of a slab is split to.
+	partMin = 4096
 )
 
-// query is a search's query, prepared once for every part it scans.
+// query is a search's query, prepared once for every part it scans, and
+// its working memory.
 type query struct {
 	qi  []int8
 	qs  float32
-	lut [][256]int32 // per code byte: the sum of qi over its set bits
+	lut [][256]int16 // per code byte: the sum of qi over its set bits (≤ 8·127)
+	est []int32      // the sign estimates, a stretch per part
 	k   int
 }
+
+// queries recycles queries' working memory (about 0.5 MB a search at 100k
+// vectors of 768 dimensions), so that searches do not feed the collector.
+var queries = sync.Pool{New: func() any { return new(query) }}
 
 // part is a range of one slab's entries that one goroutine scans.
 type part struct {
 	sl     *slab
 	lo, hi int
+	est    int // the part's first estimate in query.est
+	// Of a shortlisted search: the least and greatest estimate of the
+	// part, then the shortlist's cutoff and how many of the part's
+	// entries estimated at it are rescored (all == false).
+	elo, ehi int32
+	cut      int32
+	atCut    int
+	all      bool // rescore every entry (no shortlist)
 }
 
 // Search returns the k vectors nearest q (unit length, the index's
@@ -201,15 +220,17 @@ func (x *Index) Search(q []float32, project string, k int) []Hit {
 	if total == 0 {
 		return nil
 	}
-	qq := x.prepare(q, k)
-	// Parts of about total/cpus entries, a slab never split below
-	// shortlistFrom, so every large part shortlists.
+	qq := x.prepare(q, k, total)
+	defer queries.Put(qq)
+	// Parts of about total/cpus entries (a slab never split below
+	// partMin), scanned by up to cpus goroutines.
 	cpus := 1
 	if total >= scanParallelFrom {
 		cpus = min(runtime.GOMAXPROCS(0), 8)
 	}
-	size := max((total+cpus-1)/cpus, shortlistFrom)
+	size := max((total+cpus-1)/cpus, partMin)
 	var parts []part
+	at := 0 // where the part's estimates go in qq.est
 	for _, sl := range slabs {
 		n := len(sl.ids)
 		for lo := 0; lo < n; {
@@ -217,31 +238,27 @@ func (x *Index) Search(q []float32, project string, k int) []Hit {
 			if n-hi < size/2 { // no small tail part
 				hi = n
 			}
-			parts = append(parts, part{sl, lo, hi})
+			parts = append(parts, part{sl: sl, lo: lo, hi: hi, est: at})
+			at += hi - lo
 			lo = hi
 		}
 	}
-	results := make([]hitHeap, len(parts))
-	if cpus == 1 || len(parts) == 1 {
-		for i, p := range parts {
-			results[i] = x.scan(qq, p)
+	want := max(shortlistMin*k, total/shortlistShare)
+	if total < shortlistFrom || want >= total {
+		for i := range parts {
+			parts[i].all = true
 		}
 	} else {
-		var wg sync.WaitGroup
-		next := make(chan int, len(parts))
-		for i := range parts {
-			next <- i
-		}
-		close(next)
-		for range min(cpus, len(parts)) {
-			wg.Go(func() {
-				for i := range next {
-					results[i] = x.scan(qq, parts[i])
-				}
-			})
-		}
-		wg.Wait()
+		// Estimate every entry, then rescore only the shortlist: the
+		// best-estimated want of all the parts together.
+		each(len(parts), cpus, func(i int) {
+			p := &parts[i]
+			p.elo, p.ehi = estimate(qq.est[p.est:p.est+p.hi-p.lo], p.sl.code[p.lo*x.codeLen:p.hi*x.codeLen], qq.lut)
+		})
+		shortlist(qq.est, parts, want)
 	}
+	results := make([]hitHeap, len(parts))
+	each(len(parts), cpus, func(i int) { results[i] = x.rescore(qq, &parts[i]) })
 	var all []Hit
 	for _, h := range results {
 		all = append(all, h...)
@@ -260,28 +277,88 @@ func (x *Index) Search(q []float32, project string, k int) []Hit {
 
 // prepare quantizes q like the vectors and builds its lookup table: for
 // each code byte and each of its 256 values, the sum of the query's int8
-// components at the set bits.
-func (x *Index) prepare(q []float32, k int) *query {
-	qi, qs := quantize(q)
-	lut := make([][256]int32, x.codeLen)
-	for p := range lut {
-		t := &lut[p]
-		for b := 0; b < 8 && 8*p+b < len(qi); b++ {
-			v, bit := int32(qi[8*p+b]), 1<<b
+// components at the set bits. The query comes from the pool, with room for
+// n estimates.
+func (x *Index) prepare(q []float32, k, n int) *query {
+	qq := queries.Get().(*query)
+	qq.qi, qq.qs = quantizeInto(qq.qi, q)
+	if cap(qq.lut) < x.codeLen {
+		qq.lut = make([][256]int16, x.codeLen)
+	}
+	qq.lut = qq.lut[:x.codeLen]
+	for p := range qq.lut {
+		t := &qq.lut[p]
+		t[0] = 0
+		for b := 0; b < 8 && 8*p+b < len(qq.qi); b++ {
+			v, bit := int16(qq.qi[8*p+b]), 1<<b
 			for m := bit; m < 2*bit; m++ {
 				t[m] = t[m-bit] + v
 			}
 		}
 	}
-	return &query{qi: qi, qs: qs, lut: lut, k: k}
+	if cap(qq.est) < n {
+		qq.est = make([]int32, n)
+	}
+	qq.est, qq.k = qq.est[:n], k
+	return qq
 }
 
-// scan keeps the k best of one part. A large part first estimates each
-// entry's score as the query's components summed over the entry's positive
-// dimensions (q·sign(v), up to a constant), then rescores in int8 (an
-// int32 dot product) only the entries whose estimate reaches the top
-// share; a small part rescores every entry.
-func (x *Index) scan(qq *query, p part) hitHeap {
+// each runs fn(0..n-1) on up to cpus goroutines, and returns when all are
+// done.
+func each(n, cpus int, fn func(i int)) {
+	if cpus <= 1 || n <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	var next atomic.Int32
+	for range min(cpus, n) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// shortlist sets each part's cutoff and share of the entries estimated at
+// it, so that the parts together rescore want entries: every entry
+// estimated above the cutoff, and of those estimated at it only as many as
+// the rest leaves room for, the first parts first. Sparse vectors (a few
+// concepts each) tie by the thousand, mostly at an estimate that shares
+// nothing with the query.
+func shortlist(est []int32, parts []part, want int) {
+	lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
+	for _, p := range parts {
+		lo, hi = min(lo, p.elo), max(hi, p.ehi)
+	}
+	cut := cutoff(est, lo, hi, want)
+	room := want
+	for _, e := range est {
+		if e > cut {
+			room--
+		}
+	}
+	for i := range parts {
+		p := &parts[i]
+		p.cut = cut
+		n := 0
+		for _, e := range est[p.est : p.est+p.hi-p.lo] {
+			if e == cut {
+				n++
+			}
+		}
+		p.atCut = min(n, max(room, 0))
+		room -= p.atCut
+	}
+}
+
+// rescore keeps the k best of one part by their int8 dot product with the
+// query: of every entry, or of the part's shortlist.
+func (x *Index) rescore(qq *query, p *part) hitHeap {
 	sl, k := p.sl, qq.k
 	h := make(hitHeap, 0, k)
 	d := x.dims
@@ -294,47 +371,51 @@ func (x *Index) scan(qq *query, p part) hitHeap {
 			heap.Fix(&h, 0)
 		}
 	}
-	n := p.hi - p.lo
-	want := max(shortlistMin*k, n/shortlistShare)
-	if n < shortlistFrom || want >= n {
+	if p.all {
 		for i := p.lo; i < p.hi; i++ {
 			keep(i)
 		}
 		return h
 	}
-	est := make([]int32, n)
-	lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
-	c := x.codeLen
-	lut := qq.lut[:c]
-	for i := range est {
-		code := sl.code[(p.lo+i)*c : (p.lo+i+1)*c]
-		var s int32
-		for j, b := range code {
-			s += lut[j][b]
-		}
-		est[i] = s
-		lo, hi = min(lo, s), max(hi, s)
-	}
-	// Entries estimated above the cutoff are rescored, and of those
-	// estimated at it only as many as the share leaves room for: sparse
-	// vectors (a few concepts each) tie by the thousand, mostly at an
-	// estimate that shares nothing with the query.
-	cut := cutoff(est, lo, hi, want)
-	room := want
-	for _, e := range est {
-		if e > cut {
-			room--
-		}
-	}
-	for i, e := range est {
-		if e > cut || (e == cut && room > 0) {
-			if e == cut {
+	room := p.atCut
+	for i, e := range qq.est[p.est : p.est+p.hi-p.lo] {
+		if e > p.cut || (e == p.cut && room > 0) {
+			if e == p.cut {
 				room--
 			}
 			keep(p.lo + i)
 		}
 	}
 	return h
+}
+
+// estimate sets est[i] to the sum of lut over the bytes of the i-th code
+// (len(lut) bytes each) and returns the least and greatest. Eight code
+// bytes are read at once, into four accumulators: the lookups are
+// independent, and this loop is most of a large search's work.
+func estimate(est []int32, codes []byte, lut [][256]int16) (lo, hi int32) {
+	c := len(lut)
+	lo, hi = math.MaxInt32, math.MinInt32
+	for i := range est {
+		code, t := codes[i*c:(i+1)*c:(i+1)*c], lut
+		var s0, s1, s2, s3 int32
+		for len(code) >= 8 {
+			w := binary.LittleEndian.Uint64(code)
+			u := t[:8:8]
+			s0 += int32(u[0][byte(w)]) + int32(u[4][byte(w>>32)])
+			s1 += int32(u[1][byte(w>>8)]) + int32(u[5][byte(w>>40)])
+			s2 += int32(u[2][byte(w>>16)]) + int32(u[6][byte(w>>48)])
+			s3 += int32(u[3][byte(w>>24)]) + int32(u[7][byte(w>>56)])
+			code, t = code[8:], t[8:]
+		}
+		for j, b := range code {
+			s0 += int32(t[j][b])
+		}
+		s := s0 + s1 + s2 + s3
+		est[i] = s
+		lo, hi = min(lo, s), max(hi, s)
+	}
+	return lo, hi
 }
 
 // cutoff is the largest estimate that at least want of est reach (est's
@@ -369,12 +450,21 @@ func signCode(out []byte, v []float32) {
 
 // quantize maps v to int8 with one scale (v[j] ≈ q[j]·scale).
 func quantize(v []float32) ([]int8, float32) {
+	return quantizeInto(nil, v)
+}
+
+// quantizeInto is quantize writing into out's memory when it has room.
+func quantizeInto(out []int8, v []float32) ([]int8, float32) {
 	var m float32
 	for _, f := range v {
 		m = max(m, float32(math.Abs(float64(f))))
 	}
-	out := make([]int8, len(v))
+	if cap(out) < len(v) {
+		out = make([]int8, len(v))
+	}
+	out = out[:len(v)]
 	if m == 0 {
+		clear(out)
 		return out, 0
 	}
 	scale := m / 127

@@ -2,6 +2,7 @@ package semantic_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -215,6 +216,21 @@ func exact(vs [][]float32, q []float32, k int) []int64 {
 	return out
 }
 
+// randomIndex is an index of n random unit vectors, IDs 1..n, spread over
+// projects p0, p1… (entry i in project i%projects), and the vectors.
+func randomIndex(tb testing.TB, r *rand.Rand, n, dims, projects int) (*semantic.Index, [][]float32) {
+	tb.Helper()
+	ix := semantic.NewIndex()
+	vs := make([][]float32, n)
+	for i := range vs {
+		vs[i] = randomUnit(r, dims)
+		if err := ix.Put(int64(i+1), fmt.Sprint("p", i%projects), vs[i]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return ix, vs
+}
+
 func recallAt10(t testing.TB, ix *semantic.Index, vs [][]float32, r *rand.Rand, queries int) float64 {
 	found := 0
 	for range queries {
@@ -234,14 +250,7 @@ func TestIndexRecallAndUpkeep(t *testing.T) {
 	// 40k: each of two CPUs scans 20k, past shortlistFrom, so the sign
 	// shortlist is measured too.
 	const n, dims = 40000, 96
-	ix := semantic.NewIndex()
-	vs := make([][]float32, n)
-	for i := range vs {
-		vs[i] = randomUnit(r, dims)
-		if err := ix.Put(int64(i+1), "p", vs[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ix, vs := randomIndex(t, r, n, dims, 1)
 	if rec := recallAt10(t, ix, vs, r, 50); rec < 0.95 {
 		t.Fatalf("recall@10 %.3f against exact float32, want ≥ 0.95", rec)
 	}
@@ -265,6 +274,17 @@ func TestIndexRecallAndUpkeep(t *testing.T) {
 	}
 	if h := ix.Search(vs[8], "nope", 5); len(h) != 0 {
 		t.Fatalf("an unknown project matched %+v", h)
+	}
+}
+
+// A search over every project shortlists them together: 20 projects of
+// 2000 vectors each, each part too small to shortlist alone, still find
+// the exact neighbours.
+func TestIndexRecallAcrossProjects(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	ix, vs := randomIndex(t, r, 40000, 96, 20)
+	if rec := recallAt10(t, ix, vs, r, 50); rec < 0.95 {
+		t.Fatalf("recall@10 %.3f over 20 projects against exact float32, want ≥ 0.95", rec)
 	}
 }
 
@@ -372,7 +392,8 @@ func TestIndexSparseTies(t *testing.T) {
 			v = make([]float32, dims)
 			v[7], v[9] = 1, 1
 		}
-		if err := ix.Put(i+1, "p", embed.Normalize(v)); err != nil {
+		// Seven projects: the shortlist is one over all of them.
+		if err := ix.Put(i+1, fmt.Sprint("p", i%7), embed.Normalize(v)); err != nil {
 			t.Fatal(err)
 		}
 	}

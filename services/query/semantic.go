@@ -173,9 +173,30 @@ func (s *Server) semanticSearch(ctx context.Context, q store.SearchQuery, hybrid
 	if len(q.Types) > 0 || q.File != "" || !q.Since.IsZero() || !q.Until.IsZero() || q.Platform != "" {
 		k = need*semanticDepth + 50
 	}
+	// The two halves of a hybrid run at once: the full-text search in a
+	// goroutine this call waits for, the embedding and the index here.
+	// The full-text list is as deep as the semantic one: fusion ranks the
+	// two lists' heads, and every row read costs.
+	var th []store.SearchHit
+	var terr error
+	textDone := make(chan struct{})
+	if hybrid {
+		tq := q
+		tq.Offset, tq.Limit = 0, min(max(k, 20), 100) // 100: the store's largest page
+		go func() {
+			defer close(textDone)
+			th, terr = s.d.Store.Search(ctx, tq)
+		}()
+	} else {
+		close(textDone)
+	}
 	hits, err := s.sem.s.Nearest(ctx, q.Text, q.Project, min(k, maxSemanticK))
+	<-textDone
 	if err != nil {
 		return nil, &embedFailure{err}
+	}
+	if terr != nil {
+		return nil, terr
 	}
 	var sem []int64
 	for _, h := range hits {
@@ -189,14 +210,6 @@ func (s *Server) semanticSearch(ctx context.Context, q store.SearchQuery, hybrid
 	}
 	byID := map[int64]store.Observation{}
 	if hybrid {
-		// The full-text list as deep as the semantic one: fusion ranks
-		// the two lists' heads, and every row read costs.
-		tq := q
-		tq.Offset, tq.Limit = 0, min(max(k, 20), 100) // 100: the store's largest page
-		th, err := s.d.Store.Search(ctx, tq)
-		if err != nil {
-			return nil, err
-		}
 		text := make([]int64, len(th))
 		for i, h := range th {
 			text[i] = h.Observation.ID

@@ -122,6 +122,33 @@ func TestHybridFusesTextAndMeaning(t *testing.T) {
 	}
 }
 
+// Hybrid honours every filter of text search (project, type, file, page)
+// and ranks first what both rankings found: its two halves run at once
+// and only the page's rows are read.
+func TestHybridFiltersAndRanksBothFirst(t *testing.T) {
+	r := newSemanticRig(t, embedtest.NewOpenAI, "fake-embed")
+	both := r.observe("s-acme", "acme", "decision", "Say hello at start", "printed once", "cmd/main.go")
+	beta := r.observe("s-beta", "beta", "decision", "Say hello at start", "printed once", "cmd/main.go")
+	r.embedAll()
+	greeting := r.ids["Check greeting"] // found by meaning only
+	_, ids := r.search("query=hello&mode=hybrid&project=acme")
+	if len(ids) < 2 || ids[0] != both || !slices.Contains(ids, greeting) || slices.Contains(ids, beta) {
+		t.Fatalf("project=acme: %v, want #%d (words and meaning) first, #%d (meaning) after, not beta's #%d", ids, both, greeting, beta)
+	}
+	if _, page := r.search("query=hello&mode=hybrid&project=acme&limit=1&offset=1"); len(page) != 1 || page[0] != ids[1] {
+		t.Fatalf("offset=1&limit=1: %v, want [%d] of %v", page, ids[1], ids)
+	}
+	if _, got := r.search("query=hello&mode=hybrid&obs_type=decision"); len(got) != 2 || !slices.Contains(got, both) || !slices.Contains(got, beta) {
+		t.Fatalf("obs_type=decision: %v, want #%d and #%d only", got, both, beta)
+	}
+	if _, got := r.search("query=hello&mode=hybrid&project=beta&file=cmd/main.go"); !slices.Equal(got, []int64{beta}) {
+		t.Fatalf("project=beta&file=cmd/main.go: %v, want [%d]", got, beta)
+	}
+	if _, got := r.search("query=hello&mode=hybrid&file=nope.go"); len(got) != 0 {
+		t.Fatalf("file=nope.go: %v, want nothing", got)
+	}
+}
+
 // A deleted observation is never answered: at once by the replica that
 // deleted it, and by any other as soon as it reads the hit back.
 func TestSemanticNeverAnswersTheDeleted(t *testing.T) {
