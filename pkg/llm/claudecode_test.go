@@ -5,16 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,22 +30,6 @@ func isolateClaude(t *testing.T) string {
 		os.Unsetenv(v)  // the CLI takes an empty CLAUDE_CONFIG_DIR as set
 	}
 	return home
-}
-
-// recorder is an HTTP server standing in for Mnemo's ingest: it counts what
-// hooks post to it.
-func recorder(t *testing.T) (*httptest.Server, *atomic.Int64) {
-	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		if r.Method == http.MethodPost {
-			n.Add(1)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"accepted":true}`)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &n
 }
 
 // The real Claude Code CLI as the compressor, against a streaming fake of the
@@ -70,7 +51,7 @@ func TestClaudeCodeCompressor(t *testing.T) {
 
 	// The user's settings run Mnemo's real hook on every event, and a
 	// sentinel that records any hook run at all.
-	ingest, posts := recorder(t)
+	ingest, posts := testkit.CountPosts(t)
 	sentinel := filepath.Join(home, "hooks-ran")
 	hooks := map[string]any{}
 	for _, ev := range []string{"SessionStart", "UserPromptSubmit", "Stop", "SessionEnd"} {
@@ -311,24 +292,13 @@ func TestClaudeCodeTimeoutKillsProcessGroup(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for _, pid := range pids {
-		for syscall.Kill(pid, 0) == nil && !zombie(pid) {
+		for testkit.Alive(pid) {
 			if time.Now().After(deadline) {
 				t.Fatalf("process %d still alive after its call ended", pid)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-}
-
-// zombie reports whether pid has exited but not been reaped.
-func zombie(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && len(s) > i+2 && s[i+2] == 'Z'
 }
 
 func clipTest(s string, n int) string {

@@ -1,10 +1,12 @@
 package testkit
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -80,3 +82,15 @@ func (p *Proc) logText() string {
 
 // Done is closed once the process has exited.
 func (p *Proc) Done() <-chan struct{} { return p.done }
+
+// Alive reports whether process pid runs: it exists and is not a zombie (a
+// process that exited and was not reaped yet is gone for a test).
+func Alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return !(i > 0 && len(s) > i+2 && s[i+2] == 'Z') && syscall.Kill(pid, 0) == nil
+}

@@ -128,17 +128,6 @@ func childrenOf(pid int) []int {
 	return out
 }
 
-// alive reports whether pid runs (exited and unreaped counts as gone).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return !(i > 0 && len(s) > i+2 && s[i+2] == 'Z') && syscall.Kill(pid, 0) == nil
-}
-
 // A worker killed with -9 while its Claude Code processes wait on the model:
 // no claude process survives it (parent-death signal), and another worker
 // redoes the lost calls, so no observation or summary is lost or doubled.
@@ -173,7 +162,7 @@ func TestWorkerKilledMidClaudeCodeCall(t *testing.T) {
 	w1.Signal(syscall.SIGKILL)
 	gone := time.Now().Add(15 * time.Second)
 	for _, pid := range clis {
-		for alive(pid) {
+		for testkit.Alive(pid) {
 			if time.Now().After(gone) {
 				t.Fatalf("claude process %d outlived its worker's kill -9", pid)
 			}

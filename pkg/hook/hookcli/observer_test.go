@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 
 	"github.com/mnemo-dev/mnemo/pkg/event"
@@ -20,16 +17,7 @@ import (
 // records nothing and prints nothing; the same payload without the marker is
 // posted.
 func TestHookDropsObserverRuns(t *testing.T) {
-	var posts atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		if r.Method == http.MethodPost {
-			posts.Add(1)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"accepted":true}`)
-	}))
-	defer srv.Close()
+	srv, posts := testkit.CountPosts(t)
 	payload, err := os.ReadFile(filepath.Join(testkit.FixtureDir(t, "claude-code"), "UserPromptSubmit.json"))
 	if err != nil {
 		t.Fatal(err)
