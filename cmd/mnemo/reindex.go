@@ -30,7 +30,7 @@ func init() {
 func runReindex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs, set, cfg := storeFlags("reindex", stderr)
 	set.Reads(embed.EnvVars)
-	project := fs.String("project", "", "only this project's observations (default: all, and other models' vectors are dropped)")
+	project := fs.String("project", "", "only this project's memories (default: all, and other models' vectors are dropped)")
 	if err := set.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -57,13 +57,13 @@ func runReindex(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	n, err := semantic.Reindex(ctx, st, emb, *project, progress)
 	done()
 	if err != nil {
-		return fmt.Errorf("reindex stopped after %d observations (run it again to go on): %w", n, err)
+		return fmt.Errorf("reindex stopped after %d memories (run it again to go on): %w", n, err)
 	}
 	scope := "every project"
 	if *project != "" {
 		scope = "project " + *project
 	}
-	fmt.Fprintf(stdout, "embedded %d observations of %s with %s\n", n, scope, emb.Key())
+	fmt.Fprintf(stdout, "embedded %d memories (observations, summaries, prompts) of %s with %s\n", n, scope, emb.Key())
 	return nil
 }
 
@@ -75,7 +75,7 @@ func reindexProgress(w io.Writer) (func(done, total int64), func()) {
 		return func(done, total int64) {
 				if bar == nil {
 					bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("embedding"),
-						progressbar.OptionShowCount(), progressbar.OptionSetItsString("observations"), progressbar.OptionShowIts(),
+						progressbar.OptionShowCount(), progressbar.OptionSetItsString("memories"), progressbar.OptionShowIts(),
 						progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
 				}
 				_ = bar.Set64(done)
@@ -88,7 +88,7 @@ func reindexProgress(w io.Writer) (func(done, total int64), func()) {
 	var next time.Time
 	return func(done, total int64) {
 		if now := time.Now(); now.After(next) || done == total {
-			fmt.Fprintf(w, "embedded %d of %d observations\n", done, total)
+			fmt.Fprintf(w, "embedded %d of %d memories\n", done, total)
 			next = now.Add(2 * time.Second)
 		}
 	}, func() {}

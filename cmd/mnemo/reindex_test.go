@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/embed"
 	"github.com/mnemo-dev/mnemo/pkg/embed/embedtest"
@@ -13,8 +14,8 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/store"
 )
 
-// After a model change, reindex embeds every observation with the new model
-// and leaves no old-model vector behind; without a provider it refuses with
+// After a model change, reindex embeds every observation, summary and
+// prompt with the new model and leaves no old-model vector behind; without a provider it refuses with
 // the reason.
 func TestReindexAfterModelChange(t *testing.T) {
 	ctx := context.Background()
@@ -27,6 +28,12 @@ func TestReindexAfterModelChange(t *testing.T) {
 		if _, err := st.AddMemory(ctx, store.Observation{Project: "acme", Type: store.TypeChange, Title: title}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	at := time.Now().UTC()
+	if _, err := st.Apply(ctx, store.Unit{SessionID: "s1", Events: []store.AppliedEvent{{EventID: "e1", Seq: 1, Kind: "stop", AcceptedAt: at}},
+		Session: &store.SessionUpdate{Project: "acme"}, Prompts: []store.Prompt{{SessionID: "s1", Number: 1, Text: "Say hello", At: at}},
+		Summary: &store.Summary{SessionID: "s1", Project: "acme", Request: "Say hello", AcceptedAt: at}}); err != nil {
+		t.Fatal(err)
 	}
 	srv := embedtest.NewGemini(t, 32)
 	old, err := embed.New(srv.Config("old-model"))
@@ -49,7 +56,7 @@ func TestReindexAfterModelChange(t *testing.T) {
 	if err := runReindex(ctx, []string{"--store", path}, nil, &out, &errOut); err != nil {
 		t.Fatalf("reindex: %v (%s)", err, errOut.String())
 	}
-	if !strings.Contains(out.String(), "embedded 3 observations") || !strings.Contains(errOut.String(), "embedded 3 of 3") {
+	if !strings.Contains(out.String(), "embedded 5 memories") || !strings.Contains(errOut.String(), "embedded 5 of 5") {
 		t.Fatalf("reindex said %q / %q", out.String(), errOut.String())
 	}
 	st, err = store.Open(ctx, path)
@@ -57,10 +64,12 @@ func TestReindexAfterModelChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if ids, _ := st.VectorIDs(ctx, old.Key()); len(ids) != 0 {
-		t.Fatalf("old model's vectors after reindex: %v", ids)
-	}
-	if c, _ := st.CountVectors(ctx, "gemini:new-model", ""); c != (store.VectorCounts{Embedded: 3}) {
-		t.Fatalf("new model's vectors %+v, want all 3", c)
+	for k, n := range map[store.Kind]int64{store.KindObservation: 3, store.KindSummary: 1, store.KindPrompt: 1} {
+		if ids, _ := st.VectorIDs(ctx, k, old.Key()); len(ids) != 0 {
+			t.Fatalf("old model's %s vectors after reindex: %v", k, ids)
+		}
+		if c, _ := st.CountVectors(ctx, k, "gemini:new-model", ""); c != (store.VectorCounts{Embedded: n}) {
+			t.Fatalf("new model's %s vectors %+v, want all %d", k, c, n)
+		}
 	}
 }

@@ -19,17 +19,18 @@ const (
 	// began: a writer's transaction may commit after a later-stamped one,
 	// and machines' clocks differ a little.
 	syncOverlap = 10 * time.Second
-	// keepEvery is how often the index drops vectors the store no longer
-	// has (deleted, purged, recompressed observations, other models).
+	// keepEvery is how often the indexes drop vectors the store no longer
+	// has (deleted, purged, recompressed memories, other models).
 	keepEvery = 30 * time.Second
 )
 
-// Searcher answers the observations nearest a text: it embeds the text and
-// searches an Index it keeps current from the store.
+// Searcher answers the memories of a kind nearest a text: it embeds the
+// text and searches that kind's Index, one per kind (IDs are unique within
+// a kind only), which it keeps current from the store.
 type Searcher struct {
 	st  store.Store
 	c   *embed.Client
-	ix  *Index
+	ix  map[store.Kind]*Index // one per store.Kinds, made once
 	log *slog.Logger
 
 	// KeepEvery is how often Sync drops the vectors the store no longer
@@ -52,25 +53,31 @@ func NewSearcher(st store.Store, c *embed.Client, log *slog.Logger) *Searcher {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Searcher{st: st, c: c, ix: NewIndex(), log: log.With("embed", c.Key()), KeepEvery: keepEvery, nudge: make(chan struct{}, 1)}
+	ix := map[store.Kind]*Index{}
+	for _, k := range store.Kinds {
+		ix[k] = NewIndex()
+	}
+	return &Searcher{st: st, c: c, ix: ix, log: log.With("embed", c.Key()), KeepEvery: keepEvery, nudge: make(chan struct{}, 1)}
 }
 
 // Key is the vector space searched (embed.Config.Key).
 func (s *Searcher) Key() string { return s.c.Key() }
 
-// Index is the searcher's index.
-func (s *Searcher) Index() *Index { return s.ix }
+// Index is the searcher's index of kind (nil for no kind).
+func (s *Searcher) Index(kind store.Kind) *Index { return s.ix[kind] }
 
-// Forget drops observations at once (deleted, by this process or by
+// Forget drops memories of kind at once (deleted, by this process or by
 // another that said so on the bus).
-func (s *Searcher) Forget(ids ...int64) {
-	for _, id := range ids {
-		s.ix.Remove(id)
+func (s *Searcher) Forget(kind store.Kind, ids ...int64) {
+	if ix := s.ix[kind]; ix != nil {
+		for _, id := range ids {
+			ix.Remove(id)
+		}
 	}
 }
 
 // Notice asks Run for a sync now, rather than at its next poll: new
-// vectors were written, or (reconcile) observations went that nobody
+// vectors were written, or (reconcile) memories went that nobody
 // listed, so the sync also drops what the store no longer has. It never
 // blocks.
 func (s *Searcher) Notice(reconcile bool) {
@@ -83,8 +90,8 @@ func (s *Searcher) Notice(reconcile bool) {
 	}
 }
 
-// Sync loads the vectors written since the last sync (all at the first)
-// and, now and then, drops those the store no longer has.
+// Sync loads the vectors of every kind written since the last sync (all at
+// the first) and, now and then, drops those the store no longer has.
 func (s *Searcher) Sync(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -93,33 +100,20 @@ func (s *Searcher) Sync(ctx context.Context) error {
 	if s.synced {
 		since = s.since.Add(-syncOverlap)
 	}
-	var after int64
-	for {
-		vs, err := s.st.Vectors(ctx, store.VectorQuery{Model: s.c.Key(), Since: since, AfterID: after, Limit: 5000})
-		if err != nil {
-			return fmt.Errorf("semantic: sync index: %w", err)
+	for _, k := range store.Kinds {
+		if err := s.load(ctx, k, since); err != nil {
+			return err
 		}
-		for _, v := range vs {
-			f, err := embed.Decode(v.Data)
-			if err == nil {
-				err = s.ix.Put(v.ObservationID, v.Project, f)
-			}
-			if err != nil {
-				s.log.Warn("vector left out of the index", "observation", v.ObservationID, "err", err)
-			}
-		}
-		if len(vs) < 5000 {
-			break
-		}
-		after = vs[len(vs)-1].ObservationID
 	}
 	if s.synced && (s.keepNow.Swap(false) || time.Since(s.lastKeep) >= s.KeepEvery) {
-		ids, err := s.st.VectorIDs(ctx, s.c.Key())
-		if err != nil {
-			return fmt.Errorf("semantic: sync index: %w", err)
-		}
-		if n := s.ix.Keep(ids); n > 0 {
-			s.log.Debug("index dropped vectors the store no longer has", "n", n)
+		for _, k := range store.Kinds {
+			ids, err := s.st.VectorIDs(ctx, k, s.c.Key())
+			if err != nil {
+				return fmt.Errorf("semantic: sync index: %w", err)
+			}
+			if n := s.ix[k].Keep(ids); n > 0 {
+				s.log.Debug("index dropped vectors the store no longer has", "kind", k, "n", n)
+			}
 		}
 		s.lastKeep = time.Now()
 	}
@@ -128,6 +122,32 @@ func (s *Searcher) Sync(ctx context.Context) error {
 	}
 	s.synced, s.since = true, start
 	return nil
+}
+
+// load puts the vectors of kind written since a time (zero: all) in its
+// index.
+func (s *Searcher) load(ctx context.Context, k store.Kind, since time.Time) error {
+	const page = 5000
+	var after int64
+	for {
+		vs, err := s.st.Vectors(ctx, store.VectorQuery{Kind: k, Model: s.c.Key(), Since: since, AfterID: after, Limit: page})
+		if err != nil {
+			return fmt.Errorf("semantic: sync index: %w", err)
+		}
+		for _, v := range vs {
+			f, err := embed.Decode(v.Data)
+			if err == nil {
+				err = s.ix[k].Put(v.ID, v.Project, f)
+			}
+			if err != nil {
+				s.log.Warn("vector left out of the index", "kind", k, "id", v.ID, "err", err)
+			}
+		}
+		if len(vs) < page {
+			return nil
+		}
+		after = vs[len(vs)-1].ID
+	}
 }
 
 // Run syncs every period, and on each Notice, until ctx ends.
@@ -150,11 +170,16 @@ func (s *Searcher) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// Nearest returns the k observations (of project, "" = all) nearest text.
-func (s *Searcher) Nearest(ctx context.Context, text, project string, k int) ([]Hit, error) {
+// Nearest returns the k memories of kind (of project, "" = all) nearest
+// text.
+func (s *Searcher) Nearest(ctx context.Context, kind store.Kind, text, project string, k int) ([]Hit, error) {
+	ix := s.ix[kind]
+	if ix == nil {
+		return nil, fmt.Errorf("semantic: no index of %q", kind)
+	}
 	vs, err := s.c.Embed(ctx, []string{text}, embed.Query)
 	if err != nil {
 		return nil, fmt.Errorf("semantic: embed the query: %w", err)
 	}
-	return s.ix.Search(vs[0], project, k), nil
+	return ix.Search(vs[0], project, k), nil
 }

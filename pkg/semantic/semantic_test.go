@@ -66,14 +66,14 @@ func TestCatchupAfterOutage(t *testing.T) {
 	if n, err := cu.Pass(ctx); err == nil || n != 0 {
 		t.Fatalf("pass during the outage: %d, %v; want an error and nothing embedded", n, err)
 	}
-	if got, _ := st.CountVectors(ctx, c.Key(), ""); got.Pending != int64(len(corpus)) {
+	if got, _ := st.CountVectors(ctx, store.KindObservation, c.Key(), ""); got.Pending != int64(len(corpus)) {
 		t.Fatalf("during the outage %+v, want all %d pending", got, len(corpus))
 	}
 	srv.SetDown(false)
 	if n, err := cu.Pass(ctx); err != nil || n != len(corpus) {
 		t.Fatalf("pass after the outage: %d, %v; want %d", n, err, len(corpus))
 	}
-	if got, _ := st.CountVectors(ctx, c.Key(), ""); got != (store.VectorCounts{Embedded: int64(len(corpus))}) {
+	if got, _ := st.CountVectors(ctx, store.KindObservation, c.Key(), ""); got != (store.VectorCounts{Embedded: int64(len(corpus))}) {
 		t.Fatalf("after the outage %+v, want all embedded", got)
 	}
 	calls := srv.Calls()
@@ -102,7 +102,7 @@ func TestCatchupRunsOnNudge(t *testing.T) {
 	cu.Nudge()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		got, _ := st.CountVectors(ctx, c.Key(), "")
+		got, _ := st.CountVectors(ctx, store.KindObservation, c.Key(), "")
 		if got.Embedded == 1 {
 			break
 		}
@@ -134,7 +134,7 @@ func TestSearcherParaphraseDeleteAndReindex(t *testing.T) {
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	hits, err := s.Nearest(ctx, "hello salutation message", "acme", 3)
+	hits, err := s.Nearest(ctx, store.KindObservation, "hello salutation message", "acme", 3)
 	if err != nil || len(hits) == 0 || hits[0].ID != ids["Check greeting"] {
 		t.Fatalf("nearest to a paraphrase: %+v %v, want #%d first", hits, err, ids["Check greeting"])
 	}
@@ -149,7 +149,7 @@ func TestSearcherParaphraseDeleteAndReindex(t *testing.T) {
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	hits, _ = s.Nearest(ctx, "hello salutation message", "", 10)
+	hits, _ = s.Nearest(ctx, store.KindObservation, "hello salutation message", "", 10)
 	for _, h := range hits {
 		if h.ID == ids["Check greeting"] {
 			t.Fatal("a deleted observation is still found after a sync")
@@ -163,21 +163,21 @@ func TestSearcherParaphraseDeleteAndReindex(t *testing.T) {
 	if err != nil || n != 4 || len(progress) == 0 || progress[len(progress)-2] != 4 || progress[len(progress)-1] != 4 {
 		t.Fatalf("reindex: %d %v, progress %v", n, err, progress)
 	}
-	if old, _ := st.VectorIDs(ctx, c1.Key()); len(old) != 0 {
+	if old, _ := st.VectorIDs(ctx, store.KindObservation, c1.Key()); len(old) != 0 {
 		t.Fatalf("old model's vectors after reindex: %v", old)
 	}
 	s2 := semantic.NewSearcher(st, c2, nil)
-	if err := s2.Sync(ctx); err != nil || s2.Index().Len() != 4 {
-		t.Fatalf("new model's index holds %d (%v), want 4", s2.Index().Len(), err)
+	if err := s2.Sync(ctx); err != nil || s2.Index(store.KindObservation).Len() != 4 {
+		t.Fatalf("new model's index holds %d (%v), want 4", s2.Index(store.KindObservation).Len(), err)
 	}
-	hits, _ = s2.Nearest(ctx, "persistence upgrade broken", "acme", 1)
+	hits, _ = s2.Nearest(ctx, store.KindObservation, "persistence upgrade broken", "acme", 1)
 	if len(hits) != 1 || hits[0].ID != ids["Fix flaky migration"] {
 		t.Fatalf("after reindex, nearest %+v, want #%d", hits, ids["Fix flaky migration"])
 	}
 	// The old searcher, at its next keep, holds nothing: its model's
 	// vectors are gone.
-	if err := s.Sync(ctx); err != nil || s.Index().Len() != 0 {
-		t.Fatalf("old model's index holds %d after reindex (%v)", s.Index().Len(), err)
+	if err := s.Sync(ctx); err != nil || s.Index(store.KindObservation).Len() != 0 {
+		t.Fatalf("old model's index holds %d after reindex (%v)", s.Index(store.KindObservation).Len(), err)
 	}
 }
 
@@ -355,9 +355,9 @@ func TestSearcherFollowsNotices(t *testing.T) {
 	wait := func(want int, what string) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
-		for s.Index().Len() != want {
+		for s.Index(store.KindObservation).Len() != want {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: index holds %d, want %d", what, s.Index().Len(), want)
+				t.Fatalf("%s: index holds %d, want %d", what, s.Index(store.KindObservation).Len(), want)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}

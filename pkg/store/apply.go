@@ -43,6 +43,8 @@ const (
 	writePromptSQL = `INSERT INTO prompts (session_id, number, text, at, private, prompt_id) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (session_id, number) DO UPDATE SET text = excluded.text, private = excluded.private,
 			prompt_id = excluded.prompt_id`
+	dropStalePromptVectorSQL = `DELETE FROM prompt_vectors WHERE prompt_id IN
+		(SELECT id FROM prompts WHERE session_id = ? AND number = ? AND text <> ?)`
 	insertSummarySQL = `INSERT INTO summaries (session_id, project, request, investigated, learned, completed,
 		next_steps, notes, prompt_number, accepted_at, source_event_ids, created_at, last_assistant_message)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -125,6 +127,9 @@ func (s *sqlStore) applyUnit(ctx context.Context, tx executor, n *Unit, now time
 			stmt{sql: `DELETE FROM summaries WHERE session_id = ?`, args: []any{n.SessionID}})
 	}
 	for _, p := range n.Prompts {
+		// A prompt re-written with other text loses its vector: the
+		// catch-up embedder embeds the new text.
+		b = append(b, stmt{sql: dropStalePromptVectorSQL, args: []any{p.SessionID, p.Number, p.Text}})
 		b = append(b, stmt{sql: writePromptSQL, args: []any{p.SessionID, p.Number, p.Text, p.At, p.Private, nullIfEmpty(p.PromptID)}})
 	}
 	b = append(b, claims...)

@@ -19,7 +19,7 @@ type migration struct {
 }
 
 // SchemaVersion is the schema version this code migrates a database to.
-const SchemaVersion = 12
+const SchemaVersion = 13
 
 // migrations lists every schema change in order. Append; never edit a
 // released entry.
@@ -36,7 +36,36 @@ var migrations = []migration{
 	{version: 10, name: "observation types open, checked for their shape", sqlite: sqliteOpenTypesV10, postgres: postgresOpenTypesV10},
 	{version: 11, name: "full-text indexes without a pending list", sqlite: "", postgres: postgresGINDirectV11},
 	{version: 12, name: "vectors by time written", sqlite: vectorsByAtV12, postgres: vectorsByAtV12},
+	{version: 13, name: "summary and prompt vectors", sqlite: sqliteTypes.Replace(kindVectorsV13), postgres: postgresPromptIDV13 + postgresTypes.Replace(kindVectorsV13)},
 }
+
+// kindVectorsV13 keeps one embedding per summary and per prompt and model
+// key, as observation_vectors does for observations (its two indexes
+// included), deleted with the summary or prompt (docs/ARCHITECTURE.md
+// §14). A prompt is keyed by its row ID: SQLite's prompts have had one
+// since migration 5; PostgreSQL's get one first (postgresPromptIDV13).
+var kindVectorsV13 = vectorsTable("summary_vectors", "summary_id", "summaries") + vectorsTable("prompt_vectors", "prompt_id", "prompts")
+
+// vectorsTable is the schema of one kind's vectors: table, its column id
+// naming a row of memories, and its indexes by model and ID and by time.
+func vectorsTable(table, id, memories string) string {
+	return strings.NewReplacer("{table}", table, "{id}", id, "{memories}", memories).Replace(`
+CREATE TABLE {table} (
+	{id} {int64} NOT NULL REFERENCES {memories} (id) ON DELETE CASCADE,
+	model TEXT NOT NULL,
+	dims  INTEGER NOT NULL,
+	vec   {blob} NOT NULL,
+	at    {time} NOT NULL,
+	PRIMARY KEY ({id}, model)
+);
+CREATE INDEX {table}_by_model ON {table} (model, {id});
+CREATE INDEX {table}_by_at ON {table} (model, at);
+`)
+}
+
+// postgresPromptIDV13 numbers PostgreSQL's prompts (existing rows too), so
+// a prompt's vector can name it as an observation's does.
+const postgresPromptIDV13 = `ALTER TABLE prompts ADD COLUMN id BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE;`
 
 // vectorsByAtV12 lets a query process's index read only the vectors
 // written since its last sync: without it each sync (every 2 s) scanned

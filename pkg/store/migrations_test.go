@@ -7,6 +7,10 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
 )
 
 // TestSQLiteMigratesV1SearchIndex upgrades a store written by schema 1 and
@@ -203,5 +207,53 @@ func TestSQLiteOpensBehindAHeldWriteLock(t *testing.T) {
 	defer st.Close()
 	if v, err := st.SchemaVersion(ctx); err != nil || v != SchemaVersion {
 		t.Fatalf("schema version %d (%v), want %d", v, err, SchemaVersion)
+	}
+}
+
+// TestPostgresMigratesPromptIDs upgrades a PostgreSQL store at schema 12
+// holding prompts and checks that migration 13 numbers them (their vectors
+// name them by it) and that new prompts are numbered too.
+func TestPostgresMigratesPromptIDs(t *testing.T) {
+	ctx := context.Background()
+	dsn := testkit.StartPostgres(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup := []string{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`}
+	for _, m := range migrations[:12] {
+		setup = append(setup, m.postgres, `INSERT INTO schema_migrations (version, name) VALUES (`+strconv.Itoa(m.version)+`, 'x')`)
+	}
+	setup = append(setup,
+		`INSERT INTO sessions (id, project, agent, started_at, last_event_at) VALUES ('s1', 'acme', 'claude-code', now(), now())`,
+		`INSERT INTO prompts (session_id, number, text, at) VALUES ('s1', 1, 'Migrate the billing exporter', now()), ('s1', 2, 'Now the invoices', now())`)
+	for _, q := range setup {
+		if q == "" {
+			continue
+		}
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("v12 setup: %v", err)
+		}
+	}
+	conn.Close(ctx)
+	st, err := OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatalf("migrate v12 → %d: %v", SchemaVersion, err)
+	}
+	defer st.Close()
+	if _, err := st.Apply(ctx, Unit{SessionID: "s1", Fence: 1, Events: []AppliedEvent{{EventID: "e1", Seq: 1, Kind: "user_prompt", AcceptedAt: time.Now()}},
+		Prompts: []Prompt{{SessionID: "s1", Number: 3, Text: "And the credit notes", At: time.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.ToEmbed(ctx, EmbedQuery{Kind: KindPrompt, Model: "fake:m"})
+	if err != nil || len(got) != 3 || got[0].ID == 0 || got[0].ID >= got[1].ID || got[1].ID >= got[2].ID ||
+		got[0].Text != "Migrate the billing exporter" || got[2].Text != "And the credit notes" || got[0].Project != "acme" {
+		t.Fatalf("prompts to embed after migration %+v %v, want the 3, numbered in order", got, err)
+	}
+	if err := st.PutVectors(ctx, []Vector{{Kind: KindPrompt, ID: got[1].ID, Model: "fake:m", Data: make([]byte, 8)}}); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := st.VectorIDs(ctx, KindPrompt, "fake:m"); len(ids) != 1 || ids[0] != got[1].ID {
+		t.Fatalf("vector of a migrated prompt: %v", ids)
 	}
 }

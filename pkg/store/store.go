@@ -436,20 +436,26 @@ type Store interface {
 	// ExportSession returns a session's memory with the keys Import uses.
 	ExportSession(ctx context.Context, id string) (SessionExport, error)
 
-	// PutVectors writes observations' embeddings, one per observation and
+	// PutVectors writes memories' embeddings, one per memory, kind and
 	// model (an upsert: never a second vector); vectors.go, §14.
 	PutVectors(ctx context.Context, vs []Vector) error
-	// ToEmbed returns observations to embed under a model, by ID.
-	ToEmbed(ctx context.Context, q EmbedQuery) ([]Observation, error)
-	// Vectors pages through a model's stored vectors, by observation ID.
+	// ToEmbed returns memories of a kind to embed under a model, by ID.
+	ToEmbed(ctx context.Context, q EmbedQuery) ([]Embeddable, error)
+	// Vectors pages through a kind's stored vectors of a model, by ID.
 	Vectors(ctx context.Context, q VectorQuery) ([]Vector, error)
-	// VectorIDs lists the observations having a vector under model.
-	VectorIDs(ctx context.Context, model string) ([]int64, error)
-	// CountVectors says how many observations have a vector under model
-	// and how many wait for one.
-	CountVectors(ctx context.Context, model, project string) (VectorCounts, error)
-	// DropVectors deletes the vectors of every model but keep.
+	// VectorIDs lists the memories of kind having a vector under model.
+	VectorIDs(ctx context.Context, kind Kind, model string) ([]int64, error)
+	// CountVectors says how many memories of kind have a vector under
+	// model and how many wait for one.
+	CountVectors(ctx context.Context, kind Kind, model, project string) (VectorCounts, error)
+	// DropVectors deletes the vectors of every kind and model but keep.
 	DropVectors(ctx context.Context, keep string) (int64, error)
+	// Summaries returns the summaries with the given IDs in ID order;
+	// unknown IDs are left out.
+	Summaries(ctx context.Context, ids []int64) ([]Summary, error)
+	// PromptsByID returns the prompts with the given IDs (with their
+	// sessions' project and agent) in ID order; unknown IDs are left out.
+	PromptsByID(ctx context.Context, ids []int64) ([]PromptHit, error)
 
 	// Optimize refreshes what the query planner knows and compacts the
 	// search index, as a store does after a bulk load (import, seeding)

@@ -20,6 +20,8 @@ var SearchOrders = []string{OrderRelevance, OrderDateDesc, OrderDateAsc}
 // PromptHit is one prompt found by SearchPrompts, with its session's
 // project and agent.
 type PromptHit struct {
+	// ID is the prompt's row ID, what its vector is kept by.
+	ID       int64   `json:"id"`
 	Prompt   Prompt  `json:"prompt"`
 	Project  string  `json:"project"`
 	Platform string  `json:"platform"`
@@ -160,16 +162,43 @@ func (s *sqlStore) SearchPrompts(ctx context.Context, q SearchQuery) ([]PromptHi
 		where += " AND (p.at < ? OR (p.at = ? AND (p.session_id > ? OR (p.session_id = ? AND p.number < ?))))"
 		args = append(args, utc(b.At), utc(b.At), b.SessionID, b.SessionID, b.Number)
 	}
-	sql := `SELECT p.session_id, p.number, p.text, p.at, p.private, coalesce(s.project, ''), coalesce(s.agent, ''), ` + rank +
+	sql := `SELECT ` + promptHitCols + `, ` + rank +
 		` AS score FROM ` + from + ` WHERE 1 = 1` + where + textOrder(plan.order, "p.at", "p.session_id, p.number") + ` LIMIT ? OFFSET ?`
-	out, err := queryAll(ctx, s.db.reads(), func(r rows) (h PromptHit, err error) {
-		err = r.Scan(&h.Prompt.SessionID, &h.Prompt.Number, &h.Prompt.Text, &h.Prompt.At, &h.Prompt.Private, &h.Project, &h.Platform, &h.Rank)
-		return h, err
-	}, sql, append(args, plan.limit, plan.offset)...)
+	out, err := queryAll(ctx, s.db.reads(), scanPromptHit, sql, append(args, plan.limit, plan.offset)...)
 	if err != nil {
 		return nil, s.fail("search prompts", err)
 	}
 	return out, nil
+}
+
+// promptHitCols are a PromptHit's columns (prompts p LEFT JOIN sessions s),
+// scanned with its rank by scanPromptHit.
+const promptHitCols = `p.id, p.session_id, p.number, p.text, p.at, p.private, coalesce(s.project, ''), coalesce(s.agent, '')`
+
+func scanPromptHit(r rows) (h PromptHit, err error) {
+	err = r.Scan(&h.ID, &h.Prompt.SessionID, &h.Prompt.Number, &h.Prompt.Text, &h.Prompt.At, &h.Prompt.Private, &h.Project, &h.Platform, &h.Rank)
+	return h, err
+}
+
+// PromptsByID returns the prompts with the given IDs, rank 0, in ID order.
+func (s *sqlStore) PromptsByID(ctx context.Context, ids []int64) ([]PromptHit, error) {
+	if len(ids) == 0 {
+		return []PromptHit{}, nil
+	}
+	out, err := queryAll(ctx, s.db.reads(), scanPromptHit, `SELECT `+promptHitCols+`, 0.0 FROM prompts p
+		LEFT JOIN sessions s ON s.id = p.session_id WHERE p.id`+s.d.anyOf+` ORDER BY p.id`, ids)
+	if err != nil {
+		return nil, s.fail("prompts by id", err)
+	}
+	return out, nil
+}
+
+// Summaries returns the summaries with the given IDs in ID order.
+func (s *sqlStore) Summaries(ctx context.Context, ids []int64) ([]Summary, error) {
+	if len(ids) == 0 {
+		return []Summary{}, nil
+	}
+	return s.summaries(ctx, `SELECT `+summaryCols+` FROM summaries WHERE id`+s.d.anyOf+` ORDER BY id`, ids)
 }
 
 // SearchSummaries searches session summaries.

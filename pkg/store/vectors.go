@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
-// Vectors of observations for semantic search (docs/ARCHITECTURE.md §14):
-// one per observation and model key, upserted, deleted with the observation
-// by the foreign key's cascade.
+// Vectors of memories for semantic search (docs/ARCHITECTURE.md §14): one
+// per memory (observation, summary or prompt) and model key, upserted,
+// deleted with the memory by the foreign key's cascade. Each kind has its
+// own table, so that cascade holds; one code path serves the three.
 
 // Limits of the vector calls.
 const (
@@ -18,42 +20,130 @@ const (
 	maxVectorBatch    = 2048
 )
 
-// Vector is one observation's embedding in one vector space (model key).
+// Kind is what a vector is of: IDs are unique within a kind only.
+type Kind string
+
+// The kinds of memory embedded.
+const (
+	KindObservation Kind = "observation"
+	KindSummary     Kind = "summary"
+	KindPrompt      Kind = "prompt"
+)
+
+// Kinds lists every kind embedded.
+var Kinds = []Kind{KindObservation, KindSummary, KindPrompt}
+
+// Vector is one memory's embedding in one vector space (model key).
 type Vector struct {
-	ObservationID int64
-	Model         string
+	Kind  Kind
+	ID    int64 // the observation's, summary's or prompt's ID
+	Model string
 	// Data is the vector as little-endian float32s (embed.Encode).
 	Data []byte
 	At   time.Time // when it was written
-	// Project is the observation's project (read by Vectors, so an index
-	// can filter by it; ignored by PutVectors).
+	// Project is the memory's project (read by Vectors, so an index can
+	// filter by it; ignored by PutVectors).
 	Project string
 }
 
-// VectorQuery pages through the stored vectors of one model, by
-// observation ID.
+// VectorQuery pages through the stored vectors of one kind and model, by
+// ID.
 type VectorQuery struct {
+	Kind    Kind
 	Model   string
 	Since   time.Time // written at or after; zero = all
-	AfterID int64     // observation IDs above this
+	AfterID int64     // IDs above this
 	Limit   int       // default 1000, at most 10000
 }
 
-// EmbedQuery pages through the observations to embed under a model, by ID.
+// EmbedQuery pages through the memories of a kind to embed under a model,
+// by ID.
 type EmbedQuery struct {
+	Kind    Kind
 	Model   string
 	Project string // "" = every project
-	// All includes observations that already have a vector under Model
-	// (a reindex); otherwise only those without one.
+	// All includes memories that already have a vector under Model (a
+	// reindex); otherwise only those without one.
 	All     bool
 	AfterID int64
 	Limit   int // default 1000, at most 10000
+}
+
+// Embeddable is a memory to embed and the text embedded of it: an
+// observation's title, subtitle, narrative and facts; a summary's request,
+// investigated, learned, completed, next steps and notes; a prompt's text.
+// A memory with no text (a private prompt) is never one.
+type Embeddable struct {
+	ID      int64
+	Project string
+	Text    string
 }
 
 // VectorCounts say how far embedding has come under one model.
 type VectorCounts struct {
 	Embedded int64 `json:"embedded"`
 	Pending  int64 `json:"pending"`
+}
+
+// vectorKind is where a kind's memories and vectors are: one code path
+// serves every kind with these names.
+type vectorKind struct {
+	vectors, id string // the vectors' table and its column of the memory's ID
+	table       string // the memories, aliased as alias
+	alias       string
+	join        string // what else the memories' project needs
+	project     string // the memory's project
+	embeddable  string // " AND …": the memories that have text
+	cols        string // what ToEmbed reads of a memory, for scan
+	scan        func(rows) (Embeddable, error)
+}
+
+var vectorKinds = map[Kind]vectorKind{
+	KindObservation: {vectors: "observation_vectors", id: "observation_id", table: "observations o", alias: "o",
+		project: "o.project", cols: obsCols, scan: func(r rows) (Embeddable, error) {
+			o, err := scanObservation(r)
+			return Embeddable{ID: o.ID, Project: o.Project, Text: embedText(append([]string{o.Title, o.Subtitle, o.Narrative}, o.Facts...)...)}, err
+		}},
+	KindSummary: {vectors: "summary_vectors", id: "summary_id", table: "summaries m", alias: "m",
+		project: "m.project", cols: `m.id, m.project, m.request, m.investigated, m.learned, m.completed, m.next_steps, m.notes`,
+		embeddable: ` AND (m.request <> '' OR m.investigated <> '' OR m.learned <> '' OR m.completed <> '' OR m.next_steps <> '' OR m.notes <> '')`,
+		scan: func(r rows) (Embeddable, error) {
+			var e Embeddable
+			f := make([]string, 6)
+			err := r.Scan(&e.ID, &e.Project, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5])
+			e.Text = embedText(f...)
+			return e, err
+		}},
+	KindPrompt: {vectors: "prompt_vectors", id: "prompt_id", table: "prompts p", alias: "p",
+		join: ` LEFT JOIN sessions s ON s.id = p.session_id`, project: "coalesce(s.project, '')",
+		embeddable: ` AND p.text <> ''`, cols: `p.id, coalesce(s.project, ''), p.text`,
+		scan: func(r rows) (Embeddable, error) {
+			var e Embeddable
+			err := r.Scan(&e.ID, &e.Project, &e.Text)
+			return e, err
+		}},
+}
+
+// embedText joins a memory's non-blank fields, one a line.
+func embedText(fields ...string) string {
+	var b strings.Builder
+	for _, s := range fields {
+		if s = strings.TrimSpace(s); s != "" {
+			if b.Len() > 0 {
+				b.WriteString("\n")
+			}
+			b.WriteString(s)
+		}
+	}
+	return b.String()
+}
+
+func kindOf(k Kind) (vectorKind, error) {
+	t, ok := vectorKinds[k]
+	if !ok {
+		return t, invalid("kind", "must be observation, summary or prompt (got %q)", k)
+	}
+	return t, nil
 }
 
 func validModel(model string) error {
@@ -63,8 +153,8 @@ func validModel(model string) error {
 	return nil
 }
 
-// PutVectors writes vectors, replacing any of the same observation and
-// model; a vector of an observation deleted meanwhile is dropped.
+// PutVectors writes vectors, replacing any of the same memory and model; a
+// vector of a memory deleted meanwhile is dropped.
 func (s *sqlStore) PutVectors(ctx context.Context, vs []Vector) error {
 	if len(vs) > maxVectorBatch {
 		return invalid("vectors", "at most %d a call (got %d)", maxVectorBatch, len(vs))
@@ -72,16 +162,20 @@ func (s *sqlStore) PutVectors(ctx context.Context, vs []Vector) error {
 	now := utc(time.Now())
 	b := make([]stmt, 0, len(vs))
 	for _, v := range vs {
+		t, err := kindOf(v.Kind)
+		if err != nil {
+			return err
+		}
 		if err := validModel(v.Model); err != nil {
 			return err
 		}
 		if len(v.Data) == 0 || len(v.Data)%4 != 0 || len(v.Data) > MaxVectorBytes {
 			return invalid("vector", "must be 1-%d float32s (got %d bytes)", MaxVectorBytes/4, len(v.Data))
 		}
-		b = append(b, stmt{sql: `INSERT INTO observation_vectors (observation_id, model, dims, vec, at)
-			SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM observations WHERE id = ?)
-			ON CONFLICT (observation_id, model) DO UPDATE SET dims = excluded.dims, vec = excluded.vec, at = excluded.at`,
-			args: []any{v.ObservationID, v.Model, len(v.Data) / 4, v.Data, now, v.ObservationID}})
+		b = append(b, stmt{sql: `INSERT INTO ` + t.vectors + ` (` + t.id + `, model, dims, vec, at)
+			SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM ` + t.table + ` WHERE ` + t.alias + `.id = ?)
+			ON CONFLICT (` + t.id + `, model) DO UPDATE SET dims = excluded.dims, vec = excluded.vec, at = excluded.at`,
+			args: []any{v.ID, v.Model, len(v.Data) / 4, v.Data, now, v.ID}})
 	}
 	if len(b) == 0 {
 		return nil
@@ -92,49 +186,62 @@ func (s *sqlStore) PutVectors(ctx context.Context, vs []Vector) error {
 	return nil
 }
 
-// ToEmbed returns observations to embed under q.Model, by ascending ID.
-func (s *sqlStore) ToEmbed(ctx context.Context, q EmbedQuery) ([]Observation, error) {
+// ToEmbed returns memories of q.Kind to embed under q.Model, by ascending
+// ID.
+func (s *sqlStore) ToEmbed(ctx context.Context, q EmbedQuery) ([]Embeddable, error) {
+	t, err := kindOf(q.Kind)
+	if err != nil {
+		return nil, err
+	}
 	if err := validModel(q.Model); err != nil {
 		return nil, err
 	}
 	if !storable(q.Project) {
-		return []Observation{}, nil
+		return []Embeddable{}, nil
 	}
-	sql := `SELECT ` + obsCols + ` FROM observations o WHERE o.id > ?`
+	sql := `SELECT ` + t.cols + ` FROM ` + t.table + t.join + ` WHERE ` + t.alias + `.id > ?` + t.embeddable
 	args := []any{q.AfterID}
 	if q.Project != "" {
-		sql += ` AND o.project = ?`
+		sql += ` AND ` + t.project + ` = ?`
 		args = append(args, q.Project)
 	}
 	if !q.All {
-		sql += ` AND NOT EXISTS (SELECT 1 FROM observation_vectors v WHERE v.observation_id = o.id AND v.model = ?)`
+		sql += ` AND NOT EXISTS (SELECT 1 FROM ` + t.vectors + ` v WHERE v.` + t.id + ` = ` + t.alias + `.id AND v.model = ?)`
 		args = append(args, q.Model)
 	}
-	sql += ` ORDER BY o.id LIMIT ?`
-	return s.observations(ctx, sql, append(args, clamp(q.Limit, defaultVectorPage, maxVectorPage))...)
+	sql += ` ORDER BY ` + t.alias + `.id LIMIT ?`
+	out, err := queryAll(ctx, s.db.reads(), t.scan, sql, append(args, clamp(q.Limit, defaultVectorPage, maxVectorPage))...)
+	if err != nil {
+		return nil, s.fail("memories to embed", err)
+	}
+	return out, nil
 }
 
-// Vectors returns stored vectors of q.Model by ascending observation ID.
+// Vectors returns stored vectors of q.Kind and q.Model by ascending ID.
 func (s *sqlStore) Vectors(ctx context.Context, q VectorQuery) ([]Vector, error) {
+	t, err := kindOf(q.Kind)
+	if err != nil {
+		return nil, err
+	}
 	if err := validModel(q.Model); err != nil {
 		return nil, err
 	}
 	// All of a model's vectors are read in the order of the index by
 	// model and ID. Those written since a time are found by the index by
-	// model and time (migration 12): the unary + keeps the planner from
-	// walking the first index for its order and reading every row, which
-	// in SQLite means every vector's overflow pages.
-	sql := `SELECT v.observation_id, v.vec, v.at, o.project FROM observation_vectors v JOIN observations o ON o.id = v.observation_id
-		WHERE v.model = ? AND v.observation_id > ? ORDER BY v.observation_id LIMIT ?`
+	// model and time (migrations 12, 13): the unary + keeps the planner
+	// from walking the first index for its order and reading every row,
+	// which in SQLite means every vector's overflow pages.
+	from := ` FROM ` + t.vectors + ` v JOIN ` + t.table + ` ON ` + t.alias + `.id = v.` + t.id + t.join
+	cols := `SELECT v.` + t.id + `, v.vec, v.at, ` + t.project
+	sql := cols + from + ` WHERE v.model = ? AND v.` + t.id + ` > ? ORDER BY v.` + t.id + ` LIMIT ?`
 	args := []any{q.Model, q.AfterID, clamp(q.Limit, defaultVectorPage, maxVectorPage)}
 	if !q.Since.IsZero() {
-		sql = `SELECT v.observation_id, v.vec, v.at, o.project FROM observation_vectors v JOIN observations o ON o.id = v.observation_id
-		WHERE v.model = ? AND v.at >= ? AND +v.observation_id > ? ORDER BY +v.observation_id LIMIT ?`
+		sql = cols + from + ` WHERE v.model = ? AND v.at >= ? AND +v.` + t.id + ` > ? ORDER BY +v.` + t.id + ` LIMIT ?`
 		args = []any{q.Model, utc(q.Since), q.AfterID, args[2]}
 	}
 	out, err := queryAll(ctx, s.db.reads(), func(r rows) (Vector, error) {
-		v := Vector{Model: q.Model}
-		return v, r.Scan(&v.ObservationID, &v.Data, &v.At, &v.Project)
+		v := Vector{Kind: q.Kind, Model: q.Model}
+		return v, r.Scan(&v.ID, &v.Data, &v.At, &v.Project)
 	}, sql, args...)
 	if err != nil {
 		return nil, s.fail("vectors", err)
@@ -142,37 +249,45 @@ func (s *sqlStore) Vectors(ctx context.Context, q VectorQuery) ([]Vector, error)
 	return out, nil
 }
 
-// VectorIDs returns the IDs of the observations having a vector under
+// VectorIDs returns the IDs of the memories of kind having a vector under
 // model, ascending: what an index holding them compares itself with to drop
 // the deleted.
-func (s *sqlStore) VectorIDs(ctx context.Context, model string) ([]int64, error) {
+func (s *sqlStore) VectorIDs(ctx context.Context, kind Kind, model string) ([]int64, error) {
+	t, err := kindOf(kind)
+	if err != nil {
+		return nil, err
+	}
 	if err := validModel(model); err != nil {
 		return nil, err
 	}
 	out, err := queryAll(ctx, s.db.reads(), func(r rows) (int64, error) {
 		var id int64
 		return id, r.Scan(&id)
-	}, `SELECT observation_id FROM observation_vectors WHERE model = ? ORDER BY observation_id`, model)
+	}, `SELECT `+t.id+` FROM `+t.vectors+` WHERE model = ? ORDER BY `+t.id, model)
 	if err != nil {
 		return nil, s.fail("vector ids", err)
 	}
 	return out, nil
 }
 
-// CountVectors says how many observations (of project; "" = all) have a
-// vector under model and how many wait for one.
-func (s *sqlStore) CountVectors(ctx context.Context, model, project string) (VectorCounts, error) {
+// CountVectors says how many memories of kind (of project; "" = all) have
+// a vector under model and how many wait for one.
+func (s *sqlStore) CountVectors(ctx context.Context, kind Kind, model, project string) (VectorCounts, error) {
+	t, err := kindOf(kind)
+	if err != nil {
+		return VectorCounts{}, err
+	}
 	if err := validModel(model); err != nil {
 		return VectorCounts{}, err
 	}
 	var c VectorCounts
 	var total int64
-	where, args := ``, []any{model}
+	where, args := t.embeddable, []any{model}
 	if project != "" {
-		where, args = ` AND o.project = ?`, append(args, project)
+		where, args = where+` AND `+t.project+` = ?`, append(args, project)
 	}
-	err := scanOne(ctx, s.db.reads(), `SELECT count(v.observation_id), count(*) FROM observations o
-		LEFT JOIN observation_vectors v ON v.observation_id = o.id AND v.model = ? WHERE true`+where, args, &c.Embedded, &total)
+	err = scanOne(ctx, s.db.reads(), `SELECT count(v.`+t.id+`), count(*) FROM `+t.table+t.join+`
+		LEFT JOIN `+t.vectors+` v ON v.`+t.id+` = `+t.alias+`.id AND v.model = ? WHERE true`+where, args, &c.Embedded, &total)
 	if err != nil {
 		return VectorCounts{}, s.fail("count vectors", err)
 	}
@@ -180,17 +295,24 @@ func (s *sqlStore) CountVectors(ctx context.Context, model, project string) (Vec
 	return c, nil
 }
 
-// DropVectors deletes the vectors of every model but keep (after a model
-// change, once the new model's are written) and says how many went.
+// DropVectors deletes the vectors of every kind and model but keep (after
+// a model change, once the new model's are written) and says how many
+// went.
 func (s *sqlStore) DropVectors(ctx context.Context, keep string) (int64, error) {
 	if err := validModel(keep); err != nil {
 		return 0, err
 	}
 	var n int64
 	err := s.db.write(ctx, func(ctx context.Context, tx executor) error {
-		var err error
-		n, err = tx.exec(ctx, `DELETE FROM observation_vectors WHERE model <> ?`, keep)
-		return err
+		n = 0
+		for _, k := range Kinds {
+			d, err := tx.exec(ctx, `DELETE FROM `+vectorKinds[k].vectors+` WHERE model <> ?`, keep)
+			if err != nil {
+				return err
+			}
+			n += d
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, s.fail("drop vectors", err)

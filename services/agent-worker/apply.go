@@ -67,7 +67,7 @@ func (a *actor) applyGroup(ctx context.Context, evs []streamEvent) error {
 		return fmt.Errorf("apply: %w", err)
 	}
 	a.w.observeApply(start, evs, res)
-	if len(res.ObservationIDs) > 0 && a.w.catchup != nil {
+	if a.w.catchup != nil && wroteMemory(u, res) {
 		a.w.catchup.Nudge()
 	}
 	if u.ReplaceObservations {
@@ -446,4 +446,10 @@ func (a *actor) deactivate() {
 	if err := a.w.meta.Deactivate(ctx, a.sid); err != nil {
 		a.log.Debug("deactivate session", "err", err)
 	}
+}
+
+// wroteMemory says whether an applied unit wrote something to embed: an
+// observation, a summary or a prompt.
+func wroteMemory(u store.Unit, res store.ApplyResult) bool {
+	return len(res.ObservationIDs) > 0 || res.SummaryID != 0 || (!res.Duplicate && len(u.Prompts) > res.SkippedPrompts)
 }

@@ -8,13 +8,15 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/embed"
 	"github.com/mnemo-dev/mnemo/pkg/embed/embedtest"
+	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
+	"github.com/mnemo-dev/mnemo/pkg/store"
 )
 
-// A provider outage neither blocks nor loses an observation: the pipeline
-// stores them while the embedder is down, the worker embeds them once it is
-// back, and a redelivered event makes no second vector
-// (docs/ARCHITECTURE.md §14).
+// A provider outage neither blocks nor loses an observation, a summary or
+// a prompt: the pipeline stores them while the embedder is down, the worker
+// embeds them once it is back, and a redelivered event makes no second
+// vector of any kind (docs/ARCHITECTURE.md §14).
 func TestWorkerEmbedsAfterStoringThroughAnOutage(t *testing.T) {
 	p := newPipeline(t, "")
 	srv := embedtest.NewOpenAI(t, 64)
@@ -36,26 +38,32 @@ func TestWorkerEmbedsAfterStoringThroughAnOutage(t *testing.T) {
 	if err != nil || len(obs) == 0 {
 		t.Fatalf("observations stored during the outage: %d (%v), want some", len(obs), err)
 	}
-	if c, _ := p.store.CountVectors(ctx, emb.Key(), ""); c.Embedded != 0 || c.Pending != int64(len(obs)) {
-		t.Fatalf("during the outage %+v, want all %d pending", c, len(obs))
+	sums, _ := p.store.SessionSummaries(ctx, "e-1")
+	prompts, _ := p.store.Prompts(ctx, "e-1")
+	if len(sums) == 0 || len(prompts) == 0 {
+		t.Fatalf("%d summaries and %d prompts stored, want some of each", len(sums), len(prompts))
+	}
+	stored := map[store.Kind]int64{store.KindObservation: int64(len(obs)), store.KindSummary: int64(len(sums)), store.KindPrompt: int64(len(prompts))}
+	for k, n := range stored {
+		if c, _ := p.store.CountVectors(ctx, k, emb.Key(), ""); c.Embedded != 0 || c.Pending != n {
+			t.Fatalf("%s during the outage %+v, want all %d pending", k, c, n)
+		}
 	}
 
 	srv.SetDown(false)
-	waitVectors := func(want int64) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
+	for k, want := range stored {
 		for {
-			c, err := p.store.CountVectors(ctx, emb.Key(), "")
+			c, err := p.store.CountVectors(ctx, k, emb.Key(), "")
 			if err == nil && c.Embedded == want && c.Pending == 0 {
-				return
+				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("20s after the outage: %+v (%v), want %d embedded and none pending", c, err, want)
+				t.Fatalf("%s 20s after the outage: %+v (%v), want %d embedded and none pending", k, c, err, want)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	waitVectors(int64(len(obs)))
 	m, err := notices.NextMsg(10 * time.Second)
 	if err != nil {
 		t.Fatalf("no memory change announced after embedding: %v", err)
@@ -69,10 +77,21 @@ func TestWorkerEmbedsAfterStoringThroughAnOutage(t *testing.T) {
 	p.mu.Unlock()
 	calls := srv.Texts()
 	republish(t, p, "e-1", first)
+	// The prompt (event 1 of the script) and the stop (its last), as sent.
+	p.mu.Lock()
+	evs := p.sessions["e-1"].events
+	prompt, stop := evs[1], evs[len(evs)-1]
+	p.mu.Unlock()
+	republishEnvelope(t, p, &event.Envelope{EventID: prompt, SessionID: "e-1", Project: "proj-1", Agent: "claude-code",
+		Kind: event.KindUserPrompt, At: time.Now(), Cwd: "/w/e-1", Prompt: "prompt 1 of e-1"})
+	republishEnvelope(t, p, &event.Envelope{EventID: stop, SessionID: "e-1", Project: "proj-1", Agent: "claude-code",
+		Kind: event.KindStop, At: time.Now(), Cwd: "/w/e-1", LastAssistantMessage: "done e-1"})
 	p.waitApplied(30 * time.Second)
-	ids, err := p.store.VectorIDs(ctx, emb.Key())
-	if err != nil || len(ids) != len(obs) {
-		t.Fatalf("after a redelivery %d vectors (%v), want %d: one per observation", len(ids), err, len(obs))
+	for k, n := range stored {
+		ids, err := p.store.VectorIDs(ctx, k, emb.Key())
+		if err != nil || int64(len(ids)) != n {
+			t.Fatalf("after a redelivery %d %s vectors (%v), want %d: one each", len(ids), k, err, n)
+		}
 	}
 	if again, _ := p.store.SessionObservations(ctx, "e-1"); len(again) != len(obs) {
 		t.Fatalf("redelivery changed the observations: %d, want %d", len(again), len(obs))

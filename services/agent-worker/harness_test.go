@@ -274,8 +274,15 @@ func sessionIDs(prefix string, n int) []string {
 // as a replay after JetStream's dedupe window would.
 func republish(t testing.TB, p *pipeline, sid, eventID string) {
 	t.Helper()
-	e := &event.Envelope{EventID: eventID, SessionID: sid, Kind: event.KindToolUse, At: time.Now(),
-		Tool: &event.Tool{Name: "Read", Input: json.RawMessage(`{"file_path":"/again"}`)}}
+	republishEnvelope(t, p, &event.Envelope{EventID: eventID, SessionID: sid, Kind: event.KindToolUse, At: time.Now(),
+		Tool: &event.Tool{Name: "Read", Input: json.RawMessage(`{"file_path":"/again"}`)}})
+}
+
+// republishEnvelope stores e, an already accepted event, again under a
+// fresh message ID.
+func republishEnvelope(t testing.TB, p *pipeline, e *event.Envelope) {
+	t.Helper()
+	sid := e.SessionID
 	m, err := bus.EventMsg(e)
 	if err != nil {
 		t.Fatal(err)

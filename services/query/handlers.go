@@ -221,7 +221,7 @@ func (s *Server) handleDeleteObservation(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	if s.sem != nil {
-		s.sem.s.Forget(id)
+		s.sem.s.Forget(store.KindObservation, id)
 	}
 	s.announce(bus.MemoryChange{Deleted: []int64{id}})
 	w.WriteHeader(http.StatusNoContent)

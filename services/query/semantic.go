@@ -61,7 +61,7 @@ func startSemantic(ctx context.Context, st store.Store, emb *embed.Client, nc *n
 				s.log.Warn("memory change notice ignored", "err", err)
 				return
 			}
-			x.s.Forget(c.Deleted...)
+			x.s.Forget(store.KindObservation, c.Deleted...)
 			if c.Vectors || c.Reconcile {
 				x.s.Notice(c.Reconcile)
 			}
@@ -122,9 +122,9 @@ func (s *Server) semanticStats(ctx context.Context) (SemanticStats, error) {
 	if s.sem == nil {
 		return SemanticStats{Reason: SemanticOffReason}, nil
 	}
-	ix := s.sem.s.Index()
+	ix := s.sem.s.Index(store.KindObservation)
 	out := SemanticStats{On: true, Model: s.sem.s.Key(), Indexed: ix.Len(), IndexMB: ix.Bytes() >> 20}
-	c, err := s.d.Store.CountVectors(ctx, s.sem.s.Key(), "")
+	c, err := s.d.Store.CountVectors(ctx, store.KindObservation, s.sem.s.Key(), "")
 	if err != nil {
 		return out, err
 	}
@@ -190,7 +190,7 @@ func (s *Server) semanticSearch(ctx context.Context, q store.SearchQuery, hybrid
 	} else {
 		close(textDone)
 	}
-	hits, err := s.sem.s.Nearest(ctx, q.Text, q.Project, min(k, maxSemanticK))
+	hits, err := s.sem.s.Nearest(ctx, store.KindObservation, q.Text, q.Project, min(k, maxSemanticK))
 	<-textDone
 	if err != nil {
 		return nil, &embedFailure{err}

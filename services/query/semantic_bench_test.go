@@ -9,7 +9,6 @@ import (
 
 	"github.com/mnemo-dev/mnemo/pkg/embed"
 	"github.com/mnemo-dev/mnemo/pkg/embed/embedtest"
-	"github.com/mnemo-dev/mnemo/pkg/semantic"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/mnemo-dev/mnemo/services/query"
@@ -30,7 +29,7 @@ func BenchmarkHTTPHybridSearch(b *testing.B) {
 	// Vectors written straight to the store (the fake's embedding, without
 	// 100k HTTP round trips): what the worker's catch-up would write.
 	for {
-		obs, err := st.ToEmbed(ctx, store.EmbedQuery{Model: emb.Key(), Limit: 2000})
+		obs, err := st.ToEmbed(ctx, store.EmbedQuery{Kind: store.KindObservation, Model: emb.Key(), Limit: 2000})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -39,7 +38,7 @@ func BenchmarkHTTPHybridSearch(b *testing.B) {
 		}
 		vs := make([]store.Vector, len(obs))
 		for i, o := range obs {
-			vs[i] = store.Vector{ObservationID: o.ID, Model: emb.Key(), Data: embed.Encode(embedtest.Vector("bench", semantic.Text(o), dims))}
+			vs[i] = store.Vector{Kind: store.KindObservation, ID: o.ID, Model: emb.Key(), Data: embed.Encode(embedtest.Vector("bench", o.Text, dims))}
 		}
 		if err := st.PutVectors(ctx, vs); err != nil {
 			b.Fatal(err)

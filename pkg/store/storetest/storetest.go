@@ -57,6 +57,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"ImportByStableKeys", testImport},
 		{"ImportStripsPrivate", testImportStripsPrivate},
 		{"VectorsOnePerObservationAndModel", testVectors},
+		{"VectorsOfSummariesAndPrompts", testKindVectors},
 		{"ToolUseClaimedOnce", testToolUseClaimedOnce},
 		{"ToolUseClaimRace", testToolUseClaimRace},
 		{"PromptStoredOnce", testPromptStoredOnce},
