@@ -2,11 +2,10 @@ package semantic_test
 
 import (
 	"math/rand/v2"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/semantic"
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
 )
 
 // BenchmarkIndexSearch: one nearest-10 search of the int8 exact-scan index
@@ -51,25 +50,16 @@ func BenchmarkIndexSearch(b *testing.B) {
 		qs[i] = query()
 	}
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := testkit.CPUTime()
 	for i := 0; i < b.N; i++ {
 		ix.Search(qs[i%len(qs)], "", 10)
 	}
 	b.StopTimer()
 	// After the loop: ResetTimer deletes reported metrics. CPU time is
 	// the figure a loaded machine does not inflate as much as wall time.
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64((testkit.CPUTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(float64(found)/float64(total), "recall@10")
 	b.ReportMetric(float64(ix.Bytes())/(1<<20), "index-MB")
-}
-
-// cpuTime is the CPU this process has used, user and system.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkIndexScanOnly: the scan alone, to tell its cost from the rest.
@@ -100,10 +90,10 @@ func BenchmarkIndexSearch20Projects(b *testing.B) {
 		qs[i] = randomUnit(r, 768)
 	}
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := testkit.CPUTime()
 	for i := 0; i < b.N; i++ {
 		ix.Search(qs[i%len(qs)], "", 20)
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64((testkit.CPUTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }
