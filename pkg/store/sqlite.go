@@ -234,7 +234,8 @@ func (s *SQLite) write(ctx context.Context, fn func(ctx context.Context, tx exec
 // only (SearchQuery): FTS5 walks the rowids newest first cheaply and takes
 // the window's floor as a rowid bound, so bm25 runs on at most the window.
 // The project is narrowed inside the index (ftsScoped); the window's own
-// walk joins observations only for filters the index does not hold.
+// walk and the ranking join observations only for filters the index does
+// not hold, and only the page's rows are read in full.
 func (s *SQLite) searchSQL(q SearchQuery, text string, limit, offset int) (string, []any, bool) {
 	match := ftsQuery(text)
 	if match == "" {
@@ -242,17 +243,22 @@ func (s *SQLite) searchSQL(q SearchQuery, text string, limit, offset int) (strin
 	}
 	match = ftsScoped(match, q.Project)
 	f := searchFilters(q, false)
-	windowFrom := `observations_fts w`
+	windowFrom, rankFrom := `observations_fts w`, `observations_fts f`
 	if f.where != "" {
 		windowFrom += ` JOIN observations o ON o.id = w.rowid`
+		rankFrom += ` JOIN observations o ON o.id = f.rowid`
 	}
-	sql := `SELECT ` + obsCols + `, -f.rank FROM observations_fts f
-		JOIN observations o ON o.id = f.rowid
+	// The page's IDs and scores first (a subquery with LIMIT is never
+	// flattened into the join), then their rows, in the same order.
+	sql := `SELECT ` + obsCols + `, t.score FROM (
+		SELECT f.rowid AS id, -f.rank AS score FROM ` + rankFrom + `
 		WHERE f.observations_fts MATCH ? AND f.rowid >= coalesce((
 			SELECT w.rowid FROM ` + windowFrom + `
 			WHERE w.observations_fts MATCH ?` + f.where + `
 			ORDER BY w.rowid DESC LIMIT 1 OFFSET ?), 0)` + f.where + `
-		ORDER BY f.rank, o.id DESC LIMIT ? OFFSET ?`
+		ORDER BY f.rank, f.rowid DESC LIMIT ? OFFSET ?) t
+		JOIN observations o ON o.id = t.id
+		ORDER BY t.score DESC, o.id DESC`
 	args := append([]any{match, match}, f.args...)
 	args = append(args, searchWindow(limit, offset)-1)
 	args = append(args, f.args...)
