@@ -28,19 +28,7 @@ import (
 var mnemoBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mnemo-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	mnemoBin = filepath.Join(dir, "mnemo")
-	if out, err := exec.Command("go", "build", "-o", mnemoBin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build mnemo: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testkit.MainWithBinaries(m, testkit.Binary{Name: "mnemo", Pkg: ".", Path: &mnemoBin})
 }
 
 func fixtureDir(t testing.TB) string {

@@ -3,9 +3,6 @@ package worker_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -22,21 +19,7 @@ import (
 var workerBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mnemo-worker-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	workerBin = filepath.Join(dir, "mnemo-worker")
-	build := exec.Command("go", "build", "-o", workerBin, "./cmd/mnemo-worker")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build mnemo-worker:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testkit.MainWithBinaries(m, testkit.Binary{Name: "mnemo-worker", Pkg: "./cmd/mnemo-worker", Path: &workerBin})
 }
 
 func (p *pipeline) spawn(t *testing.T, id string, env ...string) *testkit.Proc {

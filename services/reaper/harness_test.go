@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -24,28 +22,9 @@ import (
 var workerBin, reaperBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mnemo-reaper-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	workerBin = filepath.Join(dir, "mnemo-worker")
-	reaperBin = filepath.Join(dir, "mnemo-reaper")
-	for _, b := range []struct{ out, pkg, dir string }{
-		{workerBin, "./cmd/mnemo-worker", "../agent-worker"},
-		{reaperBin, "./cmd/mnemo-reaper", "."},
-	} {
-		build := exec.Command("go", "build", "-o", b.out, b.pkg)
-		build.Dir = b.dir
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "build", b.pkg+":", err)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testkit.MainWithBinaries(m,
+		testkit.Binary{Name: "mnemo-worker", Pkg: "./cmd/mnemo-worker", Dir: "../agent-worker", Path: &workerBin},
+		testkit.Binary{Name: "mnemo-reaper", Pkg: "./cmd/mnemo-reaper", Path: &reaperBin})
 }
 
 // rig is a real broker, a real redis-server and a real SQLite store file that
