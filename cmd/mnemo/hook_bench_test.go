@@ -8,19 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
 )
-
-func reportLatency(b *testing.B, lat []time.Duration) {
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
-	b.ReportMetric(ms(lat[min(len(lat)-1, len(lat)*99/100)]), "p99-ms")
-}
 
 // timeProcs runs the command b.N times and reports whole-process wall time;
 // check, when set, is given each run's stdout, so that what was timed is
@@ -46,7 +39,7 @@ func timeProcs(b *testing.B, payload []byte, env []string, check func(stdout []b
 		}
 	}
 	b.StopTimer()
-	reportLatency(b, lat)
+	testkit.ReportLatency(b, lat)
 }
 
 // hookUp times the hook against a running Mnemo and then checks that every

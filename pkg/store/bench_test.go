@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -93,13 +92,6 @@ func seededStore(b *testing.B, kind string) store.Store {
 	}
 	b.Cleanup(func() { _ = st.Close() })
 	return st
-}
-
-func report(b *testing.B, lat []time.Duration) {
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
-	b.ReportMetric(ms(lat[min(len(lat)-1, len(lat)*99/100)]), "p99-ms")
 }
 
 func kinds(b *testing.B, fn func(b *testing.B, kind string)) {
@@ -214,6 +206,6 @@ func timeQueries(b *testing.B, seed uint64, next func(r *rand.Rand, c *storetest
 			lat = append(lat, time.Since(t0))
 		}
 		b.StopTimer()
-		report(b, lat)
+		testkit.ReportLatency(b, lat)
 	})
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/mnemo-dev/mnemo/services/ingest"
 	"github.com/nats-io/nats.go"
 )
@@ -61,14 +61,6 @@ func measure(b *testing.B, run func()) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 	b.ReportMetric(float64(spent.Microseconds())/float64(b.N), "cpu-us/event")
-}
-
-func percentile(d []time.Duration, p float64) float64 {
-	if len(d) == 0 {
-		return 0
-	}
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	return float64(d[min(len(d)-1, int(float64(len(d))*p))].Microseconds()) / 1000
 }
 
 // drive posts every body from benchClients loopback clients; interval > 0
@@ -155,8 +147,7 @@ func BenchmarkIngest(b *testing.B) {
 	bodies := payloads(b, b.N)
 	var lat []time.Duration
 	measure(b, func() { lat = drive(b, e.http.URL, bodies, 0) })
-	b.ReportMetric(percentile(lat, 0.50), "p50-ms")
-	b.ReportMetric(percentile(lat, 0.99), "p99-ms")
+	testkit.ReportLatency(b, lat)
 }
 
 // BenchmarkIngestPaced2k measures latency at a steady 2000 events/s.
@@ -166,8 +157,7 @@ func BenchmarkIngestPaced2k(b *testing.B) {
 	b.ResetTimer()
 	lat := drive(b, e.http.URL, bodies, 500*time.Microsecond)
 	b.StopTimer()
-	b.ReportMetric(percentile(lat, 0.50), "p50-ms")
-	b.ReportMetric(percentile(lat, 0.99), "p99-ms")
+	testkit.ReportLatency(b, lat)
 }
 
 // payloadMsgs are the messages ingest publishes for the payloads: each body

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -61,10 +60,7 @@ func httpLatency(b *testing.B, srv *httptest.Server, path func(i int) string) {
 	// The whole process's CPU per request (client, server, background
 	// work): the figure a loaded machine inflates least.
 	b.ReportMetric(float64((testkit.CPUTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
-	b.ReportMetric(ms(lat[min(len(lat)-1, len(lat)*99/100)]), "p99-ms")
+	testkit.ReportLatency(b, lat)
 }
 
 var seededStores sync.Map // kind → *seededStore
@@ -165,8 +161,5 @@ func BenchmarkStreamDelivery(b *testing.B) {
 	// The whole process's CPU per request (client, server, background
 	// work): the figure a loaded machine inflates least.
 	b.ReportMetric(float64((testkit.CPUTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
-	b.ReportMetric(ms(lat[min(len(lat)-1, len(lat)*99/100)]), "p99-ms")
+	testkit.ReportLatency(b, lat)
 }
