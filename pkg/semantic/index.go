@@ -114,20 +114,31 @@ func (x *Index) remove(id int64) {
 }
 
 // Keep removes every vector whose ID is not in ids (sorted ascending) and
-// returns how many went.
+// returns how many went. The comparison (a binary search per vector held,
+// milliseconds at 100k) runs under the read lock, so searches go on
+// meanwhile; only the removal holds the write lock.
 func (x *Index) Keep(ids []int64) int {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.mu.RLock()
 	var gone []int64
 	for id := range x.pos {
 		if _, ok := slices.BinarySearch(ids, id); !ok {
 			gone = append(gone, id)
 		}
 	}
-	for _, id := range gone {
-		x.remove(id)
+	x.mu.RUnlock()
+	if len(gone) == 0 {
+		return 0
 	}
-	return len(gone)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	n := 0
+	for _, id := range gone {
+		if _, ok := x.pos[id]; ok {
+			x.remove(id)
+			n++
+		}
+	}
+	return n
 }
 
 // Len is the number of vectors held.
