@@ -99,4 +99,9 @@ type dialect struct {
 	// bulk import fast there. Where nil, each row is its own statement
 	// (PostgreSQL sends them all in one round trip).
 	bulkInsert func(table string, cols []string, rows [][]any, tail string) (sql string, arg any)
+	// bulkIndexed, where set, puts the observations a bulk import just
+	// wrote (IDs above the one bound) into the full-text index, which the
+	// per-row trigger leaves to it: one statement a batch indexes the rows
+	// inside the import's transaction for less than a trigger a row.
+	bulkIndexed string
 }

@@ -186,6 +186,9 @@ func (s *sqlStore) importBatch(ctx context.Context, tx executor, b ImportBatch, 
 		}
 		q, arg := s.d.bulkInsert("observations", importedObservationCols, fresh, "")
 		st = append(st, stmt{sql: q, args: []any{arg}}, stmt{sql: importedFilesSQL, args: []any{last, last}})
+		if s.d.bulkIndexed != "" {
+			st = append(st, stmt{sql: s.d.bulkIndexed, args: []any{last}})
+		}
 	}
 	sumKeys := make([]string, len(b.Summaries))
 	for i, m := range b.Summaries {

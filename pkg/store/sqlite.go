@@ -40,6 +40,8 @@ var sqliteDialect = dialect{
 	jsonHasAny:        "EXISTS (SELECT 1 FROM json_each(%s) c WHERE c.value IN (SELECT value FROM json_each(?)))",
 	lastObservationID: "last_insert_rowid()", // a trigger's inserts do not change it
 	bulkInsert:        sqliteBulkInsert,
+	bulkIndexed: `INSERT INTO observations_fts (rowid, title, subtitle, narrative, facts, concepts, project_key)
+		SELECT id, title, subtitle, narrative, facts, concepts, project_key FROM observations WHERE id > ?`,
 }
 
 // sqliteBulkInsert writes rows into table's cols with one statement and
