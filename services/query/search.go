@@ -1,6 +1,7 @@
 package query
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -194,6 +195,32 @@ func PlatformAgent(p string) string {
 	return p
 }
 
+// textSearch is a full-text search of what (observations, sessions'
+// summaries or prompts).
+func (s *Server) textSearch(ctx context.Context, what string, q store.SearchQuery) ([]IndexEntry, error) {
+	out := []IndexEntry{}
+	switch what {
+	case SearchSessions:
+		hits, err := s.d.Store.SearchSummaries(ctx, q)
+		for _, h := range hits {
+			out = append(out, summaryIndex(h))
+		}
+		return out, err
+	case SearchPrompts:
+		hits, err := s.d.Store.SearchPrompts(ctx, q)
+		for _, h := range hits {
+			out = append(out, promptIndex(h))
+		}
+		return out, err
+	default:
+		hits, err := s.d.Store.Search(ctx, q)
+		for _, h := range hits {
+			out = append(out, index(h.Observation, h.Rank))
+		}
+		return out, err
+	}
+}
+
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	p := params{v: r.URL.Query()}
 	what, q := s.searchQuery(&p)
@@ -202,41 +229,18 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		badParam(w, p.err)
 		return
 	}
-	out := []IndexEntry{}
-	var err error
-	switch what {
-	case SearchSessions:
-		var hits []store.SummaryHit
-		if hits, err = s.d.Store.SearchSummaries(r.Context(), q); err == nil {
-			for _, h := range hits {
-				out = append(out, summaryIndex(h))
-			}
+	var out []IndexEntry
+	if mode != ModeText {
+		var ok bool
+		if out, ok = s.searchByMeaning(w, r, what, q, mode); !ok {
+			return
 		}
-	case SearchPrompts:
-		var hits []store.PromptHit
-		if hits, err = s.d.Store.SearchPrompts(r.Context(), q); err == nil {
-			for _, h := range hits {
-				out = append(out, promptIndex(h))
-			}
+	} else {
+		var err error
+		if out, err = s.textSearch(r.Context(), what, q); err != nil {
+			s.answer(w, err)
+			return
 		}
-	default:
-		if mode != ModeText {
-			var ok bool
-			if out, ok = s.searchByMeaning(w, r, q, mode); !ok {
-				return
-			}
-			break
-		}
-		var hits []store.SearchHit
-		if hits, err = s.d.Store.Search(r.Context(), q); err == nil {
-			for _, h := range hits {
-				out = append(out, index(h.Observation, h.Rank))
-			}
-		}
-	}
-	if err != nil {
-		s.answer(w, err)
-		return
 	}
 	order := q.OrderBy
 	if order == "" {

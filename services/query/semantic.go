@@ -107,28 +107,44 @@ func (s *Server) SyncSemantic(ctx context.Context) error {
 	return s.sem.s.Sync(ctx)
 }
 
-// SemanticStats say whether semantic search is on and how far it is.
+// SemanticStats say whether semantic search is on and how far it is: the
+// figures of observations, and by_kind those of each kind embedded.
 type SemanticStats struct {
 	On       bool   `json:"on"`
 	Reason   string `json:"reason,omitempty"` // why it is off
 	Model    string `json:"model,omitempty"`  // the vector space (provider:model[:dims])
-	Indexed  int    `json:"indexed"`          // vectors this process's index holds
-	IndexMB  int64  `json:"index_mb"`
-	Embedded int64  `json:"embedded"` // observations with a vector of Model
-	Pending  int64  `json:"pending"`  // observations waiting for one
+	Indexed  int    `json:"indexed"`          // observation vectors this process's index holds
+	IndexMB  int64  `json:"index_mb"`         // its indexes of every kind
+	Embedded int64  `json:"embedded"`         // observations with a vector of Model
+	Pending  int64  `json:"pending"`          // observations waiting for one
+	// ByKind has the figures of observations, summaries and prompts.
+	ByKind map[store.Kind]KindStats `json:"by_kind,omitempty"`
+}
+
+// KindStats are one kind's semantic figures.
+type KindStats struct {
+	Indexed  int   `json:"indexed"`
+	Embedded int64 `json:"embedded"`
+	Pending  int64 `json:"pending"`
 }
 
 func (s *Server) semanticStats(ctx context.Context) (SemanticStats, error) {
 	if s.sem == nil {
 		return SemanticStats{Reason: SemanticOffReason}, nil
 	}
-	ix := s.sem.s.Index(store.KindObservation)
-	out := SemanticStats{On: true, Model: s.sem.s.Key(), Indexed: ix.Len(), IndexMB: ix.Bytes() >> 20}
-	c, err := s.d.Store.CountVectors(ctx, store.KindObservation, s.sem.s.Key(), "")
-	if err != nil {
-		return out, err
+	out := SemanticStats{On: true, Model: s.sem.s.Key(), ByKind: map[store.Kind]KindStats{}}
+	for _, k := range store.Kinds {
+		ix := s.sem.s.Index(k)
+		out.IndexMB += ix.Bytes()
+		c, err := s.d.Store.CountVectors(ctx, k, s.sem.s.Key(), "")
+		if err != nil {
+			return out, err
+		}
+		out.ByKind[k] = KindStats{Indexed: ix.Len(), Embedded: c.Embedded, Pending: c.Pending}
 	}
-	out.Embedded, out.Pending = c.Embedded, c.Pending
+	out.IndexMB >>= 20
+	o := out.ByKind[store.KindObservation]
+	out.Indexed, out.Embedded, out.Pending = o.Indexed, o.Embedded, o.Pending
 	return out, nil
 }
 
@@ -138,7 +154,7 @@ func (s *Server) searchMode(p *params, what string, q store.SearchQuery) string 
 	mode := p.str("mode", 16)
 	switch mode {
 	case "":
-		if s.sem != nil && what == SearchObservations && strings.TrimSpace(q.Text) != "" &&
+		if s.sem != nil && strings.TrimSpace(q.Text) != "" &&
 			(q.OrderBy == "" || q.OrderBy == store.OrderRelevance) {
 			return ModeHybrid
 		}
@@ -153,8 +169,6 @@ func (s *Server) searchMode(p *params, what string, q store.SearchQuery) string 
 	switch {
 	case s.sem == nil:
 		p.fail("mode", "%s", SemanticOffReason)
-	case what != SearchObservations:
-		p.fail("mode", "mode=%s searches observations only, not type=%s", mode, what)
 	case strings.TrimSpace(q.Text) == "":
 		p.fail("query", "mode=%s needs a query to rank by meaning", mode)
 	case q.OrderBy != "" && q.OrderBy != store.OrderRelevance:
@@ -217,7 +231,17 @@ func (s *Server) semanticSearch(ctx context.Context, q store.SearchQuery, hybrid
 		}
 		ranked = semantic.Fuse(text, sem)
 	}
-	// Read what the text search did not: the rows of the semantic hits.
+	agents := map[string]string{}
+	return pageFused(ranked, byID, func(ids []int64) ([]store.Observation, error) { return s.d.Store.Observations(ctx, ids) },
+		func(o store.Observation) int64 { return o.ID }, func(o store.Observation) bool { return s.semanticFilter(ctx, q, o, agents) },
+		index, q.Offset, q.Limit)
+}
+
+// pageFused reads the rows of the ranked hits byID lacks (read: the
+// semantic hits the text search did not return), keeps those keep passes
+// and pages them, in ranked order, as entries with their fused score.
+func pageFused[T any](ranked []semantic.Fused, byID map[int64]T, read func([]int64) ([]T, error), id func(T) int64,
+	keep func(T) bool, entry func(T, float64) IndexEntry, offset, limit int) ([]IndexEntry, error) {
 	var ids []int64
 	for _, f := range ranked {
 		if _, ok := byID[f.ID]; !ok {
@@ -225,28 +249,27 @@ func (s *Server) semanticSearch(ctx context.Context, q store.SearchQuery, hybrid
 		}
 	}
 	if len(ids) > 0 {
-		got, err := s.d.Store.Observations(ctx, ids)
+		got, err := read(ids)
 		if err != nil {
 			return nil, err
 		}
-		for _, o := range got {
-			byID[o.ID] = o
+		for _, r := range got {
+			byID[id(r)] = r
 		}
 	}
-	agents := map[string]string{}
 	out := []IndexEntry{}
 	skipped := 0
 	for _, f := range ranked {
-		o, ok := byID[f.ID]
-		if !ok || !s.semanticFilter(ctx, q, o, agents) {
+		r, ok := byID[f.ID]
+		if !ok || !keep(r) {
 			continue
 		}
-		if skipped < q.Offset {
+		if skipped < offset {
 			skipped++
 			continue
 		}
-		out = append(out, index(o, f.Score))
-		if len(out) == q.Limit {
+		out = append(out, entry(r, f.Score))
+		if len(out) == limit {
 			break
 		}
 	}
@@ -268,18 +291,20 @@ func (s *Server) semanticFilter(ctx context.Context, q store.SearchQuery, o stor
 	case !q.Until.IsZero() && !o.AcceptedAt.Before(q.Until):
 		return false
 	}
-	if q.Platform != "" {
-		agent, ok := agents[o.SessionID]
-		if !ok {
-			sess, err := s.d.Store.Session(ctx, o.SessionID)
-			if err == nil {
-				agent = sess.Agent
-			}
-			agents[o.SessionID] = agent
+	return q.Platform == "" || s.sessionAgent(ctx, o.SessionID, agents) == q.Platform
+}
+
+// sessionAgent is the agent of session sid ("" when unknown), looked up
+// once per search in agents.
+func (s *Server) sessionAgent(ctx context.Context, sid string, agents map[string]string) string {
+	agent, ok := agents[sid]
+	if !ok {
+		if sess, err := s.d.Store.Session(ctx, sid); err == nil {
+			agent = sess.Agent
 		}
-		return agent == q.Platform
+		agents[sid] = agent
 	}
-	return true
+	return agent
 }
 
 // semanticDeadline bounds the provider call of one search, so a stalled
@@ -297,24 +322,25 @@ func (e *embedFailure) Unwrap() error { return e.err }
 // wrote an error. A hybrid search whose query cannot be embedded (the
 // provider down) is answered by full text alone, with a warning logged; a
 // semantic one answers 503 with the reason.
-func (s *Server) searchByMeaning(w http.ResponseWriter, r *http.Request, q store.SearchQuery, mode string) ([]IndexEntry, bool) {
+func (s *Server) searchByMeaning(w http.ResponseWriter, r *http.Request, what string, q store.SearchQuery, mode string) ([]IndexEntry, bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), semanticDeadline)
 	defer cancel()
-	out, err := s.semanticSearch(ctx, q, mode == ModeHybrid)
+	var out []IndexEntry
+	var err error
+	if what == SearchObservations {
+		out, err = s.semanticSearch(ctx, q, mode == ModeHybrid)
+	} else {
+		out, err = s.semanticSearchOf(ctx, what, q, mode == ModeHybrid)
+	}
 	var ef *embedFailure
 	switch {
 	case err == nil:
 		return out, true
 	case errors.As(err, &ef) && mode == ModeHybrid:
-		s.log.Warn("hybrid search fell back to full text", "err", err)
-		hits, err := s.d.Store.Search(r.Context(), q)
-		if err != nil {
+		s.log.Warn("hybrid search fell back to full text", "type", what, "err", err)
+		if out, err = s.textSearch(r.Context(), what, q); err != nil {
 			s.answer(w, err)
 			return nil, false
-		}
-		out = make([]IndexEntry, len(hits))
-		for i, h := range hits {
-			out[i] = index(h.Observation, h.Rank)
 		}
 		return out, true
 	case errors.As(err, &ef):

@@ -63,6 +63,21 @@ func (r *semanticRig) embedAll() {
 	}
 }
 
+// replica is another query process over the rig's store and broker, its
+// index synced.
+func (r *semanticRig) replica() *query.Server {
+	r.t.Helper()
+	other, err := query.New(r.t.Context(), query.Config{}, query.Deps{Store: r.store, NC: r.nc, JS: r.js, Layout: r.layout, Redis: r.rdb, Embedder: r.emb})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(other.Close)
+	if err := other.SyncSemantic(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+	return other
+}
+
 func (r *semanticRig) search(params string) (query.SearchAnswer, []int64) {
 	r.t.Helper()
 	var ans query.SearchAnswer
@@ -210,7 +225,7 @@ func TestSemanticOffAndProviderDown(t *testing.T) {
 	if _, ids := r.search("query=migration"); len(ids) != 1 || ids[0] != r.ids["Fix flaky migration"] {
 		t.Fatalf("hybrid with the provider down: %v, want the text match", ids)
 	}
-	for _, bad := range []string{"mode=fuzzy&query=x", "mode=semantic", "mode=semantic&query=x&type=prompts", "mode=semantic&query=x&orderBy=date_desc"} {
+	for _, bad := range []string{"mode=fuzzy&query=x", "mode=semantic", "mode=semantic&query=x&type=prompts&obs_type=bugfix", "mode=semantic&query=x&orderBy=date_desc"} {
 		if code := r.get("/v1/search?"+bad, nil); code != http.StatusBadRequest {
 			t.Errorf("%s: %d, want 400", bad, code)
 		}
@@ -285,14 +300,7 @@ func TestHookInjectsRelatedMemories(t *testing.T) {
 func TestSemanticReplicasFollowDeletes(t *testing.T) {
 	r := newSemanticRig(t, embedtest.NewOpenAI, "fake-embed")
 	ctx := context.Background()
-	other, err := query.New(t.Context(), query.Config{}, query.Deps{Store: r.store, NC: r.nc, JS: r.js, Layout: r.layout, Redis: r.rdb, Embedder: r.emb})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(other.Close)
-	if err := other.SyncSemantic(ctx); err != nil {
-		t.Fatal(err)
-	}
+	other := r.replica()
 	indexed := func() int { return other.Stats(ctx).Semantic.Indexed }
 	if n := indexed(); n != len(r.ids) {
 		t.Fatalf("other replica indexed %d, want %d", n, len(r.ids))
