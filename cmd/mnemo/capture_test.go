@@ -10,73 +10,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mnemo-dev/mnemo/services/query"
 )
 
-// runProc is a real `mnemo run` child process.
-type runProc struct {
-	url  string
-	home string
-}
-
-// startCaptureRun starts `mnemo run` on a free port with its own home (embedded
-// NATS, a redis-server child, SQLite, the offline compressor) and waits until
-// it is ready. It is stopped with SIGTERM when the test ends.
-func startCaptureRun(t *testing.T) *runProc {
-	t.Helper()
-	home := filepath.Join(t.TempDir(), "home")
-	cmd := exec.Command(mnemoBin, "run", "--addr", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "MNEMO_HOME="+home, "MNEMO_LOG_LEVEL=warn", "MNEMO_LLM_PROVIDER=offline")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("mnemo run output:\n%s", logs.String())
-		}
-	})
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		var info runInfo
-		if b, err := os.ReadFile(filepath.Join(home, "run.json")); err == nil && json.Unmarshal(b, &info) == nil && info.Addr != "" {
-			u := "http://" + info.Addr
-			if resp, err := http.Get(u + "/readyz"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return &runProc{url: u, home: home}
-				}
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("mnemo run exited:\n%s", logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mnemo run not ready within 90 s:\n%s", logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // hook runs the real mnemo-hook binary for one event, as Claude Code runs
 // it, with its own hook home (spool and hook state).
-func (r *runProc) hook(t *testing.T, hookHome, event string, payload []byte, env ...string) {
+func (r *localRun) hook(t *testing.T, hookHome, event string, payload []byte, env ...string) {
 	t.Helper()
 	cmd := exec.Command(smallHookBin(t), "hook", "claude-code", event)
 	cmd.Env = append(os.Environ(), "MNEMO_HOME="+hookHome, "MNEMO_URL="+r.url, "MNEMO_HOOK_TIMEOUT=10s",
@@ -89,7 +31,7 @@ func (r *runProc) hook(t *testing.T, hookHome, event string, payload []byte, env
 }
 
 // post sends a raw hook payload to /v1/hooks/claude-code/{event}.
-func (r *runProc) post(t *testing.T, event string, payload []byte) {
+func (r *localRun) post(t *testing.T, event string, payload []byte) {
 	t.Helper()
 	resp, err := http.Post(r.url+"/v1/hooks/claude-code/"+event, "application/json", bytes.NewReader(payload))
 	if err != nil {
@@ -103,7 +45,7 @@ func (r *runProc) post(t *testing.T, event string, payload []byte) {
 }
 
 // getJSON reads a query route into v; it reports the status.
-func (r *runProc) getJSON(t *testing.T, path string, v any) int {
+func (r *localRun) getJSON(t *testing.T, path string, v any) int {
 	t.Helper()
 	resp, err := http.Get(r.url + path)
 	if err != nil {
@@ -120,7 +62,7 @@ func (r *runProc) getJSON(t *testing.T, path string, v any) int {
 
 // waitSummarized waits until the session has n summaries: its Stop was
 // applied, and with it every earlier event of the session (per-session order).
-func (r *runProc) waitSummarized(t *testing.T, sid string, n int) query.SessionDetail {
+func (r *localRun) waitSummarized(t *testing.T, sid string, n int) query.SessionDetail {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -159,7 +101,7 @@ func fixtureFor(t *testing.T, name, sid, cwd string) []byte {
 // comes from /home/dev/acme-api/src, by the hook binary and by the HTTP hook
 // endpoint alike: the session, its summary and the project's context.
 func TestSessionKeepsItsProject(t *testing.T) {
-	r := startCaptureRun(t)
+	r := startRun(t)
 	hookHome := t.TempDir()
 	paths := map[string]func(event string, payload []byte){
 		"hook":     func(e string, p []byte) { r.hook(t, hookHome, e, p) },
@@ -206,7 +148,7 @@ func TestSessionKeepsItsProject(t *testing.T) {
 // endpoint given PostToolUse.json and PostToolUse-Bash.json (one
 // tool_use_id) and the same UserPromptSubmit twice.
 func TestOneObservationPerToolUse(t *testing.T) {
-	r := startCaptureRun(t)
+	r := startRun(t)
 	hookHome := t.TempDir()
 
 	sid := "once-hook"

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -127,54 +126,9 @@ func TestSearchCLI(t *testing.T) {
 // running, where, which compressor, the memory figures; then stops it and
 // asks again: not running, exit status 3.
 func TestStatusCLI(t *testing.T) {
-	home := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	env := []string{"MNEMO_HOME=" + home, "MNEMO_LOG_LEVEL=warn", "MNEMO_LLM_PROVIDER=offline"}
-	run := exec.Command(mnemoBin, "run", "--addr", addr)
-	run.Env = append(os.Environ(), env...)
-	var runLog bytes.Buffer
-	run.Stdout, run.Stderr = &runLog, &runLog
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = run.Wait(); close(done) }()
-	stop := func() {
-		_ = run.Process.Signal(syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = run.Process.Kill()
-			<-done
-		}
-	}
-	defer stop()
+	r := startRun(t) // ready, and run.json written before it said so
+	home, addr, pid := r.home, strings.TrimPrefix(r.url, "http://"), r.proc.Cmd.Process.Pid
 	deadline := time.Now().Add(90 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				if _, err := os.Stat(filepath.Join(home, "run.json")); err == nil {
-					break
-				}
-			}
-		}
-		select {
-		case <-done:
-			t.Fatalf("mnemo run exited:\n%s", runLog.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mnemo run not ready within 90 s:\n%s", runLog.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 	// The worker up with its consumers, so the figures are complete.
 	for {
 		var st query.Stats
@@ -187,7 +141,7 @@ func TestStatusCLI(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("worker not up within 90 s: %v %+v\n%s", err, st, runLog.String())
+			t.Fatalf("worker not up within 90 s: %v %+v", err, st)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -206,7 +160,7 @@ func TestStatusCLI(t *testing.T) {
 	}
 	for _, want := range []string{
 		`^Mnemo is running at http://` + regexp.QuoteMeta(addr) + `$`,
-		`^  process +mnemo run, pid ` + fmt.Sprint(run.Process.Pid) + `, home ` + regexp.QuoteMeta(home) + `$`,
+		`^  process +mnemo run, pid ` + fmt.Sprint(pid) + `, home ` + regexp.QuoteMeta(home) + `$`,
 		`^  compressor +offline$`,
 		`^  store +` + regexp.QuoteMeta(filepath.Join(home, "mnemo.db")) + `, [0-9.]+ [KM]iB$`,
 		`^  memory +1 observations, 0 sessions, 0 prompts, 0 summaries$`,
@@ -224,11 +178,11 @@ func TestStatusCLI(t *testing.T) {
 	out, _, code = runCLI(t, statusEnv, "status", "--json")
 	var rep statusReport
 	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || !rep.Running || rep.Stats == nil || rep.Stats.Observations != 1 ||
-		rep.Stats.StoreBytes <= 0 || rep.Compressor != "offline" || rep.PID != run.Process.Pid {
+		rep.Stats.StoreBytes <= 0 || rep.Compressor != "offline" || rep.PID != pid {
 		t.Fatalf("status --json: %d %s", code, out)
 	}
 
-	stop()
+	r.proc.Signal(syscall.SIGINT)
 	out, _, code = runCLI(t, statusEnv, "status")
 	if code != statusExitDown || !strings.Contains(out, "Mnemo is not running at http://") {
 		t.Fatalf("status after stop: exit %d\n%s", code, out)
