@@ -8,6 +8,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/embed/embedtest"
 	"github.com/mnemo-dev/mnemo/pkg/semantic"
 	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/testkit"
 )
 
 // sessionUnit is a session of project with one prompt, one observation and
@@ -30,8 +31,19 @@ func sessionUnit(sid, project, prompt, title, request, learned string) store.Uni
 // by a paraphrase, never twice through a redelivery, gone once purged, and
 // reindexed under a new model with every kind's old vectors dropped.
 func TestSummariesAndPromptsEmbeddedAndSearched(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testKinds(t, openStore(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		st, err := store.Open(context.Background(), testkit.StartPostgres(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		testKinds(t, st)
+	})
+}
+
+func testKinds(t *testing.T, st store.Store) {
 	ctx := context.Background()
-	st := openStore(t)
 	srv := embedtest.NewOpenAI(t, 128)
 	c1 := client(t, srv, "m1")
 	u := sessionUnit("s1", "acme", "Please write the readme", "Check greeting", "Make the sluggish login quick", "token refresh was slow")
