@@ -14,6 +14,7 @@ import (
 
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/exit"
+	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/mnemo-dev/mnemo/services/query"
 )
 
@@ -130,7 +131,20 @@ func semanticLine(s query.SemanticStats) string {
 	if !s.On {
 		return "off: " + s.Reason
 	}
-	return fmt.Sprintf("on (%s): %d embedded, %d pending, %d in the index (%d MiB)", s.Model, s.Embedded, s.Pending, s.Indexed, s.IndexMB)
+	if len(s.ByKind) == 0 { // a server that counts observations alone
+		return fmt.Sprintf("on (%s): %d embedded, %d pending, %d in the index (%d MiB)", s.Model, s.Embedded, s.Pending, s.Indexed, s.IndexMB)
+	}
+	var parts []string
+	indexed := 0
+	for _, k := range []struct {
+		kind store.Kind
+		name string
+	}{{store.KindObservation, "observations"}, {store.KindSummary, "summaries"}, {store.KindPrompt, "prompts"}} {
+		c := s.ByKind[k.kind]
+		indexed += c.Indexed
+		parts = append(parts, fmt.Sprintf("%s %d embedded, %d pending", k.name, c.Embedded, c.Pending))
+	}
+	return fmt.Sprintf("on (%s): %s; %d in the index (%d MiB)", s.Model, strings.Join(parts, "; "), indexed, s.IndexMB)
 }
 
 // humanBytes is n in B, KiB, MiB or GiB.
