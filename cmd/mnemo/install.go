@@ -185,12 +185,9 @@ func isMnemoEntry(b []byte, n *jnode) bool {
 // new document and the containers it created ("hooks", "hooks/<Event>").
 func installHooks(b []byte, exe string) ([]byte, []string, error) {
 	var created []string
-	root, err := parseSpans(b)
+	root, err := parseObject(b, "the settings file")
 	if err != nil {
 		return nil, nil, err
-	}
-	if root.kind != '{' {
-		return nil, nil, errors.New("the settings file is not a JSON object")
 	}
 	if h, _ := root.member("hooks"); h == nil {
 		if b, err = appendMember(b, root, "hooks", struct{}{}); err != nil {
@@ -317,12 +314,9 @@ func uninstallHooks(b []byte, rec *fileRecord) ([]byte, bool, error) {
 // mcpServers. An mcpServers.mnemo that runs something else is an error.
 func installMCP(b []byte, exe string) ([]byte, []string, error) {
 	var created []string
-	root, err := parseSpans(b)
+	root, err := parseObject(b, "the MCP config file")
 	if err != nil {
 		return nil, nil, err
-	}
-	if root.kind != '{' {
-		return nil, nil, errors.New("the MCP config file is not a JSON object")
 	}
 	want := mcpServer{Type: "stdio", Command: exe, Args: []string{"mcp"}}
 	servers, _ := root.member("mcpServers")

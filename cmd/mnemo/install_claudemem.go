@@ -203,12 +203,9 @@ func restoreClaudeMem(b []byte, rec *claudeMemRecord) (out []byte, exact bool, e
 		return []byte(rec.Before), true, nil
 	}
 	for _, key := range rec.Plugins {
-		root, err := parseSpans(b)
+		root, err := parseObject(b, "the settings file")
 		if err != nil {
 			return nil, false, err
-		}
-		if root.kind != '{' {
-			return nil, false, errors.New("the settings file is not a JSON object")
 		}
 		plugins, _ := root.member("enabledPlugins")
 		if plugins == nil {

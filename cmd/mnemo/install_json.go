@@ -40,6 +40,19 @@ func (n *jnode) member(key string) (*jnode, int) {
 	return nil, -1
 }
 
+// parseObject parses a document that must be a JSON object, as the files
+// install edits are; what names the file in the error.
+func parseObject(b []byte, what string) (*jnode, error) {
+	root, err := parseSpans(b)
+	if err != nil {
+		return nil, err
+	}
+	if root.kind != '{' {
+		return nil, fmt.Errorf("%s is not a JSON object", what)
+	}
+	return root, nil
+}
+
 // parseSpans parses one JSON document (strict JSON: no comments or trailing
 // commas) into spans.
 func parseSpans(b []byte) (*jnode, error) {
