@@ -28,6 +28,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/httpapi"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
+	worker "github.com/mnemo-dev/mnemo/services/agent-worker"
 	"github.com/mnemo-dev/mnemo/services/ingest"
 	"github.com/mnemo-dev/mnemo/services/query"
 	"github.com/mnemo-dev/mnemo/services/reaper"
@@ -43,10 +44,12 @@ type deployService struct {
 	listening          string // the log message saying where it listens
 }
 
+// deployServices' routes are each service's Routes and the /metrics every
+// command serves beside them (daemon.API).
 var deployServices = []deployService{
 	{"ingest", "../../services/ingest/cmd/mnemo-ingest", "MNEMO_ADDR", append(ingest.Routes(), daemon.MetricsRoute), "/readyz", "ingest listening"},
-	{"worker", "../../services/agent-worker/cmd/mnemo-worker", "MNEMO_WORKER_ADDR", daemon.OpsRoutes(), "/healthz", "ops endpoints listening"},
-	{"reaper", "../../services/reaper/cmd/mnemo-reaper", "MNEMO_REAPER_ADDR", reaper.Routes(), "/healthz", "reaper listening"},
+	{"worker", "../../services/agent-worker/cmd/mnemo-worker", "MNEMO_WORKER_ADDR", append(worker.Routes(), daemon.MetricsRoute), "/healthz", "worker listening"},
+	{"reaper", "../../services/reaper/cmd/mnemo-reaper", "MNEMO_REAPER_ADDR", append(reaper.Routes(), daemon.MetricsRoute), "/healthz", "reaper listening"},
 	{"query", "../../services/query/cmd/mnemo-query", "MNEMO_ADDR", append(query.Routes(), daemon.MetricsRoute), "/readyz", "query listening"},
 }
 

@@ -241,16 +241,23 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 		return err
 	}
 
-	if cfg.Reaper.Addr != "" { // the reaper's routes are on --addr; MNEMO_REAPER_ADDR adds its own address
-		_, stopReaperHTTP, err := daemon.ServeHandler(ctx, log, cfg.Reaper.Addr, "MNEMO_REAPER_ADDR", rp.Handler(), "reaper listening")
+	// Everything is served on --addr; MNEMO_WORKER_ADDR and MNEMO_REAPER_ADDR
+	// (off by default) add the worker's and the reaper's own, as their
+	// commands serve them.
+	api := daemon.API{Token: cfg.Token}.WithRegistry(reg)
+	for _, own := range []struct {
+		name, addr, variable string
+		svc                  daemon.Service
+	}{{"worker", cfg.Worker.Addr, "MNEMO_WORKER_ADDR", w}, {"reaper", cfg.Reaper.Addr, "MNEMO_REAPER_ADDR", rp}} {
+		api.Addr, api.Variable = own.addr, own.variable
+		_, stop, err := api.Start(ctx, log, own.svc.Handler(), own.name+" listening")
 		if err != nil {
 			return err
 		}
-		defer stopReaperHTTP()
+		defer stop()
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", daemon.MetricsHandler(reg, cfg.Token))
 	rp.Register(mux)
 	closeServices, err := mountServices(ctx, mux, services{log: log, nc: nc, js: js, rdb: rdb, store: st, reg: reg,
 		ingest: cfg.Ingest, query: cfg.Query, layout: cfg.Worker.Layout, settings: userSettings,
@@ -259,7 +266,7 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: api.Handler(mux), ReadHeaderTimeout: 5 * time.Second}
 
 	info := runInfo{PID: os.Getpid(), Addr: ln.Addr().String(), NATSURL: ns.ClientURL(), RedisURL: redisURL, Store: redactDSN(dsn),
 		Compressor: comp.Name(), CompressorChoice: choice.String()}

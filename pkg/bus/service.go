@@ -63,7 +63,8 @@ func DefaultInstance() string {
 // reaper, query) on nc as the NATS micro service mnemo-<service> with the
 // shared version and the binary's build in its metadata (docs/ARCHITECTURE.md
 // §4): stats answers both the micro stats request and
-// ServiceStatsSubject(service, SubjectToken(instance)).
+// ServiceStatsSubject(service, SubjectToken(instance)). Its errors start with
+// the service's name.
 func AddService(nc *nats.Conn, service, instance, description string, metadata map[string]string, stats func() any) (micro.Service, error) {
 	md := maps.Clone(metadata)
 	if md == nil {
@@ -78,14 +79,14 @@ func AddService(nc *nats.Conn, service, instance, description string, metadata m
 		StatsHandler: func(*micro.Endpoint) any { return stats() },
 	})
 	if err != nil {
-		return nil, fmt.Errorf("register micro service: %w", err)
+		return nil, fmt.Errorf("%s: register micro service: %w", service, err)
 	}
 	err = svc.AddEndpoint("stats", micro.HandlerFunc(func(r micro.Request) {
 		_ = r.RespondJSON(stats())
 	}), micro.WithEndpointSubject(ServiceStatsSubject(service, SubjectToken(instance))))
 	if err != nil {
 		_ = svc.Stop()
-		return nil, fmt.Errorf("add stats endpoint: %w", err)
+		return nil, fmt.Errorf("%s: add stats endpoint: %w", service, err)
 	}
 	return svc, nil
 }

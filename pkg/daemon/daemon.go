@@ -1,7 +1,8 @@
 // Package daemon is what the clustered service commands (mnemo-ingest,
 // mnemo-worker, mnemo-reaper, mnemo-query) share around their service: the
 // flags of the backends they connect to, opening and closing those
-// connections, their metrics registry, and serving HTTP until a signal.
+// connections, their metrics registry, and serving a service's API with
+// /metrics until a signal (Spec).
 package daemon
 
 import (
@@ -236,45 +237,6 @@ func MetricsHandler(reg *prometheus.Registry, token string) http.Handler {
 	return httpapi.RequireToken(token, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 }
 
-// OpsRoutes is every route Ops.Serve serves.
-func OpsRoutes() []httpapi.Route { return []httpapi.Route{MetricsRoute, httpapi.HealthzRoute} }
-
-// Ops is where a command without an API of its own (mnemo-worker) serves
-// /metrics and /healthz for scrapers and probes.
-type Ops struct {
-	Addr     string
-	Token    string
-	variable string
-}
-
-// Bind registers the ops address as variable (default def; empty turns the
-// endpoints off) and the token as MNEMO_TOKEN.
-func (o *Ops) Bind(set *config.Set, variable, def string) {
-	o.variable = variable
-	set.String(&o.Addr, "ops-addr", variable, def, "HTTP address of /metrics and /healthz (empty = none)")
-	set.String(&o.Token, "token", "MNEMO_TOKEN", "", "bearer token for /metrics (required off loopback)")
-}
-
-// Check refuses an address reachable from other machines without a token.
-func (o Ops) Check(p *config.Problems) {
-	if o.Addr != "" {
-		p.Add(config.CheckBind(o.Addr, o.Token))
-	}
-}
-
-// Serve serves /metrics from reg and /healthz (Health), until ctx ends or
-// the returned stop is called; stop waits for the server to finish. bound is
-// the address it listens on ("" when Addr is empty).
-func (o Ops) Serve(ctx context.Context, log *slog.Logger, reg *prometheus.Registry, healthy func() error) (bound string, stop func(), err error) {
-	if o.Addr == "" {
-		return "", func() {}, nil
-	}
-	mux := http.NewServeMux()
-	mux.Handle(MetricsRoute.Pattern, MetricsHandler(reg, o.Token))
-	mux.Handle(httpapi.HealthzRoute.Pattern, Health(log, healthy))
-	return ServeHandler(ctx, log, o.Addr, o.variable, mux, "ops endpoints listening")
-}
-
 // Health answers /healthz: 200 while healthy returns nil, else 503, the
 // reason logged when log is not nil (a probe says only up or not).
 func Health(log *slog.Logger, healthy func() error) http.Handler {
@@ -288,29 +250,6 @@ func Health(log *slog.Logger, healthy func() error) http.Handler {
 		}
 		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-}
-
-// ServeHandler listens on addr (variable is the setting that names it, for
-// the error) and serves h in the background until ctx ends or the returned
-// stop is called; stop waits for the server to finish. It logs msg with the
-// bound address, which it returns: what a service without a blocking HTTP
-// server of its own (worker, reaper) runs beside its Run.
-func ServeHandler(ctx context.Context, log *slog.Logger, addr, variable string, h http.Handler, msg string) (bound string, stop func(), err error) {
-	ln, err := Listen(addr, variable)
-	if err != nil {
-		return "", nil, err
-	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := Serve(sctx, log, hs, ln, 2*time.Second, nil); err != nil {
-			log.Error("http server stopped", "addr", addr, "err", err)
-		}
-	}()
-	log.Info(msg, "addr", ln.Addr().String())
-	return ln.Addr().String(), func() { cancel(); <-done }, nil
 }
 
 // Serve serves hs on ln until ctx ends or serving fails. Then it calls

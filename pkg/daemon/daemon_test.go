@@ -197,25 +197,21 @@ func TestStartReportsEveryProblemAtOnce(t *testing.T) {
 	}
 }
 
-func TestOpsMetricsNeedTheTokenAndHealthSaysWhy(t *testing.T) {
-	var p config.Problems
-	daemon.Ops{Addr: "0.0.0.0:37804"}.Check(&p)
-	if err := p.Err(); err == nil || !strings.Contains(err.Error(), "MNEMO_TOKEN") {
-		t.Fatalf("off loopback without a token: %v, want a problem naming MNEMO_TOKEN", err)
-	}
-
+func TestAPIServesMetricsBehindTheTokenBesideTheHandler(t *testing.T) {
 	reg := daemon.Registry()
 	applied := prometheus.NewCounter(prometheus.CounterOpts{Name: "mnemo_test_applied_total", Help: "test"})
 	reg.MustRegister(applied)
 	applied.Add(3)
 	var sick atomic.Bool
-	ops := daemon.Ops{Addr: "127.0.0.1:0", Token: "s3cret"}
-	addr, stop, err := ops.Serve(context.Background(), quiet, reg, func() error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", daemon.Health(quiet, func() error {
 		if sick.Load() {
 			return errors.New("not connected to NATS")
 		}
 		return nil
-	})
+	}))
+	api := daemon.API{Addr: "127.0.0.1:0", Variable: "MNEMO_TEST_ADDR", Token: "s3cret"}.WithRegistry(reg)
+	addr, stop, err := api.Start(context.Background(), quiet, mux, "test listening")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,8 +241,13 @@ func TestOpsMetricsNeedTheTokenAndHealthSaysWhy(t *testing.T) {
 	if code, body := get("/healthz", ""); code != http.StatusServiceUnavailable || strings.Contains(body, "NATS") {
 		t.Fatalf("/healthz unhealthy: %d %s", code, body)
 	}
+	taken := api
+	taken.Addr = addr
+	if _, _, err := taken.Start(context.Background(), quiet, mux, "test listening"); err == nil || !strings.Contains(err.Error(), "MNEMO_TEST_ADDR") {
+		t.Fatalf("second server on %s: %v, want an error naming MNEMO_TEST_ADDR", addr, err)
+	}
 	stop()
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
-		t.Fatal("ops endpoints still answering after stop")
+		t.Fatal("API still answering after stop")
 	}
 }

@@ -40,3 +40,22 @@ func Probes(mux *http.ServeMux, ready func(context.Context) error, log *slog.Log
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 }
+
+// ProbedRoutes is the probes' routes followed by one per entry of table,
+// whose pattern pattern gives: what a Handler built by Probed serves.
+func ProbedRoutes[T any](table []T, pattern func(T) string) []Route {
+	out := []Route{HealthzRoute, ReadyzRoute}
+	for _, t := range table {
+		out = append(out, Route{Pattern: pattern(t)})
+	}
+	return out
+}
+
+// Probed is a service's standalone API: the routes register mounts, and
+// Probes beside them answering ready.
+func Probed(register func(*http.ServeMux), ready func(context.Context) error, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	register(mux)
+	Probes(mux, ready, log)
+	return mux
+}

@@ -19,7 +19,13 @@ import (
 type Config struct {
 	// WorkerID names this worker in Redis (leases, locks, in-flight registry).
 	WorkerID string
-	Layout   bus.Layout
+	// Addr is the HTTP address of /metrics and /healthz ("" = none, the
+	// default: a machine may run several workers); off loopback it needs
+	// Token.
+	Addr string
+	// Token, when set, is required as a bearer token on /metrics.
+	Token  string
+	Layout bus.Layout
 	// Linger is how long a session actor waits for more events before it
 	// exits (SessionManager's LINGER_TIMEOUT_MS).
 	Linger time.Duration
@@ -100,6 +106,8 @@ func defaultWorkerID() string {
 // Bind binds the config to flags and MNEMO_* variables.
 func (c *Config) Bind(s *config.Set) {
 	s.String(&c.WorkerID, "worker-id", "MNEMO_WORKER_ID", c.WorkerID, "this worker's ID in Redis")
+	s.String(&c.Addr, "ops-addr", "MNEMO_WORKER_ADDR", c.Addr, "HTTP address of /metrics and /healthz (empty = none)")
+	s.String(&c.Token, "token", "MNEMO_TOKEN", c.Token, "bearer token for /metrics (required off loopback)")
 	c.Layout.Bind(s)
 	s.Duration(&c.Linger, "linger", "MNEMO_LINGER", c.Linger, "how long a session actor waits for more events")
 	s.Duration(&c.LockTTL, "lock-ttl", "MNEMO_LOCK_TTL", c.LockTTL, "session lock lease")
@@ -133,6 +141,9 @@ func (c Config) Validate() error {
 	var p config.Problems
 	p.Add(c.Layout.Validate())
 	p.Addf(c.WorkerID == "" || len(c.WorkerID) > 128, "worker ID must be 1-128 characters (MNEMO_WORKER_ID)")
+	if c.Addr != "" {
+		p.Add(config.CheckBind(c.Addr, c.Token))
+	}
 	p.Addf(c.Linger < 0, "linger must not be negative (MNEMO_LINGER)")
 	p.Addf(c.LockTTL < time.Second, "lock TTL must be at least 1s (MNEMO_LOCK_TTL)")
 	p.Addf(c.MemberTTL < time.Second, "member TTL must be at least 1s (MNEMO_MEMBER_TTL)")

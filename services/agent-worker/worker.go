@@ -22,7 +22,6 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nats.go/micro"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -79,7 +78,8 @@ type Worker struct {
 	down *outage.Backends
 }
 
-// New checks the config and returns a worker; Run starts it.
+// New checks the config and returns a worker. It starts nothing, so it takes
+// no context: Run(ctx) starts the work and ends it with ctx.
 func New(cfg Config, d Deps) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -162,7 +162,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker: subscribe to aborts: %w", err)
 	}
 	defer func() { _ = abortSub.Unsubscribe() }()
-	svc, err := w.addService()
+	svc, err := bus.AddService(w.d.NC, "worker", w.cfg.WorkerID, "Mnemo agent worker: per-session ordered processing",
+		map[string]string{"worker": w.cfg.WorkerID}, func() any { return w.Stats() })
 	if err != nil {
 		return err
 	}
@@ -517,15 +518,6 @@ func (w *Worker) Stats() Stats {
 func (w *Worker) timeLLM(start time.Time) {
 	w.llmCalls.Add(1)
 	w.llmNanos.Add(int64(time.Since(start)))
-}
-
-func (w *Worker) addService() (micro.Service, error) {
-	svc, err := bus.AddService(w.d.NC, "worker", w.cfg.WorkerID, "Mnemo agent worker: per-session ordered processing",
-		map[string]string{"worker": w.cfg.WorkerID}, func() any { return w.Stats() })
-	if err != nil {
-		return nil, fmt.Errorf("worker: %w", err)
-	}
-	return svc, nil
 }
 
 // shutdown stops pulling, NAKs queued work, gives in-flight work the grace

@@ -24,7 +24,7 @@ import (
 func TestZombieWorkerWritesAreRefused(t *testing.T) {
 	p := newPipeline(t, "")
 	w1 := p.spawn(t, "w1", "MNEMO_LLM_SIMULATED_LATENCY=4s", "MNEMO_WORKER_ADDR=127.0.0.1:0")
-	ops := w1.WaitLog(t, "ops endpoints listening", 30*time.Second)
+	ops := w1.WaitLog(t, "worker listening", 30*time.Second)
 	ctx := context.Background()
 	sessions := sessionIDs("z", 4)
 	p.publish(ctx, sessions, 6, 6)

@@ -96,18 +96,23 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if d.Meta != nil {
 		s.meta = newMetaWriter(ctx, d.Meta, cfg.MetaQueue, s.log, m)
 	}
-	if s.svc, err = s.addService(); err != nil {
+	s.svc, err = bus.AddService(d.NC, "ingest", d.Instance, "Mnemo ingest: persist-first event intake into JetStream",
+		map[string]string{"instance": d.Instance}, func() any { return s.Stats() })
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// routes is ingest's route table; Register mounts it and Routes exports it.
-var routes = []struct {
+// route is one endpoint: its pattern and its handler.
+type route struct {
 	pattern string
 	h       func(*Server, http.ResponseWriter, *http.Request)
-}{
+}
+
+// routes is ingest's route table; Register mounts it and Routes exports it.
+var routes = []route{
 	{"POST /v1/events", (*Server).handleEvent},
 	{"POST /v1/events:batch", (*Server).handleBatch},
 	{"POST /v1/hooks/claude-code/{event}", (*Server).handleClaudeCode},
@@ -128,21 +133,12 @@ func (s *Server) Register(mux *http.ServeMux) {
 // Routes is every route Handler serves: the /v1 endpoints behind the token
 // and the open probes.
 func Routes() []httpapi.Route {
-	out := []httpapi.Route{httpapi.HealthzRoute, httpapi.ReadyzRoute}
-	for _, rt := range routes {
-		out = append(out, httpapi.Route{Pattern: rt.pattern})
-	}
-	return out
+	return httpapi.ProbedRoutes(routes, func(rt route) string { return rt.pattern })
 }
 
 // Handler is the whole standalone API: the /v1 endpoints, /healthz and
 // /readyz (the command adds /metrics).
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	s.Register(mux)
-	httpapi.Probes(mux, s.Ready, s.log)
-	return mux
-}
+func (s *Server) Handler() http.Handler { return httpapi.Probed(s.Register, s.Ready, s.log) }
 
 // Ready reports whether events can be accepted: NATS connected and the
 // streams in place.
@@ -192,15 +188,6 @@ func (s *Server) Close() {
 			s.meta.close(3 * time.Second)
 		}
 	})
-}
-
-func (s *Server) addService() (micro.Service, error) {
-	svc, err := bus.AddService(s.d.NC, "ingest", s.d.Instance, "Mnemo ingest: persist-first event intake into JetStream",
-		map[string]string{"instance": s.d.Instance}, func() any { return s.Stats() })
-	if err != nil {
-		return nil, fmt.Errorf("ingest: %w", err)
-	}
-	return svc, nil
 }
 
 func retryAfter(d time.Duration) string {

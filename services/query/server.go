@@ -195,7 +195,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		})
 	if err != nil {
 		h.close()
-		return nil, fmt.Errorf("query: %w", err)
+		return nil, err
 	}
 	if s.sem, err = startSemantic(ctx, d.Store, d.Embedder, d.NC, s); err != nil {
 		_ = s.svc.Stop()
@@ -265,20 +265,11 @@ func (s *Server) Register(mux *http.ServeMux) {
 // Routes is every route Handler serves: the endpoints and the viewer behind
 // the token and the open probes.
 func Routes() []httpapi.Route {
-	out := []httpapi.Route{httpapi.HealthzRoute, httpapi.ReadyzRoute}
-	for _, rt := range routes {
-		out = append(out, httpapi.Route{Pattern: rt.pattern})
-	}
-	return out
+	return httpapi.ProbedRoutes(routes, func(rt route) string { return rt.pattern })
 }
 
 // Handler is the standalone API: the /v1 endpoints plus /healthz and /readyz.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	s.Register(mux)
-	httpapi.Probes(mux, s.Ready, s.log)
-	return mux
-}
+func (s *Server) Handler() http.Handler { return httpapi.Probed(s.Register, s.Ready, s.log) }
 
 // Ready reports whether the store answers and NATS is connected.
 func (s *Server) Ready(ctx context.Context) error {

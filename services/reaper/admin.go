@@ -20,12 +20,11 @@ func (r *Reaper) Register(mux *http.ServeMux) {
 	mux.Handle(ReplayRoute.Pattern, httpapi.RequireToken(r.cfg.Token, http.HandlerFunc(r.handleReplay)))
 }
 
-// Handler serves Routes: /metrics from Deps.Registry and the admin routes
-// behind the token, and /healthz, which says only up or not, unlogged
-// (leadership is in /metrics, mnemo_reaper_leader).
+// Handler serves Routes: the admin routes behind the token, and /healthz,
+// which says only up or not, unlogged (leadership is in /metrics,
+// mnemo_reaper_leader, which the command serves beside it).
 func (r *Reaper) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(daemon.MetricsRoute.Pattern, daemon.MetricsHandler(r.d.Registry, r.cfg.Token))
 	mux.Handle(httpapi.HealthzRoute.Pattern, daemon.Health(nil, r.healthyErr))
 	r.Register(mux)
 	return mux
@@ -44,7 +43,7 @@ func (r *Reaper) healthyErr() error {
 
 // Routes is every route Handler serves.
 func Routes() []httpapi.Route {
-	return []httpapi.Route{daemon.MetricsRoute, httpapi.HealthzRoute, ReplayRoute}
+	return []httpapi.Route{httpapi.HealthzRoute, ReplayRoute}
 }
 
 // handleReplay answers 200 {"dead_letter":ID,"event_id":NEW}, 404 for an

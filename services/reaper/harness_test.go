@@ -15,6 +15,7 @@ import (
 	"github.com/mnemo-dev/mnemo/services/reaper"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -84,15 +85,17 @@ func (r *rig) reaperConfig(id string) reaper.Config {
 	return cfg
 }
 
-// startReaper runs an in-process reaper until the test ends.
-func (r *rig) startReaper(cfg reaper.Config) *reaper.Reaper {
+// startReaper runs an in-process reaper until the test ends; its metrics
+// are in the registry returned.
+func (r *rig) startReaper(cfg reaper.Config) (*reaper.Reaper, *prometheus.Registry) {
 	r.t.Helper()
-	rp, err := reaper.New(cfg, reaper.Deps{NC: r.nc, JS: r.js, Redis: r.redis.Client(r.t), Store: r.store, Logger: testkit.Logger()})
+	reg := prometheus.NewRegistry()
+	rp, err := reaper.New(cfg, reaper.Deps{NC: r.nc, JS: r.js, Redis: r.redis.Client(r.t), Store: r.store, Logger: testkit.Logger(), Registry: reg})
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	testkit.RunService(r.t, "reaper "+cfg.ID, rp.Run)
-	return rp
+	return rp, reg
 }
 
 func (r *rig) env(id string) []string {

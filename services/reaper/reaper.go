@@ -33,9 +33,9 @@ type Deps struct {
 	Redis  redis.UniversalClient
 	Store  store.Store
 	Logger *slog.Logger
-	// Registry receives the reaper's metrics and is served on /metrics; nil
-	// makes a new one.
-	Registry *prometheus.Registry
+	// Registry receives the reaper's metrics (the command serves it on
+	// /metrics); nil uses a private one.
+	Registry prometheus.Registerer
 }
 
 // Reaper redelivers dead workers' work, dead-letters exhausted events,
@@ -68,7 +68,8 @@ type Reaper struct {
 	down *outage.Backends
 }
 
-// New checks the config and returns a reaper; Run starts it.
+// New checks the config and returns a reaper. It starts nothing, so it takes
+// no context: Run(ctx) starts the work and ends it with ctx.
 func New(cfg Config, d Deps) (*Reaper, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -318,7 +319,7 @@ func (r *Reaper) addService() (micro.Service, error) {
 	svc, err := bus.AddService(r.d.NC, "reaper", r.cfg.ID, "Mnemo reaper: dead workers, dead letters, idle summaries, audits",
 		map[string]string{"reaper": r.cfg.ID}, func() any { return r.Stats() })
 	if err != nil {
-		return nil, fmt.Errorf("reaper: %w", err)
+		return nil, err
 	}
 	if err := svc.AddEndpoint("replay", micro.HandlerFunc(r.serveReplay), micro.WithEndpointSubject(bus.ReplaySubject)); err != nil {
 		_ = svc.Stop()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
+	"github.com/mnemo-dev/mnemo/pkg/daemon"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/store"
@@ -30,7 +31,7 @@ func TestDeadWorkerWorkRedeliveredAtOnce(t *testing.T) {
 	cfg := r.reaperConfig("r1")
 	cfg.IdleSummary = time.Hour // no synthetic stops in this test
 	cfg.StuckAfter = time.Second
-	rp := r.startReaper(cfg)
+	rp, reg := r.startReaper(cfg)
 	w1 := r.spawnWorker("w1", "MNEMO_LLM_SIMULATED_LATENCY=60s")
 
 	sessions := []string{"dw-a", "dw-b", "dw-c", "dw-d"}
@@ -131,7 +132,7 @@ func TestDeadWorkerWorkRedeliveredAtOnce(t *testing.T) {
 	if n, _ := r.rdb.SCard(ctx, session.WorkerLocksKey("w1")).Result(); n != 0 {
 		t.Errorf("dead worker still holds %d session locks", n)
 	}
-	hs := httptest.NewServer(rp.Handler())
+	hs := httptest.NewServer(daemon.API{}.WithRegistry(reg).Handler(rp.Handler())) // as mnemo-reaper serves it
 	defer hs.Close()
 	body := httpGet(t, hs.URL+"/metrics")
 	for _, want := range []string{"mnemo_reaper_dead_workers_total 1", "mnemo_reaper_consumer_ack_pending", "mnemo_reaper_leader 1"} {

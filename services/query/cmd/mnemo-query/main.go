@@ -3,8 +3,7 @@
 package main
 
 import (
-	"flag"
-	"net/http"
+	"context"
 	"os"
 	"time"
 
@@ -13,50 +12,28 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/daemon"
 	"github.com/mnemo-dev/mnemo/pkg/embed"
 	"github.com/mnemo-dev/mnemo/services/query"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-func main() { daemon.Main("mnemo-query", run) }
-
-func run() error {
+func main() {
 	cfg := query.DefaultConfig()
-	set := config.NewSet(flag.CommandLine)
-	cfg.Bind(set)
-	set.Reads(embed.EnvVars)
-	cmd, err := daemon.Start(set, os.Args[1:], "query", daemon.Needs{Redis: "Redis URL (live workers, active sessions)", Store: true},
-		func(p *config.Problems) { p.Add(cfg.Validate()); p.Add(cfg.ValidateBind()) })
-	if err != nil {
-		return err
-	}
-	defer cmd.Stop()
-	ctx, log := cmd.Ctx, cmd.Log
-
-	ln, err := daemon.Listen(cfg.Addr, "MNEMO_ADDR")
-	if err != nil {
-		return err
-	}
-	c, err := cmd.Backends.Open(ctx, "query", log)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	defer c.Close()
-	reg := daemon.Registry()
-	emb, err := embed.Open(os.Getenv)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	layout := bus.DefaultLayout()
-	layout.Partitions = cfg.Partitions
-	q, err := query.New(ctx, cfg, query.Deps{Store: c.Store, NC: c.NC, JS: c.JS, Layout: layout, Redis: c.Redis, Logger: log, Registry: reg, Embedder: emb})
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/", q.Handler())
-	mux.Handle(daemon.MetricsRoute.Pattern, daemon.MetricsHandler(reg, cfg.Token))
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	log.Info("query listening", "addr", ln.Addr().String())
-	return daemon.Serve(ctx, log, hs, ln, 10*time.Second, q.Close) // q.Close ends the event streams Shutdown would wait on
+	daemon.Run(daemon.Spec{
+		Service: "query",
+		Needs:   daemon.Needs{Redis: "Redis URL (live workers, active sessions)", Store: true},
+		Bind:    func(s *config.Set) { cfg.Bind(s); s.Reads(embed.EnvVars) },
+		Check:   func(p *config.Problems) { p.Add(cfg.Validate()); p.Add(cfg.ValidateBind()) },
+		API: func() daemon.API {
+			return daemon.API{Addr: cfg.Addr, Variable: "MNEMO_ADDR", Token: cfg.Token, Grace: 10 * time.Second}
+		},
+		New: func(ctx context.Context, cmd *daemon.Command, c *daemon.Conns, reg *prometheus.Registry) (daemon.Service, error) {
+			emb, err := embed.Open(os.Getenv)
+			if err != nil {
+				return nil, err
+			}
+			layout := bus.DefaultLayout()
+			layout.Partitions = cfg.Partitions
+			return query.New(ctx, cfg, query.Deps{Store: c.Store, NC: c.NC, JS: c.JS, Layout: layout, Redis: c.Redis,
+				Logger: cmd.Log, Registry: reg, Embedder: emb})
+		},
+	})
 }

@@ -3,41 +3,24 @@
 package main
 
 import (
-	"flag"
-	"os"
+	"context"
 
 	"github.com/mnemo-dev/mnemo/pkg/config"
 	"github.com/mnemo-dev/mnemo/pkg/daemon"
 	"github.com/mnemo-dev/mnemo/services/reaper"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-func main() { daemon.Main("mnemo-reaper", run) }
-
-func run() error {
+func main() {
 	cfg := reaper.DefaultConfig()
-	set := config.NewSet(flag.CommandLine)
-	cfg.Bind(set)
-	cmd, err := daemon.Start(set, os.Args[1:], "reaper", daemon.Needs{Redis: "Redis URL", Store: true},
-		func(p *config.Problems) { p.Add(cfg.Validate()) })
-	if err != nil {
-		return err
-	}
-	defer cmd.Stop()
-	c, err := cmd.Backends.Open(cmd.Ctx, "reaper", cmd.Log)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	r, err := reaper.New(cfg, reaper.Deps{NC: c.NC, JS: c.JS, Redis: c.Redis, Store: c.Store, Logger: cmd.Log, Registry: daemon.Registry()})
-	if err != nil {
-		return err
-	}
-	if cfg.Addr != "" {
-		_, stop, err := daemon.ServeHandler(cmd.Ctx, cmd.Log, cfg.Addr, "MNEMO_REAPER_ADDR", r.Handler(), "reaper listening")
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
-	return r.Run(cmd.Ctx)
+	daemon.Run(daemon.Spec{
+		Service: "reaper",
+		Needs:   daemon.Needs{Redis: "Redis URL", Store: true},
+		Bind:    cfg.Bind,
+		Check:   func(p *config.Problems) { p.Add(cfg.Validate()) },
+		API:     func() daemon.API { return daemon.API{Addr: cfg.Addr, Variable: "MNEMO_REAPER_ADDR", Token: cfg.Token} },
+		New: func(_ context.Context, cmd *daemon.Command, c *daemon.Conns, reg *prometheus.Registry) (daemon.Service, error) {
+			return reaper.New(cfg, reaper.Deps{NC: c.NC, JS: c.JS, Redis: c.Redis, Store: c.Store, Logger: cmd.Log, Registry: reg})
+		},
+	})
 }
