@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/mnemo-dev/mnemo/services/reaper"
@@ -24,33 +23,13 @@ func BenchmarkRecoveryAfterKill(b *testing.B) {
 		cfg.IdleSummary = time.Hour
 		r.startReaper(cfg)
 		w1 := r.spawnWorker("w1", "MNEMO_LLM_SIMULATED_LATENCY=60s")
-		const sessions, perSession = 20, 3
-		tools := map[string][]string{}
-		last := map[string]uint64{}
-		var held []uint64
-		for s := 0; s < sessions; s++ {
-			sid := fmt.Sprintf("rec-%02d", s)
-			r.publish(&event.Envelope{SessionID: sid, Kind: event.KindSessionStart, Source: "startup"})
-			for j := 0; j < perSession; j++ {
-				e := toolUse(sid, j)
-				last[sid] = r.publish(e)
-				tools[sid] = append(tools[sid], e.EventID)
-				held = append(held, last[sid])
-			}
+		var sessions []string
+		for s := 0; s < 20; s++ {
+			sessions = append(sessions, fmt.Sprintf("rec-%02d", s))
 		}
+		tools, last, held := r.publishToolUses(sessions, 3)
 		ctx := context.Background()
-		waitFor(b, 30*time.Second, "w1 to hold every tool use", func() bool {
-			h, err := session.Inflight(ctx, r.rdb, "w1")
-			if err != nil {
-				return false
-			}
-			for _, s := range held {
-				if _, ok := h[fmt.Sprint(s)]; !ok {
-					return false
-				}
-			}
-			return true
-		})
+		r.waitHolding("w1", held, 30*time.Second)
 		r.spawnWorker("w2")
 		waitFor(b, 30*time.Second, "w2 to lease partitions", func() bool {
 			for p := 0; p < r.layout.Partitions; p++ {

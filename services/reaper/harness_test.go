@@ -10,6 +10,7 @@ import (
 
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
+	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/mnemo-dev/mnemo/services/reaper"
@@ -139,6 +140,41 @@ func (r *rig) spawnReaper(id, addr string, env ...string) *testkit.Proc {
 func (r *rig) spawn(bin, id string, env ...string) *testkit.Proc {
 	r.t.Helper()
 	return testkit.StartProc(r.t, id, bin, append(r.env(id), env...)...)
+}
+
+// publishToolUses starts each session and publishes perSession tool uses
+// in it; it returns each session's tool event IDs and last sequence, and the
+// sequences of all the tool uses.
+func (r *rig) publishToolUses(sessions []string, perSession int) (tools map[string][]string, last map[string]uint64, seqs []uint64) {
+	r.t.Helper()
+	tools, last = map[string][]string{}, map[string]uint64{}
+	for _, sid := range sessions {
+		r.publish(&event.Envelope{SessionID: sid, Kind: event.KindSessionStart, Source: "startup"})
+		for i := 0; i < perSession; i++ {
+			e := toolUse(sid, i)
+			last[sid] = r.publish(e)
+			tools[sid] = append(tools[sid], e.EventID)
+			seqs = append(seqs, last[sid])
+		}
+	}
+	return tools, last, seqs
+}
+
+// waitHolding waits until worker holds every message of seqs in flight.
+func (r *rig) waitHolding(worker string, seqs []uint64, timeout time.Duration) {
+	r.t.Helper()
+	waitFor(r.t, timeout, worker+" to hold every tool use", func() bool {
+		h, err := session.Inflight(context.Background(), r.rdb, worker)
+		if err != nil {
+			return false
+		}
+		for _, s := range seqs {
+			if _, ok := h[fmt.Sprint(s)]; !ok {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // publish publishes one event of the session and returns its sequence.

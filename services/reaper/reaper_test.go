@@ -35,33 +35,11 @@ func TestDeadWorkerWorkRedeliveredAtOnce(t *testing.T) {
 	w1 := r.spawnWorker("w1", "MNEMO_LLM_SIMULATED_LATENCY=60s")
 
 	sessions := []string{"dw-a", "dw-b", "dw-c", "dw-d"}
-	tools := map[string][]string{}
-	last := map[string]uint64{}
-	var toolSeqs []uint64
-	for _, sid := range sessions {
-		r.publish(&event.Envelope{SessionID: sid, Kind: event.KindSessionStart, Source: "startup"})
-		for i := 0; i < 2; i++ {
-			e := toolUse(sid, i)
-			last[sid] = r.publish(e)
-			tools[sid] = append(tools[sid], e.EventID)
-			toolSeqs = append(toolSeqs, last[sid])
-		}
-	}
+	tools, last, toolSeqs := r.publishToolUses(sessions, 2)
 	ctx := context.Background()
 	// w1 holds every tool use: the first of each session in its (slow)
 	// compressor call, the second queued behind it.
-	waitFor(t, 20*time.Second, "w1 to hold every tool use", func() bool {
-		h, err := session.Inflight(ctx, r.rdb, "w1")
-		if err != nil {
-			return false
-		}
-		for _, s := range toolSeqs {
-			if _, ok := h[fmt.Sprint(s)]; !ok {
-				return false
-			}
-		}
-		return true
-	})
+	r.waitHolding("w1", toolSeqs, 20*time.Second)
 	// The audit sees the held messages, and flags their partitions once the
 	// oldest is older than StuckAfter (1s here).
 	var audit []reaper.PartitionAudit
