@@ -290,14 +290,8 @@ func TestClaudeCodeTimeoutKillsProcessGroup(t *testing.T) {
 	if len(pids) != 4 {
 		t.Fatalf("log %q: want two runs, each with its child", b)
 	}
-	deadline := time.Now().Add(10 * time.Second)
 	for _, pid := range pids {
-		for testkit.Alive(pid) {
-			if time.Now().After(deadline) {
-				t.Fatalf("process %d still alive after its call ended", pid)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		testkit.WaitFor(t, 10*time.Second, fmt.Sprintf("process %d to end with its call", pid), func() bool { return !testkit.Alive(pid) })
 	}
 }
 

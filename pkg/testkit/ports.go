@@ -71,3 +71,17 @@ func (p *Proc) WaitLog(t testing.TB, marker string, timeout time.Duration) strin
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// WaitFor polls cond until it holds, failing the test once timeout has
+// passed; it returns how long cond took to hold.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > timeout {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}

@@ -37,7 +37,7 @@ func TestZombieWorkerWritesAreRefused(t *testing.T) {
 		}
 		return true
 	}
-	waitUntil(t, 30*time.Second, "w1 to hold every session's lock", holds)
+	testkit.WaitFor(t, 30*time.Second, "w1 to hold every session's lock", holds)
 	stopOutsideCommit(t, w1.Cmd.Process, p.storeDSN)
 	t.Cleanup(func() { _ = w1.Cmd.Process.Signal(syscall.SIGCONT) })
 	for _, sid := range sessions {
@@ -65,7 +65,7 @@ func TestZombieWorkerWritesAreRefused(t *testing.T) {
 	if err := w1.Cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 60*time.Second, "w1 to count a refused stale write", func() bool {
+	testkit.WaitFor(t, 60*time.Second, "w1 to count a refused stale write", func() bool {
 		return metric(ops, "mnemo_worker_stale_writes_refused_total") >= 1
 	})
 	total := 0
@@ -117,18 +117,6 @@ func stopOutsideCommit(t *testing.T, proc *os.Process, dsn string) {
 		time.Sleep(30 * time.Millisecond)
 	}
 	t.Fatal("the worker held the store's write lock at each of 50 stops")
-}
-
-// waitUntil polls cond until it holds, failing the test after timeout.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // metric reads one unlabelled counter from a /metrics endpoint (-1 when it

@@ -390,10 +390,10 @@ func TestRedisDownStillAccepts(t *testing.T) {
 	if a := e.postEvent(ev); a.status != 202 {
 		t.Fatalf("status %d", a.status)
 	}
-	waitFor(t, 5*time.Second, func() bool {
+	testkit.WaitFor(t, 5*time.Second, "session metadata written to Redis", func() bool {
 		m, err := e.meta.Get(context.Background(), "s-meta")
 		return err == nil && m.Project == "acme"
-	}, "session metadata written to Redis")
+	})
 
 	e.redis.Kill()
 	for i := 0; i < 5; i++ {
@@ -409,10 +409,10 @@ func TestRedisDownStillAccepts(t *testing.T) {
 	if a := e.postEvent(ev2); a.status != 202 {
 		t.Fatalf("status %d", a.status)
 	}
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, "metadata writes resume once Redis is back", func() bool {
 		m, err := e.meta.Get(context.Background(), "s-meta2")
 		return err == nil && m.Project == "acme"
-	}, "metadata writes resume once Redis is back")
+	})
 }
 
 // TestMetaFoldsConcurrentEvents posts the events of a few sessions at once:
@@ -440,25 +440,14 @@ func TestMetaFoldsConcurrentEvents(t *testing.T) {
 	wg.Wait()
 	for s := 0; s < sessions; s++ {
 		sid := fmt.Sprintf("s-fold-%d", s)
-		waitFor(t, 5*time.Second, func() bool {
+		testkit.WaitFor(t, 5*time.Second, sid+" last_event_at is its last event's time", func() bool {
 			m, err := e.meta.Get(context.Background(), sid)
 			return err == nil && m.LastEventAt.Equal(t0.Add((per-1)*time.Second))
-		}, sid+" last_event_at is its last event's time")
+		})
 		m, _ := e.meta.Get(context.Background(), sid)
 		if !m.StartedAt.Equal(t0) || m.Cwd != fmt.Sprintf("/w/%d", s) || m.Project != "acme" {
 			t.Fatalf("%s: %+v, want started_at %v", sid, m, t0)
 		}
-	}
-}
-
-func waitFor(t testing.TB, d time.Duration, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for: %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -31,7 +31,7 @@ func BenchmarkRecoveryAfterKill(b *testing.B) {
 		ctx := context.Background()
 		r.waitHolding("w1", held, 30*time.Second)
 		r.spawnWorker("w2")
-		waitFor(b, 30*time.Second, "w2 to lease partitions", func() bool {
+		testkit.WaitFor(b, 30*time.Second, "w2 to lease partitions", func() bool {
 			for p := 0; p < r.layout.Partitions; p++ {
 				if h, _ := session.LeaseHolder(ctx, r.rdb, p); h == "w2" {
 					return true
@@ -85,13 +85,13 @@ func BenchmarkLeaderTakeover(b *testing.B) {
 		}
 		ctx := context.Background()
 		var leader string
-		waitFor(b, 30*time.Second, "a leader", func() bool {
+		testkit.WaitFor(b, 30*time.Second, "a leader", func() bool {
 			leader, _ = reaper.LeaderID(ctx, r.rdb)
 			return leader != ""
 		})
 		killed := time.Now()
 		procs[leader].Signal(syscall.SIGKILL)
-		waitFor(b, time.Minute, "the other reaper to lead", func() bool {
+		testkit.WaitFor(b, time.Minute, "the other reaper to lead", func() bool {
 			id, _ := reaper.LeaderID(ctx, r.rdb)
 			return id != "" && id != leader
 		})

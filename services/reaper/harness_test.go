@@ -163,7 +163,7 @@ func (r *rig) publishToolUses(sessions []string, perSession int) (tools map[stri
 // waitHolding waits until worker holds every message of seqs in flight.
 func (r *rig) waitHolding(worker string, seqs []uint64, timeout time.Duration) {
 	r.t.Helper()
-	waitFor(r.t, timeout, worker+" to hold every tool use", func() bool {
+	testkit.WaitFor(r.t, timeout, worker+" to hold every tool use", func() bool {
 		h, err := session.Inflight(context.Background(), r.rdb, worker)
 		if err != nil {
 			return false
@@ -202,19 +202,6 @@ func (r *rig) publish(e *event.Envelope) uint64 {
 func toolUse(sid string, i int) *event.Envelope {
 	return &event.Envelope{SessionID: sid, Kind: event.KindToolUse, Cwd: "/w/" + sid,
 		Tool: &event.Tool{Name: "Read", Input: json.RawMessage(fmt.Sprintf(`{"file_path":"/w/%s/f%d.go"}`, sid, i))}}
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > timeout {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return time.Since(start)
 }
 
 // applied reports whether the session's cursor reached seq.

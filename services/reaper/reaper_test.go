@@ -43,7 +43,7 @@ func TestDeadWorkerWorkRedeliveredAtOnce(t *testing.T) {
 	// The audit sees the held messages, and flags their partitions once the
 	// oldest is older than StuckAfter (1s here).
 	var audit []reaper.PartitionAudit
-	waitFor(t, 10*time.Second, "the audit to flag stuck partitions", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the audit to flag stuck partitions", func() bool {
 		var err error
 		if audit, err = rp.AuditPartitions(ctx); err != nil {
 			t.Fatal(err)
@@ -67,7 +67,7 @@ func TestDeadWorkerWorkRedeliveredAtOnce(t *testing.T) {
 	}
 
 	r.spawnWorker("w2")
-	waitFor(t, 20*time.Second, "w2 to lease partitions", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "w2 to lease partitions", func() bool {
 		for p := 0; p < r.layout.Partitions; p++ {
 			if h, _ := session.LeaseHolder(ctx, r.rdb, p); h == "w2" {
 				return true
@@ -83,7 +83,7 @@ func TestDeadWorkerWorkRedeliveredAtOnce(t *testing.T) {
 	killed := time.Now()
 	w1.Signal(syscall.SIGKILL)
 	for _, sid := range sessions {
-		waitFor(t, 30*time.Second, "session "+sid+" applied by w2", func() bool { return r.applied(sid, last[sid]) })
+		testkit.WaitFor(t, 30*time.Second, "session "+sid+" applied by w2", func() bool { return r.applied(sid, last[sid]) })
 	}
 	took := time.Since(killed)
 	t.Logf("held work applied %s after kill -9 (AckWait %s)", took.Round(time.Millisecond), r.layout.AckWait)
@@ -144,7 +144,7 @@ func TestPoisonEventDeadLetteredSessionGoesOn(t *testing.T) {
 		want = append(want, e.EventID)
 	}
 	ctx := context.Background()
-	waitFor(t, 20*time.Second, "later events applied", func() bool { return r.applied(sid, lastSeq) })
+	testkit.WaitFor(t, 20*time.Second, "later events applied", func() bool { return r.applied(sid, lastSeq) })
 	if got := r.observedFrom(sid); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("observations from %v, want %v", got, want)
 	}
@@ -240,7 +240,7 @@ func TestMaxDeliveriesDeadLetteredOnce(t *testing.T) {
 func waitAdvisoriesRead(t *testing.T, r *rig) {
 	t.Helper()
 	ctx := context.Background()
-	waitFor(t, 20*time.Second, "the reaper to read the advisories", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "the reaper to read the advisories", func() bool {
 		c, err := r.js.Consumer(ctx, bus.AdvisoriesStream, reaper.AdvisoryConsumer)
 		if err != nil {
 			return false
@@ -318,12 +318,12 @@ func TestLeaderFailover(t *testing.T) {
 	}
 	ctx := context.Background()
 	var leader string
-	waitFor(t, 20*time.Second, "a leader", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "a leader", func() bool {
 		leader, _ = reaper.LeaderID(ctx, r.rdb)
 		return leader != ""
 	})
 	// Both up: exactly one says it leads, the whole time.
-	waitFor(t, 20*time.Second, "both reapers healthy", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "both reapers healthy", func() bool {
 		return healthz(addrs["ra"]) != "" && healthz(addrs["rb"]) != ""
 	})
 	for i := 0; i < 10; i++ {
@@ -345,7 +345,7 @@ func TestLeaderFailover(t *testing.T) {
 	procs[leader].Signal(syscall.SIGKILL)
 	// A hang guard ten times the leader TTL (3 s); how fast the takeover is
 	// lives in BenchmarkLeaderTakeover.
-	took := waitFor(t, 30*time.Second, "the other reaper to lead", func() bool {
+	took := testkit.WaitFor(t, 30*time.Second, "the other reaper to lead", func() bool {
 		id, _ := reaper.LeaderID(ctx, r.rdb)
 		return id == other && healthz(addrs[other]) == "leader"
 	})
@@ -386,7 +386,7 @@ func TestIdleSessionSummarizedOnce(t *testing.T) {
 		}
 		return len(s)
 	}
-	waitFor(t, 30*time.Second, "the idle summary", func() bool { return summaries() == 1 })
+	testkit.WaitFor(t, 30*time.Second, "the idle summary", func() bool { return summaries() == 1 })
 	stops := r.subjectMsgs(bus.StoredSubject(sid, r.layout.Partitions))
 	stop, err := bus.DecodeEvent(stops[len(stops)-1].Data)
 	if err != nil || stop.Kind != event.KindStop || stop.Source != reaper.IdleSource || stops[len(stops)-1].Sequence <= lastSeq {
@@ -416,11 +416,11 @@ func TestIdleSessionSummarizedOnce(t *testing.T) {
 	if err := r.rdb.ZRem(ctx, session.ActiveKey, sid).Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "metadata rebuilt from the store", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "metadata rebuilt from the store", func() bool {
 		m, err := meta.Get(ctx, sid)
 		return err == nil && m.Project == "acme"
 	})
-	waitFor(t, 20*time.Second, "the rebuilt session to leave the active set", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "the rebuilt session to leave the active set", func() bool {
 		_, err := r.rdb.ZScore(ctx, session.ActiveKey, sid).Result()
 		return err != nil
 	})
@@ -496,7 +496,7 @@ func (r *rig) dlqEntries(sid string, n int, timeout time.Duration) []reaper.Entr
 		r.t.Fatal(err)
 	}
 	var out []reaper.Entry
-	waitFor(r.t, timeout, fmt.Sprintf("%d dlq entries", n), func() bool {
+	testkit.WaitFor(r.t, timeout, fmt.Sprintf("%d dlq entries", n), func() bool {
 		msgs := subjectMsgs(r.t, s, bus.DLQSubject(sid))
 		out = out[:0]
 		for _, m := range msgs {
@@ -588,7 +588,7 @@ func TestReplayOverTheBus(t *testing.T) {
 		t.Fatal(err)
 	}
 	var newID string
-	waitFor(t, 10*time.Second, "a reaper answering on "+bus.ReplaySubject, func() bool {
+	testkit.WaitFor(t, 10*time.Second, "a reaper answering on "+bus.ReplaySubject, func() bool {
 		newID, err = bus.RequestReplay(ctx, r.nc, id)
 		return !errors.Is(err, bus.ErrNoReaper)
 	})
