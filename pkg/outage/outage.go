@@ -5,8 +5,10 @@
 package outage
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -77,4 +79,44 @@ func (b *Backends) Observe(redisErr error, nc *nats.Conn) error {
 		return err
 	}
 	return b.NATS.Observe(natsErr)
+}
+
+// During is Observe for the component name running under ctx, its error
+// prefixed with name. Once ctx has ended it returns nil: the component is
+// stopping, not cut off.
+func (b *Backends) During(ctx context.Context, name string, redisErr error, nc *nats.Conn) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err := b.Observe(redisErr, nc); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// Retry calls try until it returns nil or an error that is final, which it
+// returns as is, waiting 100ms between tries and twice as long each time up
+// to 5s. Each failure is logged ("<what> not available yet") and counts as
+// NATS being away: once that lasted past the limit, or when ctx ends, Retry
+// returns why, prefixed with the component's name.
+func (b *Backends) Retry(ctx context.Context, log *slog.Logger, name, what string, try func(context.Context) error, final error) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := try(ctx)
+		if err == nil || errors.Is(err, final) {
+			return err
+		}
+		if ctx.Err() == nil {
+			if oerr := b.NATS.Observe(err); oerr != nil {
+				return fmt.Errorf("%s: %w", name, oerr)
+			}
+		}
+		log.Warn(what+" not available yet", "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: waiting for %s: %w", name, what, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
 }

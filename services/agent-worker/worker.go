@@ -210,44 +210,23 @@ func (w *Worker) keepAliveEvery() time.Duration {
 // or update, idempotent) and returns the events stream, retrying while the
 // broker is away.
 func (w *Worker) waitStream(ctx context.Context) (jetstream.Stream, error) {
-	backoff := 100 * time.Millisecond
-	for {
-		err := bus.Ensure(ctx, w.d.JS, w.cfg.Layout, w.floors)
-		if err == nil {
-			var s jetstream.Stream
-			if s, err = w.d.JS.Stream(ctx, bus.EventsStream); err == nil {
-				return s, nil
-			}
+	var s jetstream.Stream
+	err := w.down.Retry(ctx, w.log, "worker", "stream "+bus.EventsStream, func(ctx context.Context) error {
+		if err := bus.Ensure(ctx, w.d.JS, w.cfg.Layout, w.floors); err != nil {
+			return err
 		}
-		if errors.Is(err, bus.ErrPartitionMismatch) {
-			return nil, err
-		}
-		if ctx.Err() == nil {
-			if oerr := w.down.NATS.Observe(err); oerr != nil {
-				return nil, fmt.Errorf("worker: %w", oerr)
-			}
-		}
-		w.log.Warn("events stream not available yet", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("worker: waiting for stream %s: %w", bus.EventsStream, ctx.Err())
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
+		var err error
+		s, err = w.d.JS.Stream(ctx, bus.EventsStream)
+		return err
+	}, bus.ErrPartitionMismatch)
+	return s, err
 }
 
 // outages records whether Redis (redisErr, the heartbeat's outcome) and
 // NATS are reachable, and returns the error that ends the worker once
 // either has been away longer than MNEMO_OUTAGE_LIMIT.
 func (w *Worker) outages(ctx context.Context, redisErr error) error {
-	if ctx.Err() != nil {
-		return nil
-	}
-	if err := w.down.Observe(redisErr, w.d.NC); err != nil {
-		return fmt.Errorf("worker: %w", err)
-	}
-	return nil
+	return w.down.During(ctx, "worker", redisErr, w.d.NC)
 }
 
 // rebalance heartbeats, computes this worker's fair share of partitions,

@@ -160,13 +160,7 @@ func (r *Reaper) Run(ctx context.Context) error {
 // and NATS are reachable, and returns the error that ends the reaper once
 // either has been away longer than MNEMO_OUTAGE_LIMIT.
 func (r *Reaper) outages(ctx context.Context, redisErr error) error {
-	if ctx.Err() != nil {
-		return nil
-	}
-	if err := r.down.Observe(redisErr, r.d.NC); err != nil {
-		return fmt.Errorf("reaper: %w", err)
-	}
-	return nil
+	return r.down.During(ctx, "reaper", redisErr, r.d.NC)
 }
 
 // pass takes or keeps leadership and, while leading, runs the tasks that are
@@ -231,25 +225,7 @@ func (r *Reaper) task(ctx context.Context, name string, f func(context.Context) 
 // waitStreams ensures the streams (idempotent) and the advisory consumer,
 // retrying while the broker is away.
 func (r *Reaper) waitStreams(ctx context.Context) error {
-	backoff := 100 * time.Millisecond
-	for {
-		err := r.ensure(ctx)
-		if err == nil || errors.Is(err, bus.ErrPartitionMismatch) {
-			return err
-		}
-		if ctx.Err() == nil {
-			if oerr := r.down.NATS.Observe(err); oerr != nil {
-				return fmt.Errorf("reaper: %w", oerr)
-			}
-		}
-		r.log.Warn("streams not available yet", "err", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("reaper: waiting for streams: %w", ctx.Err())
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
+	return r.down.Retry(ctx, r.log, "reaper", "streams", r.ensure, bus.ErrPartitionMismatch)
 }
 
 func (r *Reaper) ensure(ctx context.Context) error {
