@@ -19,6 +19,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/mnemo-dev/mnemo/services/ingest"
 )
@@ -205,15 +206,7 @@ func TestClusterChaos(t *testing.T) {
 	}
 	// Applied exactly once, in accept order.
 	for sid, want := range acc.tools {
-		obs, err := st.SessionObservations(ctx, sid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, o := range obs {
-			got = append(got, o.SourceEventIDs...)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
+		if got := storetest.ObservedFrom(t, st, sid); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("session %s: observations from %d events, want %d exactly once in accept order", sid, len(got), len(want))
 		}
 		if sums, _ := st.SessionSummaries(ctx, sid); len(sums) != 1 {

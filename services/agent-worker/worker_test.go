@@ -15,6 +15,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/llm"
 	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -152,15 +153,7 @@ func TestSkippedToolsAreNotCompressed(t *testing.T) {
 	if asked := rec.toolNames(); fmt.Sprint(asked) != "[Read Bash]" {
 		t.Fatalf("the compressor was asked about %v, want only Read and Bash", asked)
 	}
-	obs, err := p.store.SessionObservations(ctx, sid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, o := range obs {
-		got = append(got, o.SourceEventIDs...)
-	}
-	if fmt.Sprint(got) != fmt.Sprint(kept) {
+	if got := storetest.ObservedFrom(t, p.store, sid); fmt.Sprint(got) != fmt.Sprint(kept) {
 		t.Fatalf("observations from %v, want only the Read and Bash uses %v", got, kept)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/session"
+	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/mnemo-dev/mnemo/services/reaper"
 )
@@ -53,7 +54,7 @@ func BenchmarkRecoveryAfterKill(b *testing.B) {
 		lost, dup := 0, 0
 		for sid, want := range tools {
 			seen := map[string]int{}
-			for _, id := range r.observedFrom(sid) {
+			for _, id := range storetest.ObservedFrom(r.t, r.store, sid) {
 				seen[id]++
 			}
 			for _, id := range want {

@@ -210,21 +210,6 @@ func (r *rig) applied(sid string, seq uint64) bool {
 	return err == nil && c.LastSeq >= seq
 }
 
-// observedFrom returns the source event IDs of the session's observations,
-// in order.
-func (r *rig) observedFrom(sid string) []string {
-	r.t.Helper()
-	obs, err := r.store.SessionObservations(context.Background(), sid)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	var ids []string
-	for _, o := range obs {
-		ids = append(ids, o.SourceEventIDs...)
-	}
-	return ids
-}
-
 // subjectMsgs returns every stored message on a subject, in order.
 func (r *rig) subjectMsgs(subject string) []*jetstream.RawStreamMsg {
 	return subjectMsgs(r.t, r.events, subject)

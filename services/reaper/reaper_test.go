@@ -18,6 +18,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/mnemo-dev/mnemo/services/reaper"
 	"github.com/nats-io/nats.go/jetstream"
@@ -93,7 +94,7 @@ func TestDeadWorkerWorkRedeliveredAtOnce(t *testing.T) {
 		t.Errorf("held work took %s after the kill, not before AckWait %s: the reaper did not redeliver it", took, r.layout.AckWait)
 	}
 	for _, sid := range sessions {
-		if got := r.observedFrom(sid); fmt.Sprint(got) != fmt.Sprint(tools[sid]) {
+		if got := storetest.ObservedFrom(r.t, r.store, sid); fmt.Sprint(got) != fmt.Sprint(tools[sid]) {
 			t.Errorf("session %s: observations from %v, want exactly once in order %v", sid, got, tools[sid])
 		}
 	}
@@ -145,7 +146,7 @@ func TestPoisonEventDeadLetteredSessionGoesOn(t *testing.T) {
 	}
 	ctx := context.Background()
 	testkit.WaitFor(t, 20*time.Second, "later events applied", func() bool { return r.applied(sid, lastSeq) })
-	if got := r.observedFrom(sid); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := storetest.ObservedFrom(r.t, r.store, sid); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("observations from %v, want %v", got, want)
 	}
 	dlq := r.dlqEntries(sid, 1, 20*time.Second)

@@ -870,3 +870,19 @@ func testPartitionFloors(t *testing.T, dsn string) {
 		}
 	}
 }
+
+// ObservedFrom returns the source event IDs of a session's observations in
+// their stored order: what a test compares with the events it published to
+// see each applied exactly once and in accept order.
+func ObservedFrom(t testing.TB, st store.Store, sid string) []string {
+	t.Helper()
+	obs, err := st.SessionObservations(context.Background(), sid)
+	if err != nil {
+		t.Fatalf("observations of %s: %v", sid, err)
+	}
+	var ids []string
+	for _, o := range obs {
+		ids = append(ids, o.SourceEventIDs...)
+	}
+	return ids
+}
