@@ -92,13 +92,13 @@ type dialect struct {
 	// lastObservationID is the ID of the observation this transaction
 	// inserted last.
 	lastObservationID string
-	// bulkInsert, where set, is one statement (and its one argument)
-	// writing rows into table's cols, each row the values in cols' order,
-	// tail ending the statement (ON CONFLICT …): SQLite's full-text index
-	// flushes at every statement, so one statement a batch is what makes a
-	// bulk import fast there. Where nil, each row is its own statement
-	// (PostgreSQL sends them all in one round trip).
-	bulkInsert func(table string, cols []string, rows [][]any, tail string) (sql string, arg any)
+	// bulkInsert, where set, is the few statements writing rows into
+	// table's cols, each row the values in cols' order, tail ending each
+	// statement (ON CONFLICT …): SQLite's full-text index flushes at every
+	// statement, so a few statements a batch is what makes a bulk import
+	// fast there. Where nil, each row is its own statement (PostgreSQL
+	// sends them all in one round trip).
+	bulkInsert func(table string, cols []string, rows [][]any, tail string) []stmt
 	// bulkIndexed, where set, puts the observations a bulk import just
 	// wrote (IDs above the one bound) into the full-text index, which the
 	// per-row trigger leaves to it: one statement a batch indexes the rows

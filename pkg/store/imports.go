@@ -184,8 +184,8 @@ func (s *sqlStore) importBatch(ctx context.Context, tx executor, b ImportBatch, 
 		if err := scanOne(ctx, tx, `SELECT coalesce(max(id), 0) FROM observations`, nil, &last); err != nil {
 			return res, s.fail("import: last observation", err)
 		}
-		q, arg := s.d.bulkInsert("observations", importedObservationCols, fresh, "")
-		st = append(st, stmt{sql: q, args: []any{arg}}, stmt{sql: importedFilesSQL, args: []any{last, last}})
+		st = append(st, s.d.bulkInsert("observations", importedObservationCols, fresh, "")...)
+		st = append(st, stmt{sql: importedFilesSQL, args: []any{last, last}})
 		if s.d.bulkIndexed != "" {
 			st = append(st, stmt{sql: s.d.bulkIndexed, args: []any{last}})
 		}
@@ -216,15 +216,14 @@ func (s *sqlStore) importBatch(ctx context.Context, tx executor, b ImportBatch, 
 	return res, nil
 }
 
-// rowStmts writes rows (each the values of cols) into table: one bulk
-// statement where the driver has one, else single, one statement a row.
+// rowStmts writes rows (each the values of cols) into table: the driver's
+// bulk statements where it has them, else single, one statement a row.
 func (s *sqlStore) rowStmts(table string, cols []string, rows [][]any, single, tail string) []stmt {
 	switch {
 	case len(rows) == 0:
 		return nil
 	case s.d.bulkInsert != nil:
-		q, arg := s.d.bulkInsert(table, cols, rows, tail)
-		return []stmt{{sql: q, args: []any{arg}}}
+		return s.d.bulkInsert(table, cols, rows, tail)
 	}
 	out := make([]stmt, len(rows))
 	for i, r := range rows {
