@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -33,15 +32,7 @@ func (r *localRun) hook(t *testing.T, hookHome, event string, payload []byte, en
 // post sends a raw hook payload to /v1/hooks/claude-code/{event}.
 func (r *localRun) post(t *testing.T, event string, payload []byte) {
 	t.Helper()
-	resp, err := http.Post(r.url+"/v1/hooks/claude-code/"+event, "application/json", bytes.NewReader(payload))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST %s: %d %s", event, resp.StatusCode, b)
-	}
+	postJSON(t, r.url+"/v1/hooks/claude-code/"+event, payload, http.StatusAccepted, http.StatusOK)
 }
 
 // getJSON reads a query route into v; it reports the status.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -27,14 +26,7 @@ func burst(t *testing.T, base, sid string, n int) {
 				Tool: &event.Tool{Name: "Bash", Input: json.RawMessage(fmt.Sprintf(`{"command":"make step-%d"}`, sent))}})
 		}
 		body, _ := json.Marshal(batch)
-		resp, err := http.Post(base+"/v1/events:batch", "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("POST /v1/events:batch: %d", resp.StatusCode)
-		}
+		postJSON(t, base+"/v1/events:batch", body, http.StatusOK)
 	}
 }
 

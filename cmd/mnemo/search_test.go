@@ -146,12 +146,7 @@ func TestStatusCLI(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	// Some memory to count.
-	body := `{"text":"Releases are cut on Tuesdays.","project":"acme"}`
-	resp, err := http.Post("http://"+addr+"/v1/memories", "application/json", strings.NewReader(body))
-	if err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("save memory: %v %v", err, resp)
-	}
-	resp.Body.Close()
+	postJSON(t, "http://"+addr+"/v1/memories", []byte(`{"text":"Releases are cut on Tuesdays.","project":"acme"}`), http.StatusCreated)
 
 	statusEnv := []string{"MNEMO_HOME=" + home, "MNEMO_URL="}
 	out, stderr, code := runCLI(t, statusEnv, "status")

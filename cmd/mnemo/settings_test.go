@@ -105,14 +105,7 @@ func TestRunContextFollowsSettingsFile(t *testing.T) {
 	payload, project := sessionStartFixture(t)
 	for i, title := range []string{"Chose SQLite for the cache", "Fixed the retry loop", "Added the export command"} {
 		body := fmt.Sprintf(`{"project":%q,"title":%q,"text":"Narrative number %d of the test."}`, project, title, i+1)
-		resp, err := http.Post(url+"/v1/memories", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			t.Fatalf("save memory: HTTP %d", resp.StatusCode)
-		}
+		postJSON(t, url+"/v1/memories", []byte(body), http.StatusCreated)
 	}
 	hookHome := t.TempDir()
 	sessionStart := func(tz string) (rows, full []string, text string) {

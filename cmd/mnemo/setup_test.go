@@ -8,10 +8,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -56,6 +58,21 @@ func waitHTTP(t testing.TB, url string, timeout time.Duration) {
 			t.Fatalf("%s not 200 within %s (%v)", url, timeout, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// postJSON posts body to url and fails the test unless the answer's status
+// is one of want.
+func postJSON(t testing.TB, url string, body []byte, want ...int) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if !slices.Contains(want, resp.StatusCode) {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST %s: %d %s, want %v", url, resp.StatusCode, b, want)
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -180,14 +179,7 @@ func (b *browser) screenshots(t *testing.T, dir, name string) {
 func postHook(t *testing.T, base, fixture string) (session string) {
 	t.Helper()
 	payload, head := readFixture(t, fixture)
-	resp, err := http.Post(base+"/v1/hooks/claude-code/"+head.Event, "application/json", bytes.NewReader(payload))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST %s: %d", fixture, resp.StatusCode)
-	}
+	postJSON(t, base+"/v1/hooks/claude-code/"+head.Event, payload, http.StatusAccepted, http.StatusOK)
 	return head.Session
 }
 
