@@ -230,7 +230,7 @@ func runAll(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 	}
 
 	w, err := worker.New(cfg.Worker, worker.Deps{
-		NC: nc, JS: js, Redis: rdb, Store: st, Compressor: comp, Logger: log, Metrics: worker.NewMetrics(reg), Embedder: emb,
+		NC: nc, JS: js, Redis: rdb, Store: st, Compressor: comp, Logger: log, Registry: reg, Embedder: emb,
 	})
 	if err != nil {
 		return err

@@ -8,8 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics are the worker's Prometheus metrics.
-type Metrics struct {
+// metrics are the worker's Prometheus metrics.
+type metrics struct {
 	applied    prometheus.Counter
 	duplicates prometheus.Counter
 	dead       prometheus.Counter
@@ -18,9 +18,9 @@ type Metrics struct {
 	lag        prometheus.Histogram
 }
 
-// NewMetrics registers the worker's metrics with reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
+// newMetrics registers the worker's metrics with reg.
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
 		applied:    daemon.Counter("mnemo_worker_events_applied_total", "Events applied to the store."),
 		duplicates: daemon.Counter("mnemo_worker_units_duplicate_total", "Units skipped because their events were applied before."),
 		dead:       daemon.Counter("mnemo_worker_events_dead_total", "Events given up on and dead-lettered."),
@@ -31,17 +31,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		lag: daemon.Histogram("mnemo_worker_accept_to_stored_seconds", "Time from the broker's accept to the store commit.",
 			prometheus.ExponentialBuckets(0.001, 2, 16)),
 	}
-	if reg != nil {
-		reg.MustRegister(m.applied, m.duplicates, m.dead, m.stale, m.applyDur, m.lag)
-	}
+	reg.MustRegister(m.applied, m.duplicates, m.dead, m.stale, m.applyDur, m.lag)
 	return m
 }
 
 func (w *Worker) observeApply(start time.Time, evs []streamEvent, res store.ApplyResult) {
-	m := w.d.Metrics
-	if m == nil {
-		return
-	}
+	m := w.m
 	now := time.Now()
 	m.applyDur.Observe(now.Sub(start).Seconds())
 	if res.Duplicate {
@@ -55,15 +50,11 @@ func (w *Worker) observeApply(start time.Time, evs []streamEvent, res store.Appl
 }
 
 func (w *Worker) countDead(n int) {
-	if w.d.Metrics != nil {
-		w.d.Metrics.dead.Add(float64(n))
-	}
+	w.m.dead.Add(float64(n))
 }
 
 func (w *Worker) countStale() {
-	if w.d.Metrics != nil {
-		w.d.Metrics.stale.Inc()
-	}
+	w.m.stale.Inc()
 }
 
 func (w *Worker) isStopping() bool { return w.stoppingFlag.Load() }

@@ -22,6 +22,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/store"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -33,7 +34,9 @@ type Deps struct {
 	Store      store.Store
 	Compressor llm.Compressor
 	Logger     *slog.Logger
-	Metrics    *Metrics // nil = none
+	// Registry receives the worker's metrics (the command serves it on
+	// /metrics); nil uses a private one.
+	Registry prometheus.Registerer
 	// Embedder, when set, embeds stored observations for semantic search
 	// in a loop of the worker's own (docs/ARCHITECTURE.md §14); nil = off.
 	Embedder *embed.Client
@@ -45,6 +48,7 @@ type Worker struct {
 	cfg      Config
 	d        Deps
 	log      *slog.Logger
+	m        *metrics
 	locks    *session.Locks
 	members  *session.Membership
 	leases   *session.PartitionLeases
@@ -93,11 +97,15 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
 	log := d.Logger.With("worker", cfg.WorkerID)
 	w := &Worker{
 		cfg:      cfg,
 		d:        d,
 		log:      log,
+		m:        newMetrics(d.Registry),
 		locks:    session.NewLocks(d.Redis, cfg.LockTTL),
 		members:  session.NewMembership(d.Redis, cfg.WorkerID, cfg.MemberTTL),
 		leases:   session.NewPartitionLeases(d.Redis, cfg.WorkerID, cfg.MemberTTL),

@@ -34,7 +34,7 @@ func main() {
 				return nil, err
 			}
 			return worker.New(cfg, worker.Deps{NC: c.NC, JS: c.JS, Redis: c.Redis, Store: c.Store, Compressor: comp,
-				Logger: cmd.Log, Metrics: worker.NewMetrics(reg), Embedder: emb})
+				Logger: cmd.Log, Registry: reg, Embedder: emb})
 		},
 	})
 }
