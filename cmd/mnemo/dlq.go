@@ -72,10 +72,7 @@ func runDLQ(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	// Flags may come before or after the ID.
 	pos, err := set.ParseInterspersed(args[1:])
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &exit.Error{Code: 2, Err: err}
+		return exit.Usage(err)
 	}
 	cfg.fillFromRun()
 	switch sub {

@@ -48,10 +48,7 @@ func runExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	fs, set, cfg := storeFlags("export", stderr)
 	project := fs.String("project", "", "the project to export (required)")
 	if err := set.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &exit.Error{Code: 2, Err: err}
+		return exit.Usage(err)
 	}
 	if *project == "" || fs.NArg() > 0 {
 		return &exit.Error{Code: 2, Err: errors.New("usage: mnemo export --project P > file.jsonl")}
@@ -113,10 +110,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fs.PrintDefaults()
 	}
 	if err := set.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &exit.Error{Code: 2, Err: err}
+		return exit.Usage(err)
 	}
 	if fs.NArg() != 1 {
 		return &exit.Error{Code: 2, Err: errors.New("usage: mnemo import file.jsonl (- for stdin), or mnemo import claude-mem [PATH]")}

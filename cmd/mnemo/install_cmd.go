@@ -188,11 +188,8 @@ func hookExecutable(exe, flagValue string) (string, error) {
 
 func runInstall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	t, dryRun, err := parseInstallFlags("install", args, stdout, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
 	if err != nil {
-		return &exit.Error{Code: 2, Err: err}
+		return exit.Usage(err)
 	}
 	changed, cm, err := installClaudeCode(t, dryRun)
 	if err != nil {
@@ -226,11 +223,8 @@ func runInstall(ctx context.Context, args []string, stdin io.Reader, stdout, std
 
 func runUninstall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	t, dryRun, err := parseInstallFlags("uninstall", args, stdout, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
 	if err != nil {
-		return &exit.Error{Code: 2, Err: err}
+		return exit.Usage(err)
 	}
 	changed, notes, err := uninstallClaudeCode(t, dryRun)
 	if err != nil {

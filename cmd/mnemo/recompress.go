@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -32,10 +31,7 @@ func runRecompress(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	project := fs.String("project", "", "the project to recompress (required)")
 	since := fs.String("since", "", "only sessions with events since this date (YYYY-MM-DD or RFC 3339)")
 	if err := set.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &exit.Error{Code: 2, Err: err}
+		return exit.Usage(err)
 	}
 	if *project == "" || fs.NArg() > 0 {
 		return &exit.Error{Code: 2, Err: errors.New("usage: mnemo recompress --project P [--since YYYY-MM-DD]")}

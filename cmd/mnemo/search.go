@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -102,10 +101,7 @@ func runSearch(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	set.Bool(&cfg.JSON, "json", "", false, "print the API's JSON answer")
 	words, err := set.ParseInterspersed(args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &exit.Error{Code: 2, Err: err}
+		return exit.Usage(err)
 	}
 	in := searchIn{Query: strings.Join(words, " "), Type: cfg.Type, ObsType: cfg.ObsType, Project: cfg.Project,
 		DateStart: cfg.DateStart, DateEnd: cfg.DateEnd, OrderBy: cfg.OrderBy, Limit: cfg.Limit, Offset: cfg.Offset,

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -42,10 +41,7 @@ func runStatus(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	cfg.bind(set)
 	set.Bool(&asJSON, "json", "", false, "print JSON")
 	if err := set.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &exit.Error{Code: 2, Err: err}
+		return exit.Usage(err)
 	}
 	if fs.NArg() > 0 {
 		return &exit.Error{Code: 2, Err: fmt.Errorf("status takes no arguments")}

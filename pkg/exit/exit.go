@@ -4,6 +4,7 @@ package exit
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 )
 
@@ -35,4 +36,14 @@ func Status(err error) (int, error) {
 		return ee.Code, ee.Err
 	}
 	return 1, err
+}
+
+// Usage is what a command returns when its flags do not parse: nil when
+// help was asked for (the flag package has printed it), else exit status 2
+// with the parse error.
+func Usage(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return &Error{Code: 2, Err: err}
 }

@@ -2,6 +2,7 @@ package exit_test
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"testing"
 
@@ -28,5 +29,17 @@ func TestStatus(t *testing.T) {
 	}
 	if got := (&exit.Error{Code: 4}).Error(); got != "exit status 4" {
 		t.Errorf("message without a cause: %q", got)
+	}
+}
+
+// Asking for help is no error; any other parse error is a usage error,
+// status 2, printing the parse error.
+func TestUsage(t *testing.T) {
+	if err := exit.Usage(fmt.Errorf("parse: %w", flag.ErrHelp)); err != nil {
+		t.Fatalf("help: %v, want nil", err)
+	}
+	bad := errors.New("flag provided but not defined: -x")
+	if code, print := exit.Status(exit.Usage(bad)); code != 2 || print != bad {
+		t.Fatalf("bad flag: status %d printing %v, want 2 printing %v", code, print, bad)
 	}
 }
