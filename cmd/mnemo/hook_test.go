@@ -19,6 +19,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
 	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -52,11 +53,7 @@ func startMnemo(t testing.TB, addr string) *mnemoServer {
 	n := testkit.StartNATS(t)
 	nc, js := n.Connect(t)
 	testkit.Ensure(t, js, testkit.TestLayout())
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := storetest.Open(t, filepath.Join(t.TempDir(), "m.db"))
 	mux := http.NewServeMux()
 	closeAll, err := mountServices(t.Context(), mux, services{nc: nc, js: js, store: st, layout: testkit.TestLayout()})
 	if err != nil {

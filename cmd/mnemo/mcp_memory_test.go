@@ -18,7 +18,7 @@ import (
 func TestMCPSaveMemoryStripsPrivateAndSaysTheLimit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	st := mcpStore(t, ctx)
+	st := mcpStore(t)
 	cs := mcpSession(t, ctx, st, "")
 	save := func(args map[string]any) (string, bool) {
 		t.Helper()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/mnemo-dev/mnemo/services/query"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -26,7 +27,7 @@ import (
 func TestMCPOverStdio(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	st := mcpStore(t, ctx)
+	st := mcpStore(t)
 	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 	seq := uint64(0)
 	apply := func(sid string, u store.Unit) store.ApplyResult {
@@ -174,14 +175,8 @@ func TestMCPOverStdio(t *testing.T) {
 }
 
 // mcpStore opens a SQLite store for an MCP test, closed at its end.
-func mcpStore(t *testing.T, ctx context.Context) store.Store {
-	t.Helper()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+func mcpStore(t *testing.T) store.Store {
+	return storetest.Open(t, filepath.Join(t.TempDir(), "m.db"))
 }
 
 // mcpSession serves st through a real query service (token, when set,

@@ -13,6 +13,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -55,14 +56,7 @@ func newPipeline(t testing.TB, dsn string) *pipeline {
 		dsn = filepath.Join(t.TempDir(), "mnemo.db")
 	}
 	p.storeDSN = dsn
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	p.store = st
+	p.store = storetest.Open(t, dsn)
 	return p
 }
 

@@ -36,7 +36,7 @@ func importBatch(live, fresh, tag string) store.ImportBatch {
 
 func testImport(t *testing.T, dsn string) {
 	ctx := context.Background()
-	st := open(t, dsn)
+	st := Open(t, dsn)
 	var s seq
 	live := mustApply(t, st, toolUnit(&s, "live-1", 1, obs("live-1", "live-proj", store.TypeFeature, "live work", "done live")))
 

@@ -16,7 +16,7 @@ import (
 // wholly private prompt is kept empty and marked private.
 func testImportStripsPrivate(t *testing.T, dsn string) {
 	ctx := context.Background()
-	st := open(t, dsn)
+	st := Open(t, dsn)
 	at := base.Add(-24 * time.Hour)
 	const sid = "imp-private"
 	secrets := []string{"sk-live-AAA", "hunter2BBB", "pwCCC", "tokenDDD", "keyEEE", "secretFFF", "passGGG", "privHHH"}

@@ -36,7 +36,7 @@ func seedText(t *testing.T, st store.Store) (s *seq) {
 // agent) and that a bad order is a typed ErrInvalid.
 func testSearchOrderAndPlatform(t *testing.T, dsn string) {
 	ctx := context.Background()
-	st := open(t, dsn)
+	st := Open(t, dsn)
 	seedText(t, st)
 	s := &seq{n: 100}
 	// A third observation in acme, newest, weakly matching.
@@ -87,7 +87,7 @@ func testSearchOrderAndPlatform(t *testing.T, dsn string) {
 // session's rows leave the index.
 func testSearchPromptsAndSummaries(t *testing.T, dsn string) {
 	ctx := context.Background()
-	st := open(t, dsn)
+	st := Open(t, dsn)
 	s := seedText(t, st)
 	prompts := func(q store.SearchQuery) []store.PromptHit {
 		t.Helper()
@@ -196,7 +196,7 @@ func testSearchPromptsAndSummaries(t *testing.T, dsn string) {
 // recent first) and that the store reports a size.
 func testProjectsAndSize(t *testing.T, dsn string) {
 	ctx := context.Background()
-	st := open(t, dsn)
+	st := Open(t, dsn)
 	if p, err := st.Projects(ctx); err != nil || len(p) != 0 {
 		t.Fatalf("empty store projects: %v %+v", err, p)
 	}

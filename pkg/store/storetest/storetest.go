@@ -75,10 +75,12 @@ func Run(t *testing.T, newDSN NewDSN) {
 // event sequence.
 func begin(t *testing.T, dsn string) (context.Context, store.Store, *seq) {
 	t.Helper()
-	return context.Background(), open(t, dsn), &seq{}
+	return context.Background(), Open(t, dsn), &seq{}
 }
 
-func open(t *testing.T, dsn string) store.Store {
+// Open opens the store at dsn for a test, bounded to 30 s, and closes it
+// when the test ends.
+func Open(t testing.TB, dsn string) store.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -140,13 +142,13 @@ func mustApply(t *testing.T, st store.Store, u store.Unit) store.ApplyResult {
 func testMigrations(t *testing.T, dsn string) {
 	ctx := context.Background()
 	s := &seq{}
-	st := open(t, dsn)
+	st := Open(t, dsn)
 	res := mustApply(t, st, toolUnit(s, "m1", 1, obs("m1", "acme", store.TypeDiscovery, "schema survives", "kept across reopen")))
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
 	// Re-running the migrations on a migrated store changes nothing.
-	again := open(t, dsn)
+	again := Open(t, dsn)
 	got, err := again.Observations(ctx, res.ObservationIDs)
 	if err != nil || len(got) != 1 || got[0].Title != "schema survives" {
 		t.Fatalf("after reopen: %v %+v", err, got)
@@ -154,7 +156,7 @@ func testMigrations(t *testing.T, dsn string) {
 	if c, _ := again.Cursor(ctx, "m1"); c.LastSeq != 1 || c.Fence != 1 {
 		t.Fatalf("cursor after reopen %+v", c)
 	}
-	third := open(t, dsn)
+	third := Open(t, dsn)
 	if _, err := third.Cursor(ctx, "m1"); err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +254,7 @@ func testRepublishedAdvance(t *testing.T, dsn string) {
 }
 
 func testStaleFence(t *testing.T, dsn string) {
-	st := open(t, dsn)
+	st := Open(t, dsn)
 	s := &seq{}
 	mustApply(t, st, toolUnit(s, "f1", 5, obs("f1", "acme", store.TypeChange, "fenced", "n")))
 	_, err := st.Apply(context.Background(), toolUnit(s, "f1", 4, obs("f1", "acme", store.TypeChange, "stale", "n")))
@@ -291,7 +293,7 @@ func testClaimFence(t *testing.T, dsn string) {
 }
 
 func testCursorBackwards(t *testing.T, dsn string) {
-	st := open(t, dsn)
+	st := Open(t, dsn)
 	s := &seq{n: 10}
 	mustApply(t, st, toolUnit(s, "b1", 1, obs("b1", "acme", store.TypeChange, "at 11", "n")))
 	s.n = 4
@@ -302,7 +304,7 @@ func testCursorBackwards(t *testing.T, dsn string) {
 }
 
 func testPartialDuplicate(t *testing.T, dsn string) {
-	st := open(t, dsn)
+	st := Open(t, dsn)
 	s := &seq{}
 	first := toolUnit(s, "p1", 1, obs("p1", "acme", store.TypeChange, "one", "n"))
 	mustApply(t, st, first)
@@ -424,7 +426,7 @@ func seedSearch(t *testing.T, st store.Store) {
 
 func testSearch(t *testing.T, dsn string) {
 	ctx := context.Background()
-	st := open(t, dsn)
+	st := Open(t, dsn)
 	seedSearch(t, st)
 	hits, err := st.Search(ctx, store.SearchQuery{Text: "token refresh", Project: "acme"})
 	if err != nil {
@@ -713,7 +715,7 @@ func testSessionsAndCounts(t *testing.T, dsn string) {
 
 func testDeadLetters(t *testing.T, dsn string) {
 	ctx := context.Background()
-	st := open(t, dsn)
+	st := Open(t, dsn)
 	d := store.DeadLetter{EventID: "dead-1", SessionID: "d1", Seq: 4, Reason: "max deliveries", Deliveries: 5, Payload: []byte(`{"x":1}`), At: base}
 	id, err := st.AddDeadLetter(ctx, d)
 	if err != nil || id == 0 {
@@ -838,7 +840,7 @@ func titleOf(o []store.Observation) string {
 
 func testPartitionFloors(t *testing.T, dsn string) {
 	ctx := context.Background()
-	st := open(t, dsn)
+	st := Open(t, dsn)
 	if f, err := st.PartitionFloors(ctx, "MNEMO_EVENTS@1"); err != nil || len(f) != 0 {
 		t.Fatalf("empty store: %v %v", f, err)
 	}
