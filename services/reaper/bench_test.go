@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/mnemo-dev/mnemo/services/reaper"
@@ -29,17 +28,9 @@ func BenchmarkRecoveryAfterKill(b *testing.B) {
 			sessions = append(sessions, fmt.Sprintf("rec-%02d", s))
 		}
 		tools, last, held := r.publishToolUses(sessions, 3)
-		ctx := context.Background()
 		r.waitHolding("w1", held, 30*time.Second)
 		r.spawnWorker("w2")
-		testkit.WaitFor(b, 30*time.Second, "w2 to lease partitions", func() bool {
-			for p := 0; p < r.layout.Partitions; p++ {
-				if h, _ := session.LeaseHolder(ctx, r.rdb, p); h == "w2" {
-					return true
-				}
-			}
-			return false
-		})
+		r.waitLeasing("w2", 30*time.Second)
 		killed := time.Now()
 		w1.Signal(syscall.SIGKILL)
 		// A session never applied is counted lost below (the report's "no"),

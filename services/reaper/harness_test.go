@@ -12,6 +12,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/session"
 	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/mnemo-dev/mnemo/services/reaper"
 	"github.com/nats-io/nats.go"
@@ -54,17 +55,13 @@ func newRig(t testing.TB, ackWait time.Duration) *rig {
 	testkit.Ensure(t, r.js, r.layout)
 	r.rdb = r.redis.Client(t)
 	r.dsn = filepath.Join(t.TempDir(), "mnemo.db")
+	r.store = storetest.Open(t, r.dsn)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, r.dsn)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	r.store = st
 	// The reaper's consumer exists before any worker or reaper starts, so
 	// that their start-up never updates a stream while it is being made
 	// (the embedded server has a data race there).
+	var err error
 	if r.events, _, err = reaper.EnsureAdvisoryConsumer(ctx, r.js, r.layout); err != nil {
 		t.Fatal(err)
 	}
@@ -174,6 +171,19 @@ func (r *rig) waitHolding(worker string, seqs []uint64, timeout time.Duration) {
 			}
 		}
 		return true
+	})
+}
+
+// waitLeasing waits until worker holds the lease of at least one partition.
+func (r *rig) waitLeasing(worker string, timeout time.Duration) {
+	r.t.Helper()
+	testkit.WaitFor(r.t, timeout, worker+" to lease partitions", func() bool {
+		for p := 0; p < r.layout.Partitions; p++ {
+			if h, _ := session.LeaseHolder(context.Background(), r.rdb, p); h == worker {
+				return true
+			}
+		}
+		return false
 	})
 }
 

@@ -68,14 +68,7 @@ func TestDeadWorkerWorkRedeliveredAtOnce(t *testing.T) {
 	}
 
 	r.spawnWorker("w2")
-	testkit.WaitFor(t, 20*time.Second, "w2 to lease partitions", func() bool {
-		for p := 0; p < r.layout.Partitions; p++ {
-			if h, _ := session.LeaseHolder(ctx, r.rdb, p); h == "w2" {
-				return true
-			}
-		}
-		return false
-	})
+	r.waitLeasing("w2", 20*time.Second)
 	for _, sid := range sessions {
 		if r.applied(sid, last[sid]) {
 			t.Fatalf("session %s applied before the kill; the test holds nothing", sid)
