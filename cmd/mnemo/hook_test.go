@@ -79,22 +79,9 @@ func startMnemo(t testing.TB, addr string) *mnemoServer {
 // stored returns every event in the stream.
 func (m *mnemoServer) stored(t testing.TB) []*event.Envelope {
 	t.Helper()
-	ctx := context.Background()
-	s, err := m.js.Stream(ctx, bus.EventsStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []*event.Envelope
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		raw, err := s.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := bus.DecodeEvent(raw.Data)
+	for _, data := range testkit.StreamData(t, m.js, bus.EventsStream) {
+		e, err := bus.DecodeEvent(data)
 		if err != nil {
 			t.Fatal(err)
 		}

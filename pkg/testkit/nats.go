@@ -297,3 +297,29 @@ func (c *Cluster) StreamLeader(stream string) *NATS {
 	}
 	return nil
 }
+
+// StreamData returns the body of every message of stream, in sequence
+// order, failing the test on any message it cannot read: for streams a test
+// expects to hold every message it published.
+func StreamData(t testing.TB, js jetstream.JetStream, stream string) [][]byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("%s: get seq %d: %v", stream, seq, err)
+		}
+		out = append(out, m.Data)
+	}
+	return out
+}

@@ -150,25 +150,7 @@ func (e *env) storedWithout(n int, secrets ...string) {
 // storedRaw reads the bodies of every message of the events stream.
 func (e *env) storedRaw() [][]byte {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := e.js.Stream(ctx, bus.EventsStream)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var out [][]byte
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if err != nil {
-			e.t.Fatalf("get seq %d: %v", seq, err)
-		}
-		out = append(out, m.Data)
-	}
-	return out
+	return testkit.StreamData(e.t, e.js, bus.EventsStream)
 }
 
 func TestBadInputGetsClear4xx(t *testing.T) {
