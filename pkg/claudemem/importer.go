@@ -8,9 +8,12 @@ import (
 )
 
 // BatchRows is how many rows one import transaction writes: large enough
-// that a transaction's cost is spread, small enough that a killed import
-// loses little and the store's writers are not held up for long.
-const BatchRows = 1000
+// that a transaction's cost (its commit, its full-text segment, the
+// checkpoints its pages bring) is spread, small enough that a killed import
+// loses little and the store's writers wait at most about a tenth of a
+// second. 2500 cost the store's import path 6% less CPU than 1000 (50k
+// observations, six alternating runs: 2.01 s → 1.88 s); 5000 was no better.
+const BatchRows = 2500
 
 // Progress is told, after each batch, how many rows were read so far.
 type Progress func(done int)
