@@ -368,14 +368,18 @@ func TestNATSDownAnswers503AndRecovers(t *testing.T) {
 
 func TestRedisDownStillAccepts(t *testing.T) {
 	e := newEnv(t, ingest.Config{})
-	ev := envelope("s-meta", event.KindSessionStart)
-	if a := e.postEvent(ev); a.status != 202 {
-		t.Fatalf("status %d", a.status)
+	// startRecorded starts session sid and waits for its metadata in Redis.
+	startRecorded := func(sid string, timeout time.Duration, what string) {
+		t.Helper()
+		if a := e.postEvent(envelope(sid, event.KindSessionStart)); a.status != 202 {
+			t.Fatalf("%s: status %d", sid, a.status)
+		}
+		testkit.WaitFor(t, timeout, what, func() bool {
+			m, err := e.meta.Get(context.Background(), sid)
+			return err == nil && m.Project == "acme"
+		})
 	}
-	testkit.WaitFor(t, 5*time.Second, "session metadata written to Redis", func() bool {
-		m, err := e.meta.Get(context.Background(), "s-meta")
-		return err == nil && m.Project == "acme"
-	})
+	startRecorded("s-meta", 5*time.Second, "session metadata written to Redis")
 
 	e.redis.Kill()
 	for i := 0; i < 5; i++ {
@@ -387,14 +391,7 @@ func TestRedisDownStillAccepts(t *testing.T) {
 		t.Fatalf("stream holds %d, want 6", len(got))
 	}
 	e.redis.Start()
-	ev2 := envelope("s-meta2", event.KindSessionStart)
-	if a := e.postEvent(ev2); a.status != 202 {
-		t.Fatalf("status %d", a.status)
-	}
-	testkit.WaitFor(t, 10*time.Second, "metadata writes resume once Redis is back", func() bool {
-		m, err := e.meta.Get(context.Background(), "s-meta2")
-		return err == nil && m.Project == "acme"
-	})
+	startRecorded("s-meta2", 10*time.Second, "metadata writes resume once Redis is back")
 }
 
 // TestMetaFoldsConcurrentEvents posts the events of a few sessions at once:
