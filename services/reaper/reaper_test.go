@@ -510,17 +510,26 @@ func (r *rig) dlqEntries(sid string, n int, timeout time.Duration) []reaper.Entr
 
 func (r *rig) deadLetterOf(eventID string) store.DeadLetter {
 	r.t.Helper()
-	rows, err := r.store.DeadLetters(context.Background(), 100, 0)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	for _, d := range rows {
-		if d.EventID == eventID {
-			return d
+	// The reaper publishes the DLQ entry before it writes the row, so a
+	// test that saw the entry waits for the row.
+	var (
+		found store.DeadLetter
+		rows  []store.DeadLetter
+	)
+	testkit.WaitFor(r.t, 10*time.Second, "dead letter row for "+eventID, func() bool {
+		var err error
+		if rows, err = r.store.DeadLetters(context.Background(), 100, 0); err != nil {
+			r.t.Fatal(err)
 		}
-	}
-	r.t.Fatalf("no dead letter row for %s in %+v", eventID, rows)
-	return store.DeadLetter{}
+		for _, d := range rows {
+			if d.EventID == eventID {
+				found = d
+				return true
+			}
+		}
+		return false
+	})
+	return found
 }
 
 func httpGet(t *testing.T, url string) string {
