@@ -187,11 +187,32 @@ func (s *Server) semanticSearch(ctx context.Context, q store.SearchQuery, hybrid
 	if len(q.Types) > 0 || q.File != "" || !q.Since.IsZero() || !q.Until.IsZero() || q.Platform != "" {
 		k = need*semanticDepth + 50
 	}
-	// The two halves of a hybrid run at once: the full-text search in a
-	// goroutine this call waits for, the embedding and the index here.
-	// The full-text list is as deep as the semantic one: fusion ranks the
-	// two lists' heads, and every row read costs.
-	var th []store.SearchHit
+	ranked, byID, err := rankByMeaning(ctx, s, store.KindObservation, q, k, hybrid,
+		func(tq store.SearchQuery) ([]store.Observation, error) {
+			th, err := s.d.Store.Search(ctx, tq)
+			obs := make([]store.Observation, len(th))
+			for i, h := range th {
+				obs[i] = h.Observation
+			}
+			return obs, err
+		}, func(o store.Observation) int64 { return o.ID })
+	if err != nil {
+		return nil, err
+	}
+	agents := map[string]string{}
+	return pageFused(ranked, byID, func(ids []int64) ([]store.Observation, error) { return s.d.Store.Observations(ctx, ids) },
+		func(o store.Observation) int64 { return o.ID }, func(o store.Observation) bool { return s.semanticFilter(ctx, q, o, agents) },
+		index, q.Offset, q.Limit)
+}
+
+// rankByMeaning ranks kind's memories for q: its index searched k deep
+// for q.Text and, for a hybrid, text (the full-text search, as deep: fusion
+// ranks the two lists' heads, and every row read costs) run at the same
+// time in a goroutine this call waits for, the two fused by reciprocal
+// rank. It returns the ranking and the full-text hits by ID.
+func rankByMeaning[T any](ctx context.Context, s *Server, kind store.Kind, q store.SearchQuery, k int, hybrid bool,
+	text func(store.SearchQuery) ([]T, error), id func(T) int64) ([]semantic.Fused, map[int64]T, error) {
+	var th []T
 	var terr error
 	textDone := make(chan struct{})
 	if hybrid {
@@ -199,42 +220,37 @@ func (s *Server) semanticSearch(ctx context.Context, q store.SearchQuery, hybrid
 		tq.Offset, tq.Limit = 0, min(max(k, 20), 100) // 100: the store's largest page
 		go func() {
 			defer close(textDone)
-			th, terr = s.d.Store.Search(ctx, tq)
+			th, terr = text(tq)
 		}()
 	} else {
 		close(textDone)
 	}
-	hits, err := s.sem.s.Nearest(ctx, store.KindObservation, q.Text, q.Project, min(k, maxSemanticK))
+	hits, err := s.sem.s.Nearest(ctx, kind, q.Text, q.Project, min(k, maxSemanticK))
 	<-textDone
 	if err != nil {
-		return nil, &embedFailure{err}
+		return nil, nil, &embedFailure{err}
 	}
 	if terr != nil {
-		return nil, terr
+		return nil, nil, terr
 	}
+	var ranked []semantic.Fused
 	var sem []int64
 	for _, h := range hits {
 		if h.Score > 0 { // nothing in common: not a match
 			sem = append(sem, h.ID)
+			ranked = append(ranked, semantic.Fused{ID: h.ID, Score: float64(h.Score)})
 		}
 	}
-	ranked := make([]semantic.Fused, len(sem))
-	for i, id := range sem {
-		ranked[i] = semantic.Fused{ID: id, Score: float64(hits[i].Score)}
+	byID := map[int64]T{}
+	if !hybrid {
+		return ranked, byID, nil
 	}
-	byID := map[int64]store.Observation{}
-	if hybrid {
-		text := make([]int64, len(th))
-		for i, h := range th {
-			text[i] = h.Observation.ID
-			byID[h.Observation.ID] = h.Observation
-		}
-		ranked = semantic.Fuse(text, sem)
+	ids := make([]int64, len(th))
+	for i, h := range th {
+		ids[i] = id(h)
+		byID[ids[i]] = h
 	}
-	agents := map[string]string{}
-	return pageFused(ranked, byID, func(ids []int64) ([]store.Observation, error) { return s.d.Store.Observations(ctx, ids) },
-		func(o store.Observation) int64 { return o.ID }, func(o store.Observation) bool { return s.semanticFilter(ctx, q, o, agents) },
-		index, q.Offset, q.Limit)
+	return semantic.Fuse(ids, sem), byID, nil
 }
 
 // pageFused reads the rows of the ranked hits byID lacks (read: the

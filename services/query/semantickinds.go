@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/mnemo-dev/mnemo/pkg/semantic"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 )
 
@@ -73,32 +72,11 @@ func (s *Server) semanticSearchOf(ctx context.Context, what string, q store.Sear
 	if !q.Since.IsZero() || !q.Until.IsZero() || q.Platform != "" {
 		k = need*semanticDepth + 50
 	}
-	hits, err := s.sem.s.Nearest(ctx, kind, q.Text, q.Project, min(k, maxSemanticK))
+	ranked, byID, err := rankByMeaning(ctx, s, kind, q, k, hybrid,
+		func(tq store.SearchQuery) ([]memoryHit, error) { return s.memoryText(ctx, what, tq) },
+		func(h memoryHit) int64 { return h.id })
 	if err != nil {
-		return nil, &embedFailure{err}
-	}
-	var ranked []semantic.Fused
-	var sem []int64
-	for _, h := range hits {
-		if h.Score > 0 { // nothing in common: not a match
-			sem = append(sem, h.ID)
-			ranked = append(ranked, semantic.Fused{ID: h.ID, Score: float64(h.Score)})
-		}
-	}
-	byID := map[int64]memoryHit{}
-	if hybrid {
-		tq := q
-		tq.Offset, tq.Limit = 0, min(max(k, 20), 100) // 100: the store's largest page
-		th, err := s.memoryText(ctx, what, tq)
-		if err != nil {
-			return nil, err
-		}
-		text := make([]int64, len(th))
-		for i, h := range th {
-			text[i] = h.id
-			byID[h.id] = h
-		}
-		ranked = semantic.Fuse(text, sem)
+		return nil, err
 	}
 	agents := map[string]string{}
 	return pageFused(ranked, byID, func(ids []int64) ([]memoryHit, error) { return s.memoryRows(ctx, what, ids) },
