@@ -106,24 +106,35 @@ func (c *Catchup) Pass(ctx context.Context) (int, error) {
 		if full {
 			after = 0
 		}
-		for {
-			batch, err := c.st.ToEmbed(ctx, store.EmbedQuery{Kind: k, Model: c.c.Key(), AfterID: after, Limit: c.c.Config().Batch})
-			if err != nil {
-				return done, fmt.Errorf("semantic: %ss to embed: %w", k, err)
-			}
-			if len(batch) == 0 {
-				// Every memory up to after has a vector.
-				c.low[k] = max(c.low[k], after)
-				break
-			}
-			if err := embedBatch(ctx, c.st, c.c, k, batch); err != nil {
-				return done, err
-			}
-			done += len(batch)
-			after = batch[len(batch)-1].ID
+		last, err := embedPages(ctx, c.st, c.c, store.EmbedQuery{Kind: k, Model: c.c.Key(), AfterID: after, Limit: c.c.Config().Batch},
+			func(n int) { done += n })
+		if err != nil {
+			return done, err
 		}
+		c.low[k] = max(c.low[k], last) // every memory up to last has a vector
 	}
 	return done, nil
+}
+
+// embedPages embeds the memories q finds, a page (q.Limit) a provider
+// call, AfterID advancing, until none is left or a call fails; each is
+// told how many every page embedded. It returns the last ID embedded
+// (q.AfterID when none).
+func embedPages(ctx context.Context, st store.Store, c *embed.Client, q store.EmbedQuery, each func(n int)) (int64, error) {
+	for {
+		batch, err := st.ToEmbed(ctx, q)
+		if err != nil {
+			return q.AfterID, fmt.Errorf("semantic: %ss to embed: %w", q.Kind, err)
+		}
+		if len(batch) == 0 {
+			return q.AfterID, nil
+		}
+		if err := embedBatch(ctx, st, c, q.Kind, batch); err != nil {
+			return q.AfterID, err
+		}
+		each(len(batch))
+		q.AfterID = batch[len(batch)-1].ID
+	}
 }
 
 // embedBatch embeds memories of kind k in one call and writes their
@@ -162,23 +173,15 @@ func Reindex(ctx context.Context, st store.Store, c *embed.Client, project strin
 	}
 	var done int64
 	for _, k := range store.Kinds {
-		var after int64
-		for {
-			batch, err := st.ToEmbed(ctx, store.EmbedQuery{Kind: k, Model: c.Key(), Project: project, All: true, AfterID: after, Limit: c.Config().Batch})
-			if err != nil {
-				return done, fmt.Errorf("semantic: reindex: %w", err)
-			}
-			if len(batch) == 0 {
-				break
-			}
-			if err := embedBatch(ctx, st, c, k, batch); err != nil {
-				return done, fmt.Errorf("semantic: reindex: %w", err)
-			}
-			done += int64(len(batch))
-			after = batch[len(batch)-1].ID
-			if progress != nil {
-				progress(done, max(total, done))
-			}
+		_, err := embedPages(ctx, st, c, store.EmbedQuery{Kind: k, Model: c.Key(), Project: project, All: true, Limit: c.Config().Batch},
+			func(n int) {
+				done += int64(n)
+				if progress != nil {
+					progress(done, max(total, done))
+				}
+			})
+		if err != nil {
+			return done, fmt.Errorf("semantic: reindex: %w", err)
 		}
 	}
 	if project == "" {
