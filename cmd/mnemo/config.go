@@ -27,12 +27,8 @@ const configUsage = `Usage:
 A value comes from a flag, then the MNEMO_* variable, then the file, then the default.`
 
 func runConfigCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, configUsage)
-		if len(args) == 0 {
-			return &exit.Error{Code: 2}
-		}
-		return nil
+	if done, err := subcommandHelp(args, stderr, configUsage); done {
+		return err
 	}
 	usage := func(format string, a ...any) error {
 		return &exit.Error{Code: 2, Err: fmt.Errorf(format+"\n%s", append(a, configUsage)...)}

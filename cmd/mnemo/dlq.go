@@ -50,12 +50,8 @@ type dlqConfig struct {
 }
 
 func runDLQ(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, dlqUsage)
-		if len(args) == 0 {
-			return &exit.Error{Code: 2}
-		}
-		return nil
+	if done, err := subcommandHelp(args, stderr, dlqUsage); done {
+		return err
 	}
 	sub := args[0]
 	var cfg dlqConfig

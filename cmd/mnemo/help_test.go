@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mnemo-dev/mnemo/pkg/exit"
 )
 
 // Every command and subcommand of both binaries answers -h and --help with
@@ -68,5 +70,22 @@ func TestHelpOnEveryCommand(t *testing.T) {
 	// The hook asked for help read nothing and recorded nothing.
 	if names := spoolEntries(home); len(names) > 0 {
 		t.Errorf("asking for help spooled events: %v", names)
+	}
+}
+
+// A command with subcommands, called without one, prints its usage and
+// exits 2; asked for help, it prints the same usage and exits 0.
+func TestSubcommandHelp(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		done bool
+		code int
+	}{{nil, true, 2}, {[]string{"help"}, true, 0}, {[]string{"-h"}, true, 0}, {[]string{"--help"}, true, 0}, {[]string{"list"}, false, 0}} {
+		var out bytes.Buffer
+		done, err := subcommandHelp(c.args, &out, "Usage: x")
+		code, _ := exit.Status(err)
+		if done != c.done || code != c.code || (out.Len() > 0) != c.done {
+			t.Errorf("%q: done %v, status %d, printed %q; want done %v, status %d", c.args, done, code, out.String(), c.done, c.code)
+		}
 	}
 }

@@ -54,6 +54,20 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return code
 }
 
+// subcommandHelp prints usage to w when args name no subcommand or ask for
+// help, as the commands with subcommands (dlq, config) read them: done says
+// so, and err is then a missing subcommand's exit status 2, or nil for help.
+func subcommandHelp(args []string, w io.Writer, usage string) (done bool, err error) {
+	if len(args) > 0 && args[0] != "-h" && args[0] != "--help" && args[0] != "help" {
+		return false, nil
+	}
+	fmt.Fprintln(w, usage)
+	if len(args) == 0 {
+		return true, &exit.Error{Code: 2}
+	}
+	return true, nil
+}
+
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Mnemo: memory for coding agents.\n\nUsage: mnemo <command> [flags]\n\nCommands:")
 	names := make([]string, 0, len(commands))
