@@ -18,31 +18,15 @@ import (
 // through the rebuilt index of migration 2.
 func TestSQLiteMigratesV1SearchIndex(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v1.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
+	old := oldSQLite(t, ctx, "v1", "", []string{
 		sqliteSchemaV1,
 		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
 		`INSERT INTO schema_migrations VALUES (1, 'initial schema', 0)`,
 		`INSERT INTO observations (session_id, project, type, title, narrative, accepted_at, created_at)
 		 VALUES ('s1', 'acme', 'discovery', 'Legacy finding', 'written before migration 2', 1, 1),
 		        ('s2', 'acme-web', 'discovery', 'Legacy finding', 'in another project', 2, 2)`,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("v1 setup: %v", err)
-		}
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	st, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatalf("migrate v1 → %d: %v", SchemaVersion, err)
-	}
-	defer st.Close()
+	})
+	st := old.migrate(t, ctx)
 	if v, err := st.SchemaVersion(ctx); err != nil || v != SchemaVersion {
 		t.Fatalf("schema version %d (%v), want %d", v, err, SchemaVersion)
 	}
@@ -63,32 +47,11 @@ func TestSQLiteMigratesV1SearchIndex(t *testing.T) {
 // searchable, and that the prompt key stays unique.
 func TestSQLiteMigratesTextSearch(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v4.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	setup := []string{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`}
-	for _, m := range migrations[:4] {
-		setup = append(setup, m.sqlite, `INSERT INTO schema_migrations VALUES (`+strconv.Itoa(m.version)+`, 'x', 0)`)
-	}
-	setup = append(setup,
+	old := oldSQLite(t, ctx, "v4", "", sqliteSchemaAt(4,
 		`INSERT INTO sessions (id, project, agent, started_at, last_event_at) VALUES ('s1', 'acme', 'claude-code', 1, 1)`,
 		`INSERT INTO prompts (session_id, number, text, at) VALUES ('s1', 1, 'Migrate the billing exporter', 1), ('s1', 2, 'Now the invoices', 2)`,
-		`INSERT INTO summaries (session_id, project, request, accepted_at, created_at) VALUES ('s1', 'acme', 'Billing exporter migration', 3, 3)`)
-	for _, q := range setup {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("v4 setup: %v", err)
-		}
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	st, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatalf("migrate v4 → %d: %v", SchemaVersion, err)
-	}
-	defer st.Close()
+		`INSERT INTO summaries (session_id, project, request, accepted_at, created_at) VALUES ('s1', 'acme', 'Billing exporter migration', 3, 3)`))
+	st := old.migrate(t, ctx)
 	ps, err := st.SearchPrompts(ctx, SearchQuery{Text: "billing", Project: "acme"})
 	if err != nil || len(ps) != 1 || ps[0].Prompt.Number != 1 {
 		t.Fatalf("prompts after migration: %v %+v", err, ps)
@@ -111,39 +74,18 @@ func TestSQLiteMigratesTextSearch(t *testing.T) {
 // takes claude-mem's other types and still refuses a malformed one.
 func TestSQLiteMigratesOpenTypes(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v9.db")
-	db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	setup := []string{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`}
-	for _, m := range migrations[:9] {
-		setup = append(setup, m.sqlite, `INSERT INTO schema_migrations VALUES (`+strconv.Itoa(m.version)+`, 'x', 0)`)
-	}
-	setup = append(setup,
+	old := oldSQLite(t, ctx, "v9", "?_pragma=foreign_keys(1)", sqliteSchemaAt(9,
 		`INSERT INTO observations (id, session_id, project, type, title, narrative, accepted_at, created_at)
 		 VALUES (41, 's1', 'acme', 'decision', 'Pool size chosen', 'twenty connections', 1, 1),
 		        (42, 's1', 'acme', 'discovery', 'Deleted later', 'gone', 2, 2)`,
 		`INSERT INTO observation_files (observation_id, path, project, accepted_at) VALUES (41, '/src/acme/pool.go', 'acme', 1)`,
 		`INSERT INTO observation_vectors (observation_id, model, dims, vec, at) VALUES (41, 'fake:m', 2, x'0000803f00000000', 1)`,
-		`DELETE FROM observations WHERE id = 42`)
-	for _, q := range setup {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("v9 setup: %v", err)
-		}
-	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO observations (session_id, project, type, title, accepted_at, created_at)
+		`DELETE FROM observations WHERE id = 42`))
+	if _, err := old.db.ExecContext(ctx, `INSERT INTO observations (session_id, project, type, title, accepted_at, created_at)
 		VALUES ('s1', 'acme', 'security_alert', 'x', 1, 1)`); err == nil {
 		t.Fatal("schema 9 took security_alert: the test no longer starts from the old CHECK")
 	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	st, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatalf("migrate v9 → %d: %v", SchemaVersion, err)
-	}
-	defer st.Close()
+	st := old.migrate(t, ctx)
 	var vectors int
 	if err := st.w.QueryRowContext(ctx, `SELECT count(*) FROM observation_vectors WHERE observation_id = 41`).Scan(&vectors); err != nil || vectors != 1 {
 		t.Fatalf("vectors of observation 41 after migration: %d (%v), want 1", vectors, err)
@@ -256,4 +198,52 @@ func TestPostgresMigratesPromptIDs(t *testing.T) {
 	if ids, _ := st.VectorIDs(ctx, KindPrompt, "fake:m"); len(ids) != 1 || ids[0] != got[1].ID {
 		t.Fatalf("vector of a migrated prompt: %v", ids)
 	}
+}
+
+// oldStore is a SQLite database as an older schema left it, still open.
+type oldStore struct {
+	version, path string
+	db            *sql.DB
+}
+
+// oldSQLite writes a SQLite database (opened with the DSN options opts) by
+// running setup on it: the store as schema version (v1, v4 …) left it.
+func oldSQLite(t *testing.T, ctx context.Context, version, opts string, setup []string) oldStore {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), version+".db")
+	db, err := sql.Open("sqlite", path+opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range setup {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s setup: %v", version, err)
+		}
+	}
+	return oldStore{version: version, path: path, db: db}
+}
+
+// migrate closes the old database and opens it as a store, which migrates it
+// to SchemaVersion; the store is closed when the test ends.
+func (o oldStore) migrate(t *testing.T, ctx context.Context) *SQLite {
+	t.Helper()
+	if err := o.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := OpenSQLite(ctx, o.path)
+	if err != nil {
+		t.Fatalf("migrate %s → %d: %v", o.version, SchemaVersion, err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// sqliteSchemaAt is the SQLite schema after the first n migrations, each
+// recorded as applied, followed by rows.
+func sqliteSchemaAt(n int, rows ...string) []string {
+	setup := []string{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`}
+	for _, m := range migrations[:n] {
+		setup = append(setup, m.sqlite, `INSERT INTO schema_migrations VALUES (`+strconv.Itoa(m.version)+`, 'x', 0)`)
+	}
+	return append(setup, rows...)
 }
