@@ -261,12 +261,11 @@ func sameJSON(raw []byte, v any) bool {
 // uninstallHooks removes every Mnemo hook entry. Containers left empty are
 // removed when install created them (rec), or, without a record, always.
 func uninstallHooks(b []byte, rec *fileRecord) ([]byte, bool, error) {
-	root, err := parseSpans(b)
+	root, hooks, err := objectMember(b, "hooks")
 	if err != nil {
 		return nil, false, err
 	}
-	hooks, _ := root.member("hooks")
-	if root.kind != '{' || hooks == nil || hooks.kind != '{' {
+	if hooks == nil {
 		return b, false, nil
 	}
 	createdOrUnknown := func(name string) bool { return rec == nil || slices.Contains(rec.Created, name) }
@@ -354,12 +353,11 @@ func isMnemoServer(b []byte, n *jnode) bool {
 // uninstallMCP removes Mnemo's MCP server; an emptied mcpServers goes only
 // when install created it (Claude Code keeps its own empty one).
 func uninstallMCP(b []byte, rec *fileRecord) ([]byte, bool, error) {
-	root, err := parseSpans(b)
+	root, servers, err := objectMember(b, "mcpServers")
 	if err != nil {
 		return nil, false, err
 	}
-	servers, _ := root.member("mcpServers")
-	if root.kind != '{' || servers == nil || servers.kind != '{' {
+	if servers == nil {
 		return b, false, nil
 	}
 	cur, i := servers.member(mcpServerName)

@@ -53,6 +53,19 @@ func parseObject(b []byte, what string) (*jnode, error) {
 	return root, nil
 }
 
+// objectMember parses b and finds the member name of its root, for the
+// uninstall steps: member is nil unless the root and that member are both
+// JSON objects (there is nothing of Mnemo's to remove then).
+func objectMember(b []byte, name string) (root, member *jnode, err error) {
+	if root, err = parseSpans(b); err != nil {
+		return nil, nil, err
+	}
+	if member, _ = root.member(name); root.kind != '{' || member == nil || member.kind != '{' {
+		return root, nil, nil
+	}
+	return root, member, nil
+}
+
 // parseSpans parses one JSON document (strict JSON: no comments or trailing
 // commas) into spans.
 func parseSpans(b []byte) (*jnode, error) {
