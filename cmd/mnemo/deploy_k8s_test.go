@@ -269,10 +269,7 @@ func TestDeployK8sNATS(t *testing.T) {
 	names := []string{"nats-0", "nats-1", "nats-2"}
 	nodes := startNATSFromConf(t, cm.Data["nats.conf"], names, func(n string) string { return n + ".nats" }, "POD_NAME", secrets)
 
-	conf, err := os.ReadFile(filepath.Join(deployDir, "nats", "nats.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conf := deployFile(t, "nats", "nats.conf")
 	t.Setenv("SERVER_NAME", "nats-1")
 	path := filepath.Join(t.TempDir(), "nats.conf")
 	if err := os.WriteFile(path, conf, 0o600); err != nil {
@@ -308,10 +305,7 @@ func TestDeployNATSLeaf(t *testing.T) {
 	for _, u := range []string{"INGEST", "WORKER", "REAPER", "QUERY", "LEAF", "SYS"} {
 		secrets["MNEMO_NATS_"+u+"_PASSWORD"] = strings.ToLower(u) + "-" + event.NewID()
 	}
-	conf, err := os.ReadFile(filepath.Join(deployDir, "nats", "nats.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conf := deployFile(t, "nats", "nats.conf")
 	hub := startNATSFromConf(t, string(conf), []string{"nats-1", "nats-2", "nats-3"}, func(n string) string { return n }, "SERVER_NAME", secrets)
 	t.Setenv("MNEMO_LEAF_NAME", "laptop-mnemo")
 	t.Setenv("MNEMO_LEAF_STORE", t.TempDir())

@@ -529,10 +529,7 @@ func TestDeployComposeRuns(t *testing.T) {
 			natsEnv[k] = *v
 		}
 	}
-	conf, err := os.ReadFile(filepath.Join(deployDir, "nats", "nats.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conf := deployFile(t, "nats", "nats.conf")
 	names := []string{"nats-1", "nats-2", "nats-3"}
 	nodes := startNATSFromConf(t, string(conf), names, func(n string) string { return n }, "SERVER_NAME", natsEnv)
 	rds := testkit.StartRedis(t)

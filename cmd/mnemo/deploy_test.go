@@ -52,6 +52,24 @@ type probe struct {
 	} `yaml:"httpGet"`
 }
 
+// deployFile is the file at path under deploy/.
+func deployFile(t *testing.T, path ...string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(append([]string{deployDir}, path...)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// deployYAML decodes the YAML file at path under deploy/ into v.
+func deployYAML(t *testing.T, v any, path ...string) {
+	t.Helper()
+	if err := yaml.Unmarshal(deployFile(t, path...), v); err != nil {
+		t.Fatalf("%s: %v", filepath.Join(path...), err)
+	}
+}
+
 func k8sDocs(t *testing.T) []k8sDoc {
 	files, _ := filepath.Glob(filepath.Join(deployDir, "k8s", "*.yaml"))
 	if len(files) == 0 {
@@ -161,10 +179,6 @@ func TestDeployK8sManifests(t *testing.T) {
 // The compose file names every part of the topology and only existing
 // dependencies; the NATS config is a 3-node cluster with a user per service.
 func TestDeployComposeAndNATS(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(deployDir, "compose", "compose.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var c struct {
 		Services map[string]struct {
 			DependsOn []string `yaml:"depends_on"`
@@ -173,9 +187,7 @@ func TestDeployComposeAndNATS(t *testing.T) {
 			} `yaml:"deploy"`
 		} `yaml:"services"`
 	}
-	if err := yaml.Unmarshal(b, &c); err != nil {
-		t.Fatalf("compose.yaml: %v", err)
-	}
+	deployYAML(t, &c, "compose", "compose.yaml")
 	for name, replicas := range map[string]int{"nats-1": 0, "nats-2": 0, "nats-3": 0, "redis": 0, "postgres": 0, "ingest": 2,
 		"worker": 3, "reaper": 2, "query": 0, "nats-exporter": 0, "prometheus": 0, "grafana": 0} {
 		s, ok := c.Services[name]
@@ -195,10 +207,6 @@ func TestDeployComposeAndNATS(t *testing.T) {
 		}
 	}
 	// Mnemo's /metrics take the bearer token: every Mnemo job must send it.
-	pb, err := os.ReadFile(filepath.Join(deployDir, "compose", "prometheus.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var prom struct {
 		ScrapeConfigs []struct {
 			JobName       string `yaml:"job_name"`
@@ -207,9 +215,7 @@ func TestDeployComposeAndNATS(t *testing.T) {
 			} `yaml:"authorization"`
 		} `yaml:"scrape_configs"`
 	}
-	if err := yaml.Unmarshal(pb, &prom); err != nil {
-		t.Fatalf("prometheus.yml: %v", err)
-	}
+	deployYAML(t, &prom, "compose", "prometheus.yml")
 	jobs := map[string]bool{}
 	for _, j := range prom.ScrapeConfigs {
 		jobs[j.JobName] = true
@@ -222,20 +228,14 @@ func TestDeployComposeAndNATS(t *testing.T) {
 			t.Errorf("prometheus: no job %s", want)
 		}
 	}
-	conf, err := os.ReadFile(filepath.Join(deployDir, "nats", "nats.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conf := deployFile(t, "nats", "nats.conf")
 	for _, want := range []string{"jetstream", "nats-route://nats-1:6222", "nats-route://nats-2:6222", "nats-route://nats-3:6222",
 		"user: ingest", "user: worker", "user: reaper", "user: query", "system_account: SYS", "tls {"} {
 		if !strings.Contains(string(conf), want) {
 			t.Errorf("nats.conf lacks %q", want)
 		}
 	}
-	dash, err := os.ReadFile(filepath.Join(deployDir, "compose", "grafana", "dashboards", "mnemo.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dash := deployFile(t, "compose", "grafana", "dashboards", "mnemo.json")
 	var d struct {
 		Panels []struct{ Title string } `json:"panels"`
 	}
