@@ -167,14 +167,7 @@ func TestClusterChaos(t *testing.T) {
 	recovery := time.Since(killedAt)
 
 	// Every 202 is in the stream exactly once.
-	s, err := js.Stream(ctx, bus.EventsStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, info := testkit.StreamInfo(t, ctx, js, bus.EventsStream)
 	inStream := map[string]int{}
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
 		m, err := s.GetMsg(ctx, seq)

@@ -298,13 +298,10 @@ func (c *Cluster) StreamLeader(stream string) *NATS {
 	return nil
 }
 
-// StreamData returns the body of every message of stream, in sequence
-// order, failing the test on any message it cannot read: for streams a test
-// expects to hold every message it published.
-func StreamData(t testing.TB, js jetstream.JetStream, stream string) [][]byte {
+// StreamInfo returns stream and its info, failing the test when either
+// cannot be read.
+func StreamInfo(t testing.TB, ctx context.Context, js jetstream.JetStream, stream string) (jetstream.Stream, *jetstream.StreamInfo) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	s, err := js.Stream(ctx, stream)
 	if err != nil {
 		t.Fatal(err)
@@ -313,6 +310,17 @@ func StreamData(t testing.TB, js jetstream.JetStream, stream string) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, info
+}
+
+// StreamData returns the body of every message of stream, in sequence
+// order, failing the test on any message it cannot read: for streams a test
+// expects to hold every message it published.
+func StreamData(t testing.TB, js jetstream.JetStream, stream string) [][]byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, info := StreamInfo(t, ctx, js, stream)
 	var out [][]byte
 	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
 		m, err := s.GetMsg(ctx, seq)

@@ -76,14 +76,7 @@ func TestClusterReplicatesStreams(t *testing.T) {
 	testkit.Ensure(t, js, l)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, bus.EventsStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, info := testkit.StreamInfo(t, ctx, js, bus.EventsStream)
 	if info.Config.Replicas != 3 || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
 		t.Fatalf("stream not R3: config %d, cluster %+v", info.Config.Replicas, info.Cluster)
 	}
