@@ -201,10 +201,8 @@ func listensOn(t *testing.T, p *deployProc, msg string) string {
 				return strings.TrimPrefix(l.Addr, "http://")
 			}
 		}
-		select {
-		case <-p.done:
+		if p.exited() {
 			t.Fatalf("%s exited before it listened:\n%s", p.name, tail(p.output(), 20))
-		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s never logged %q:\n%s", p.name, msg, tail(p.output(), 20))
@@ -305,6 +303,16 @@ func TestServiceOnceFindsRepeats(t *testing.T) {
 	}
 	if p := serviceOnce("ingest", "plain text\n"); len(p) != 1 {
 		t.Fatalf("a log without JSON: %v", p)
+	}
+}
+
+// exited reports whether the process has ended.
+func (p *deployProc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -421,7 +429,9 @@ func checkRoutes(t *testing.T, svc, base string, routes []httpapi.Route, token s
 	}
 }
 
-func waitUp(t *testing.T, p *deployProc, url string, timeout time.Duration) {
+// waitUp waits until GET url answers 200, failing t after timeout or, when
+// p is not nil, as soon as p exits, with p's last output.
+func waitUp(t testing.TB, p *deployProc, url string, timeout time.Duration) {
 	t.Helper()
 	c := http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(timeout)
@@ -433,15 +443,15 @@ func waitUp(t *testing.T, p *deployProc, url string, timeout time.Duration) {
 				return
 			}
 		}
-		select {
-		case <-p.done:
+		switch {
+		case p != nil && p.exited():
 			t.Fatalf("%s exited before it was up:\n%s", p.name, tail(p.output(), 20))
-		default:
-		}
-		if time.Now().After(deadline) {
+		case p != nil && time.Now().After(deadline):
 			t.Fatalf("%s not up at %s after %s:\n%s", p.name, url, timeout, tail(p.output(), 20))
+		case time.Now().After(deadline):
+			t.Fatalf("%s not 200 within %s (%v)", url, timeout, err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

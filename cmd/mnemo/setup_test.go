@@ -45,20 +45,7 @@ func runIn(t *testing.T, dir, exe string, env []string, args ...string) (string,
 // waitHTTP waits until GET url answers 200, failing t after timeout.
 func waitHTTP(t testing.TB, url string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not 200 within %s (%v)", url, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitUp(t, nil, url, timeout)
 }
 
 // postJSON posts body to url and fails the test unless the answer's status
