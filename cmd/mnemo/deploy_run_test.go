@@ -201,8 +201,10 @@ func listensOn(t *testing.T, p *deployProc, msg string) string {
 				return strings.TrimPrefix(l.Addr, "http://")
 			}
 		}
-		if p.exited() {
+		select {
+		case <-p.done:
 			t.Fatalf("%s exited before it listened:\n%s", p.name, tail(p.output(), 20))
+		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s never logged %q:\n%s", p.name, msg, tail(p.output(), 20))
@@ -303,16 +305,6 @@ func TestServiceOnceFindsRepeats(t *testing.T) {
 	}
 	if p := serviceOnce("ingest", "plain text\n"); len(p) != 1 {
 		t.Fatalf("a log without JSON: %v", p)
-	}
-}
-
-// exited reports whether the process has ended.
-func (p *deployProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
 	}
 }
 
@@ -435,6 +427,10 @@ func waitUp(t testing.TB, p *deployProc, url string, timeout time.Duration) {
 	t.Helper()
 	c := http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(timeout)
+	var exited <-chan struct{} // nil, never ready, without a process
+	if p != nil {
+		exited = p.done
+	}
 	for {
 		resp, err := c.Get(url)
 		if err == nil {
@@ -443,10 +439,13 @@ func waitUp(t testing.TB, p *deployProc, url string, timeout time.Duration) {
 				return
 			}
 		}
-		switch {
-		case p != nil && p.exited():
+		select {
+		case <-exited:
 			t.Fatalf("%s exited before it was up:\n%s", p.name, tail(p.output(), 20))
-		case p != nil && time.Now().After(deadline):
+		default:
+		}
+		switch {
+		case time.Now().After(deadline) && p != nil:
 			t.Fatalf("%s not up at %s after %s:\n%s", p.name, url, timeout, tail(p.output(), 20))
 		case time.Now().After(deadline):
 			t.Fatalf("%s not 200 within %s (%v)", url, timeout, err)
