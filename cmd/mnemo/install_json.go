@@ -107,60 +107,40 @@ func (p *spanParser) value() (*jnode, error) {
 	switch c := p.b[p.i]; c {
 	case '{':
 		n.kind = '{'
-		p.i++
-		p.ws()
-		if p.b[p.i] == '}' {
-			p.i++
-			break
-		}
-		for {
-			p.ws()
+		err := p.items('}', func() error {
 			ks := p.i
 			if err := p.str(); err != nil {
-				return nil, err
+				return err
 			}
 			var key string
 			if err := json.Unmarshal(p.b[ks:p.i], &key); err != nil {
-				return nil, fmt.Errorf("key at %d: %w", ks, err)
+				return fmt.Errorf("key at %d: %w", ks, err)
 			}
 			p.ws()
 			p.i++ // ':'
 			p.ws()
 			v, err := p.value()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			n.members = append(n.members, jmember{key: key, keyStart: ks, val: v})
-			p.ws()
-			if p.b[p.i] == ',' {
-				p.i++
-				continue
-			}
-			p.i++ // '}'
-			break
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	case '[':
 		n.kind = '['
-		p.i++
-		p.ws()
-		if p.b[p.i] == ']' {
-			p.i++
-			break
-		}
-		for {
-			p.ws()
+		err := p.items(']', func() error {
 			v, err := p.value()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			n.elems = append(n.elems, v)
-			p.ws()
-			if p.b[p.i] == ',' {
-				p.i++
-				continue
-			}
-			p.i++ // ']'
-			break
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	case '"':
 		n.kind = '"'
@@ -175,6 +155,29 @@ func (p *spanParser) value() (*jnode, error) {
 	}
 	n.end = p.i
 	return n, nil
+}
+
+// items reads the members of an object or the elements of an array, from
+// its opening bracket through close, calling item at the start of each.
+func (p *spanParser) items(close byte, item func() error) error {
+	p.i++
+	p.ws()
+	if p.b[p.i] == close {
+		p.i++
+		return nil
+	}
+	for {
+		p.ws()
+		if err := item(); err != nil {
+			return err
+		}
+		p.ws()
+		if p.b[p.i] != ',' {
+			p.i++ // close
+			return nil
+		}
+		p.i++
+	}
 }
 
 func (p *spanParser) str() error {
