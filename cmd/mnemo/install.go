@@ -262,11 +262,8 @@ func sameJSON(raw []byte, v any) bool {
 // removed when install created them (rec), or, without a record, always.
 func uninstallHooks(b []byte, rec *fileRecord) ([]byte, bool, error) {
 	root, hooks, err := objectMember(b, "hooks")
-	if err != nil {
-		return nil, false, err
-	}
-	if hooks == nil {
-		return b, false, nil
+	if err != nil || hooks == nil {
+		return b, false, err // b unchanged: unparsable, or nothing of Mnemo's
 	}
 	createdOrUnknown := func(name string) bool { return rec == nil || slices.Contains(rec.Created, name) }
 	var events []string
@@ -354,11 +351,8 @@ func isMnemoServer(b []byte, n *jnode) bool {
 // when install created it (Claude Code keeps its own empty one).
 func uninstallMCP(b []byte, rec *fileRecord) ([]byte, bool, error) {
 	root, servers, err := objectMember(b, "mcpServers")
-	if err != nil {
-		return nil, false, err
-	}
-	if servers == nil {
-		return b, false, nil
+	if err != nil || servers == nil {
+		return b, false, err // b unchanged: unparsable, or nothing of Mnemo's
 	}
 	cur, i := servers.member(mcpServerName)
 	if cur == nil || !isMnemoServer(b, cur) {
