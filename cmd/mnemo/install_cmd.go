@@ -206,16 +206,10 @@ func runInstall(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	for _, n := range otherSettingsNotes(t.Settings, claudeSettingsFiles()) {
 		fmt.Fprintln(stdout, n)
 	}
-	if len(changed) == 0 {
-		fmt.Fprintf(stdout, "Mnemo's hooks are already in %s; nothing changed.\n", t.Settings)
+	report := changeReport{did: "updated", would: "would update", backups: true,
+		none: fmt.Sprintf("Mnemo's hooks are already in %s; nothing changed.", t.Settings)}
+	if !report.print(stdout, changed, dryRun) {
 		return nil
-	}
-	verb := "updated"
-	if dryRun {
-		verb = "would update"
-	}
-	for _, p := range changed {
-		fmt.Fprintf(stdout, "%s %s (backup: %s.mnemo.bak)\n", verb, p, p)
 	}
 	fmt.Fprintf(stdout, "hooks run %s; check the whole path with `mnemo doctor`.\n", hookCommandLine(t.HookExe, "<event>"))
 	return nil
@@ -235,16 +229,36 @@ func runUninstall(ctx context.Context, args []string, stdin io.Reader, stdout, s
 			fmt.Fprintln(stdout, n)
 		}
 	}
+	report := changeReport{did: "removed Mnemo from", would: "would remove Mnemo from",
+		none: fmt.Sprintf("no Mnemo hooks found in %s; nothing changed.", t.Settings)}
+	report.print(stdout, changed, dryRun)
+	return nil
+}
+
+// changeReport is how install and uninstall list the files they changed, or
+// would change on a dry run.
+type changeReport struct {
+	did, would string // the verb, done and on a dry run
+	none       string // the line when nothing changed
+	backups    bool   // each changed file was backed up as <file>.mnemo.bak
+}
+
+// print lists changed, one line a file, and reports whether there were any.
+func (r changeReport) print(w io.Writer, changed []string, dryRun bool) bool {
 	if len(changed) == 0 {
-		fmt.Fprintf(stdout, "no Mnemo hooks found in %s; nothing changed.\n", t.Settings)
-		return nil
+		fmt.Fprintln(w, r.none)
+		return false
 	}
-	verb := "removed Mnemo from"
+	verb := r.did
 	if dryRun {
-		verb = "would remove Mnemo from"
+		verb = r.would
 	}
 	for _, p := range changed {
-		fmt.Fprintf(stdout, "%s %s\n", verb, p)
+		if r.backups {
+			fmt.Fprintf(w, "%s %s (backup: %s.mnemo.bak)\n", verb, p, p)
+		} else {
+			fmt.Fprintf(w, "%s %s\n", verb, p)
+		}
 	}
-	return nil
+	return true
 }

@@ -53,7 +53,7 @@ func TestInstallUninstallRoundTrip(t *testing.T) {
 	args := []string{"claude-code", "--settings", settings, "--mcp-config", mcpFile, "--exe", "/opt/mnemo/bin/mnemo"}
 
 	out, code := mnemoCmd(t, env, append([]string{"install"}, args...)...)
-	if code != 0 {
+	if code != 0 || !strings.Contains(out, "updated "+settings+" (backup: "+settings+".mnemo.bak)\n") {
 		t.Fatalf("install: %d %s", code, out)
 	}
 	after, _ := os.ReadFile(settings)
@@ -76,9 +76,15 @@ func TestInstallUninstallRoundTrip(t *testing.T) {
 	if code != 0 || string(again) != string(after) || strings.Count(string(again), "hook claude-code PostToolUse\"") != 1 {
 		t.Fatalf("second install changed the file (%d %s)", code, out)
 	}
+	if !strings.Contains(out, "Mnemo's hooks are already in "+settings+"; nothing changed.") {
+		t.Errorf("second install said %s", out)
+	}
 	out, code = mnemoCmd(t, env, append([]string{"uninstall"}, args...)...)
-	if code != 0 {
+	if code != 0 || !strings.Contains(out, "removed Mnemo from "+settings+"\n") || !strings.Contains(out, "removed Mnemo from "+mcpFile+"\n") {
 		t.Fatalf("uninstall: %d %s", code, out)
+	}
+	if out, _ := mnemoCmd(t, env, append(append([]string{"uninstall"}, args...), "--dry-run")...); !strings.Contains(out, "no Mnemo hooks found in "+settings+"; nothing changed.") {
+		t.Errorf("uninstall again: %s", out)
 	}
 	if b, _ := os.ReadFile(settings); string(b) != userSettings {
 		t.Fatalf("settings after uninstall differ from the original:\n%s", b)
