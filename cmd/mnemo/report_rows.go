@@ -49,11 +49,7 @@ var figures = []figure{
 		}}.row,
 	measured{Figure: "pipeline with a 2 s LLM, 500 sessions, 1 worker", Target: "≥ 250 events/s",
 		Needs: []metric{{"BenchmarkPipelineSlowLLM", "events/s"}},
-		Fill: func(_ benchResults, v []float64, row *reportRow) {
-			row.Mnemo = fmt.Sprintf("%.0f events/s", v[0])
-			row.Baseline = "constant, not measured: 500 sessions / 2 s = 250 events/s per batch round"
-			row.Met = metOf(v[0] >= 250)
-		}}.row,
+		Fill:  stated("%.0f events/s", "constant, not measured: 500 sessions / 2 s = 250 events/s per batch round", func(v []float64) bool { return v[0] >= 250 })}.row,
 	measured{Figure: "RSS of `mnemo run` with its redis-server child, idle and with 500 live sessions (peak until the worker drained)", Target: "≤ 120 MB idle, ≤ 250 MB under load",
 		Needs: []metric{{"BenchmarkRunRSS", "idle-MB"}, {"BenchmarkRunRSS", "load-MB"}},
 		Fill: func(r benchResults, v []float64, row *reportRow) {
@@ -77,18 +73,10 @@ var figures = []figure{
 		}}.row,
 	measured{Figure: "reaper leader takeover after kill -9 of the leader (leader TTL 3 s)", Target: "≤ 15 s",
 		Needs: []metric{{"BenchmarkLeaderTakeover", "takeover-s"}},
-		Fill: func(_ benchResults, v []float64, row *reportRow) {
-			row.Mnemo = fmt.Sprintf("%.1f s", v[0])
-			row.Baseline = "constant, not measured: the leader TTL (3 s)"
-			row.Met = metOf(v[0] <= 15)
-		}}.row,
+		Fill:  stated("%.1f s", "constant, not measured: the leader TTL (3 s)", func(v []float64) bool { return v[0] <= 15 })}.row,
 	measured{Figure: "live stream: status message on NATS → /v1/stream event", Target: "p99 ≤ 1 s",
 		Needs: []metric{{"BenchmarkStreamDelivery", "p50-ms"}, {"BenchmarkStreamDelivery", "p99-ms"}},
-		Fill: func(_ benchResults, v []float64, row *reportRow) {
-			row.Mnemo = fmt.Sprintf("p50 %s / p99 %s ms", f2(v[0]), f2(v[1]))
-			row.Baseline = "—"
-			row.Met = metOf(v[1] <= 1000)
-		}}.row,
+		Fill:  stated("p50 %.2f / p99 %.2f ms", "—", func(v []float64) bool { return v[1] <= 1000 })}.row,
 	measured{Figure: "hook process wall time, `mnemo-hook claude-code PostToolUse` as installed (300 runs)", Target: "p99 ≤ 1.5× the empty Go program's p99 (same run), up and down",
 		Needs: []metric{{"BenchmarkHookProcess/small-up", "p99-ms"}, {"BenchmarkHookProcess/small-down", "p99-ms"}},
 		Fill:  hookProcessRow}.row,
@@ -139,10 +127,7 @@ var figures = []figure{
 		}}.row,
 	measured{Figure: "semantic index memory at 100k vectors × 768 dimensions", Target: "— (tracked)",
 		Needs: []metric{{"BenchmarkIndexSearch", "index-MB"}},
-		Fill: func(_ benchResults, v []float64, row *reportRow) {
-			row.Mnemo = fmt.Sprintf("%.1f MB", v[0])
-			row.Baseline = "the vectors as float32: 293 MB"
-		}}.row,
+		Fill:  stated("%.1f MB", "the vectors as float32: 293 MB", nil)}.row,
 	measured{Figure: "viewer: navigation → first observation card rendered, 100k observations (headless Chromium, loopback, mnemo run)",
 		Target:     "≤ 300 ms (p95 of the loads after a fresh browser's first two)",
 		Needs:      []metric{{"BenchmarkViewerFirstCard", "p50-ms"}, {"BenchmarkViewerFirstCard", "p95-ms"}},
@@ -159,18 +144,10 @@ var figures = []figure{
 		}}.row,
 	measured{Figure: "store Apply, batched units of 25 observations", Target: "SQLite ≥ 5k observations/s",
 		Needs: []metric{{"BenchmarkApply/sqlite", "obs/s"}, {"BenchmarkApply/postgres", "obs/s"}},
-		Fill: func(_ benchResults, v []float64, row *reportRow) {
-			row.Mnemo = fmt.Sprintf("SQLite %.0f obs/s; PostgreSQL %.0f obs/s", v[0], v[1])
-			row.Baseline = "—"
-			row.Met = metOf(v[0] >= 5000)
-		}}.row,
+		Fill:  stated("SQLite %.0f obs/s; PostgreSQL %.0f obs/s", "—", func(v []float64) bool { return v[0] >= 5000 })}.row,
 	measured{Figure: "mnemo import claude-mem into SQLite, a generated 100k-observation claude-mem database", Target: "≥ 20k rows/s",
 		Needs: []metric{{"BenchmarkImportClaudeMem", "rows/s"}},
-		Fill: func(_ benchResults, v []float64, row *reportRow) {
-			row.Mnemo = fmt.Sprintf("%.0f rows/s", v[0])
-			row.Baseline = "—"
-			row.Met = metOf(v[0] >= 20000)
-		}}.row,
+		Fill:  stated("%.0f rows/s", "—", func(v []float64) bool { return v[0] >= 20000 })}.row,
 }
 
 // metric is one value a benchmark reports: the benchmark's name and the unit.
@@ -212,6 +189,23 @@ func (m measured) row(r benchResults) reportRow {
 	}
 	m.Fill(r, v, &row)
 	return row
+}
+
+// stated fills a row that is its metrics, in Needs' order, through format,
+// next to a fixed baseline; met (nil: no target, tracked) says whether the
+// target is met.
+func stated(format, baseline string, met func(v []float64) bool) func(benchResults, []float64, *reportRow) {
+	return func(_ benchResults, v []float64, row *reportRow) {
+		args := make([]any, len(v))
+		for i, x := range v {
+			args[i] = x
+		}
+		row.Mnemo = fmt.Sprintf(format, args...)
+		row.Baseline = baseline
+		if met != nil {
+			row.Met = metOf(met(v))
+		}
+	}
 }
 
 // ingestRow compares ingest against the raw publish and the CPU floors.
