@@ -48,13 +48,9 @@ func (s *sqlStore) DeadLettered(ctx context.Context, eventIDs []string) (map[str
 
 // DeadLetters lists dead letters, newest first.
 func (s *sqlStore) DeadLetters(ctx context.Context, limit, offset int) ([]DeadLetter, error) {
-	out, err := queryAll(ctx, s.db.reads(), scanDeadLetter,
+	return readAll(ctx, s, "list dead letters", scanDeadLetter,
 		`SELECT `+deadLetterCols+` FROM dead_letters ORDER BY at DESC, id DESC LIMIT ? OFFSET ?`,
 		clamp(limit, defaultDeadLetterLimit, maxDeadLetterLimit), offsetOf(offset))
-	if err != nil {
-		return nil, s.fail("list dead letters", err)
-	}
-	return out, nil
 }
 
 // DeadLetter returns one dead letter, ErrNotFound when there is none.

@@ -462,31 +462,9 @@ func normalizeImport(b ImportBatch, now time.Time) (ImportBatch, error) {
 		if err := checkID(f+".session_id", m.SessionID); err != nil {
 			return n, err
 		}
-		for _, c := range []struct {
-			field string
-			v     *string
-			limit int
-		}{
-			{f + ".project", &m.Project, MaxShortLen}, {f + ".request", &m.Request, MaxTextLen},
-			{f + ".investigated", &m.Investigated, MaxTextLen}, {f + ".learned", &m.Learned, MaxTextLen},
-			{f + ".completed", &m.Completed, MaxTextLen}, {f + ".next_steps", &m.NextSteps, MaxTextLen},
-			{f + ".notes", &m.Notes, MaxTextLen},
-		} {
-			if err := text(c.field, c.v, c.limit); err != nil {
-				return n, err
-			}
-		}
-		if m.PromptNumber < 0 {
-			return n, invalid(f+".prompt_number", "is negative")
-		}
-		src, err := ids(f+".source_event_ids", m.SourceEventIDs, maxSourceIDs)
-		if err != nil {
+		if err := normalizeSummary(f, &m.Summary, now, now); err != nil {
 			return n, err
 		}
-		m.SourceEventIDs = src
-		m.AcceptedAt = utcOr(m.AcceptedAt, now)
-		m.CreatedAt = now
-		m.ID = 0
 	}
 	return n, nil
 }

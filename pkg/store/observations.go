@@ -62,11 +62,7 @@ func (s *sqlStore) DeleteObservation(ctx context.Context, id int64) error {
 }
 
 func (s *sqlStore) observations(ctx context.Context, q string, args ...any) ([]Observation, error) {
-	out, err := queryAll(ctx, s.db.reads(), scanObservationRow, q, args...)
-	if err != nil {
-		return nil, s.fail("query observations", err)
-	}
-	return out, nil
+	return readAll(ctx, s, "query observations", scanObservationRow, q, args...)
 }
 
 // SessionObservations returns a session's observations in accept order.
@@ -112,11 +108,7 @@ func (s *sqlStore) SessionSummaries(ctx context.Context, sessionID string) ([]Su
 }
 
 func (s *sqlStore) summaries(ctx context.Context, q string, args ...any) ([]Summary, error) {
-	out, err := queryAll(ctx, s.db.reads(), scanSummaryRow, q, args...)
-	if err != nil {
-		return nil, s.fail("query summaries", err)
-	}
-	return out, nil
+	return readAll(ctx, s, "query summaries", scanSummaryRow, q, args...)
 }
 
 // Timeline returns up to before older and after newer observations of the

@@ -35,6 +35,16 @@ func queryAll[T any](ctx context.Context, x executor, scan func(rows) (T, error)
 	return collect(rs, scan)
 }
 
+// readAll runs q on the read pool and collects its rows with scan; a failure
+// says what was being read.
+func readAll[T any](ctx context.Context, s *sqlStore, what string, scan func(rows) (T, error), q string, args ...any) ([]T, error) {
+	out, err := queryAll(ctx, s.db.reads(), scan, q, args...)
+	if err != nil {
+		return nil, s.fail(what, err)
+	}
+	return out, nil
+}
+
 // queryMap runs q, whose rows are (key, value) pairs, into a map.
 func queryMap[K comparable, V any](ctx context.Context, x executor, q string, args ...any) (map[K]V, error) {
 	type pair struct {

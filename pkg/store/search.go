@@ -50,11 +50,7 @@ func (s *sqlStore) Search(ctx context.Context, q SearchQuery) ([]SearchHit, erro
 			dateOrder(plan.order, "o.accepted_at", "o.id") + ` LIMIT ? OFFSET ?`
 		args = append(f.args, plan.limit, plan.offset)
 	}
-	out, err := queryAll(ctx, s.db.reads(), scanSearchHit, sql, args...)
-	if err != nil {
-		return nil, s.fail("search", err)
-	}
-	return out, nil
+	return readAll(ctx, s, "search", scanSearchHit, sql, args...)
 }
 
 // dateOrder is the ORDER BY of a listing in time order, ties broken by the

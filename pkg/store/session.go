@@ -100,11 +100,7 @@ func (s *sqlStore) Sessions(ctx context.Context, f SessionFilter) ([]Session, er
 	}
 	q += ` ORDER BY last_event_at DESC, id LIMIT ? OFFSET ?`
 	args = append(args, clamp(f.Limit, defaultSessionLimit, maxSessionLimit), offsetOf(f.Offset))
-	out, err := queryAll(ctx, s.db.reads(), scanSession, q, args...)
-	if err != nil {
-		return nil, s.fail("list sessions", err)
-	}
-	return out, nil
+	return readAll(ctx, s, "list sessions", scanSession, q, args...)
 }
 
 // Prompts returns a session's prompts by number.
@@ -112,12 +108,8 @@ func (s *sqlStore) Prompts(ctx context.Context, sessionID string) ([]Prompt, err
 	if !storable(sessionID) {
 		return []Prompt{}, nil
 	}
-	out, err := queryAll(ctx, s.db.reads(), scanPrompt,
+	return readAll(ctx, s, "list prompts", scanPrompt,
 		`SELECT `+promptCols+` FROM prompts WHERE session_id = ? ORDER BY number`, sessionID)
-	if err != nil {
-		return nil, s.fail("list prompts", err)
-	}
-	return out, nil
 }
 
 // DeleteSession marks a session aborted; purge also deletes its prompts,

@@ -230,32 +230,12 @@ func normalizeUnit(u Unit, now time.Time) (Unit, error) {
 		if err := sessionOf("summary.session_id", &s.SessionID, u.SessionID); err != nil {
 			return Unit{}, err
 		}
-		if err := text("summary.project", &s.Project, MaxShortLen); err != nil {
+		if err := normalizeSummary("summary", &s, first, now); err != nil {
 			return Unit{}, err
 		}
-		for _, c := range []struct {
-			field string
-			v     *string
-		}{
-			{"summary.request", &s.Request}, {"summary.investigated", &s.Investigated},
-			{"summary.learned", &s.Learned}, {"summary.completed", &s.Completed},
-			{"summary.next_steps", &s.NextSteps}, {"summary.notes", &s.Notes},
-			{"summary.last_assistant_message", &s.LastAssistantMessage},
-		} {
-			if err := text(c.field, c.v, MaxTextLen); err != nil {
-				return Unit{}, err
-			}
-		}
-		if s.PromptNumber < 0 {
-			return Unit{}, invalid("summary.prompt_number", "is negative")
-		}
-		src, err := ids("summary.source_event_ids", s.SourceEventIDs, maxSourceIDs)
-		if err != nil {
+		if err := text("summary.last_assistant_message", &s.LastAssistantMessage, MaxTextLen); err != nil {
 			return Unit{}, err
 		}
-		s.SourceEventIDs = src
-		s.AcceptedAt = utcOr(s.AcceptedAt, first)
-		s.CreatedAt = now
 		n.Summary = &s
 	}
 
@@ -362,6 +342,37 @@ func normalizeObservation(f string, o *Observation, accepted, now time.Time) err
 	o.AcceptedAt = utcOr(o.AcceptedAt, accepted)
 	o.CreatedAt = now
 	o.ID = 0
+	return nil
+}
+
+// normalizeSummary validates and cleans summary f's texts, prompt number and
+// source events, and sets its times (accepted when it has none).
+func normalizeSummary(f string, m *Summary, accepted, now time.Time) error {
+	for _, c := range []struct {
+		field string
+		v     *string
+		limit int
+	}{
+		{f + ".project", &m.Project, MaxShortLen}, {f + ".request", &m.Request, MaxTextLen},
+		{f + ".investigated", &m.Investigated, MaxTextLen}, {f + ".learned", &m.Learned, MaxTextLen},
+		{f + ".completed", &m.Completed, MaxTextLen}, {f + ".next_steps", &m.NextSteps, MaxTextLen},
+		{f + ".notes", &m.Notes, MaxTextLen},
+	} {
+		if err := text(c.field, c.v, c.limit); err != nil {
+			return err
+		}
+	}
+	if m.PromptNumber < 0 {
+		return invalid(f+".prompt_number", "is negative")
+	}
+	src, err := ids(f+".source_event_ids", m.SourceEventIDs, maxSourceIDs)
+	if err != nil {
+		return err
+	}
+	m.SourceEventIDs = src
+	m.AcceptedAt = utcOr(m.AcceptedAt, accepted)
+	m.CreatedAt = now
+	m.ID = 0
 	return nil
 }
 
