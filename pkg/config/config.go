@@ -92,38 +92,30 @@ func (s *Set) String(p *string, name, env, def, usage string) {
 
 // Int binds an int.
 func (s *Set) Int(p *int, name, env string, def int, usage string) {
-	s.bind(name, env, strconv.Itoa(def), usage, false, func(v string) error {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			return errors.New("not a whole number")
-		}
-		*p = n
-		return nil
-	})
+	s.bind(name, env, strconv.Itoa(def), usage, false, parseInto(p, strconv.Atoi, "not a whole number"))
 }
 
 // Duration binds a duration ("5s", "2m").
 func (s *Set) Duration(p *time.Duration, name, env string, def time.Duration, usage string) {
-	s.bind(name, env, def.String(), usage, false, func(v string) error {
-		d, err := time.ParseDuration(strings.TrimSpace(v))
-		if err != nil {
-			return errors.New("not a duration (like 5s or 2m)")
-		}
-		*p = d
-		return nil
-	})
+	s.bind(name, env, def.String(), usage, false, parseInto(p, time.ParseDuration, "not a duration (like 5s or 2m)"))
 }
 
 // Bool binds a bool.
 func (s *Set) Bool(p *bool, name, env string, def bool, usage string) {
-	s.bind(name, env, strconv.FormatBool(def), usage, true, func(v string) error {
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
+	s.bind(name, env, strconv.FormatBool(def), usage, true, parseInto(p, strconv.ParseBool, "not true or false"))
+}
+
+// parseInto sets *p to a value parsed, spaces trimmed, by parse; a value it
+// refuses is the error msg, which says what was expected.
+func parseInto[T any](p *T, parse func(string) (T, error), msg string) func(string) error {
+	return func(v string) error {
+		x, err := parse(strings.TrimSpace(v))
 		if err != nil {
-			return errors.New("not true or false")
+			return errors.New(msg)
 		}
-		*p = b
+		*p = x
 		return nil
-	})
+	}
 }
 
 // Func binds a value parsed by set: from the environment now (or def), and

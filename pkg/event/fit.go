@@ -100,6 +100,15 @@ func cutText(s string, limit int) string {
 	return validHead(s[:keep]) + note
 }
 
+// ClipBytes cuts s to at most n bytes, dropping the bytes of a rune the cut
+// would split.
+func ClipBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return validHead(s[:n])
+}
+
 // validHead drops the bytes of a rune cut at the end of head.
 func validHead(head string) string {
 	for len(head) > 0 && !utf8.ValidString(head) {

@@ -7,7 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/mnemo-dev/mnemo/pkg/event"
 )
 
 // Offline is the extractive compressor: with no LLM, instantly and for free,
@@ -123,16 +124,12 @@ func oneLine(s string) string {
 	return strings.TrimSpace(s)
 }
 
-// clip cuts s to at most n bytes on a rune boundary.
+// clip cuts s to at most n bytes on a rune boundary and marks the cut.
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	s = s[:n]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s + "…"
+	return event.ClipBytes(s, n) + "…"
 }
 
 func sortedKeys(m map[string]bool, max int) []string {

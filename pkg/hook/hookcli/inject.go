@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/mnemo-dev/mnemo/pkg/event"
 )
 
 // Per-prompt injection of related memories (docs/ARCHITECTURE.md §14): off
@@ -40,18 +41,6 @@ func parseLimit(v string, def, hi int) int {
 	return min(n, hi)
 }
 
-// clipBytes cuts s to at most n bytes on a rune boundary.
-func clipBytes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
 // relatedAnswer is the part of GET /v1/search's answer the hook prints.
 type relatedAnswer struct {
 	Results []struct {
@@ -70,7 +59,7 @@ func (h *hookRun) relatedMemories(ctx context.Context, project, prompt string) [
 	if prompt == "" {
 		return nil
 	}
-	q := url.Values{"query": {clipBytes(prompt, injectQueryBytes)}, "mode": {"semantic"},
+	q := url.Values{"query": {event.ClipBytes(prompt, injectQueryBytes)}, "mode": {"semantic"},
 		"limit": {strconv.Itoa(h.cfg.InjectLimit)}}
 	if project != "" {
 		q.Set("project", project)
