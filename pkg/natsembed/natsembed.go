@@ -6,6 +6,7 @@ package natsembed
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -62,7 +63,7 @@ func Start(c Config) (*server.Server, error) {
 		opts.Cluster.Name = c.ClusterName
 		opts.Cluster.Host = c.ClusterHost
 		opts.Cluster.Port = c.ClusterPort
-		opts.Routes = server.RoutesFromStr(joinRoutes(c.Routes))
+		opts.Routes = server.RoutesFromStr(strings.Join(c.Routes, ","))
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
@@ -74,15 +75,4 @@ func Start(c Config) (*server.Server, error) {
 		return nil, fmt.Errorf("natsembed: nats-server not ready after 10s (store dir %s)", c.StoreDir)
 	}
 	return s, nil
-}
-
-func joinRoutes(rs []string) string {
-	out := ""
-	for i, r := range rs {
-		if i > 0 {
-			out += ","
-		}
-		out += r
-	}
-	return out
 }

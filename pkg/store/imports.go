@@ -404,13 +404,10 @@ func normalizeImport(b ImportBatch, now time.Time) (ImportBatch, error) {
 		if err := checkID(f+".id", x.ID); err != nil {
 			return n, err
 		}
-		for _, c := range []struct {
-			field string
-			v     *string
-		}{{f + ".project", &x.Project}, {f + ".agent", &x.Agent}, {f + ".cwd", &x.Cwd}} {
-			if err := text(c.field, c.v, MaxShortLen); err != nil {
-				return n, err
-			}
+		if err := texts([]textField{
+			{f + ".project", &x.Project, MaxShortLen}, {f + ".agent", &x.Agent, MaxShortLen}, {f + ".cwd", &x.Cwd, MaxShortLen},
+		}); err != nil {
+			return n, err
 		}
 		switch x.Status {
 		case "":

@@ -62,6 +62,24 @@ func text(field string, s *string, limit int) error {
 	return nil
 }
 
+// textField is a text to clean in place, named for errors, and the most
+// bytes it may keep.
+type textField struct {
+	name  string
+	v     *string
+	limit int
+}
+
+// texts cleans every field with text; the first too long is the error.
+func texts(fs []textField) error {
+	for _, f := range fs {
+		if err := text(f.name, f.v, f.limit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // list cleans a list of short strings into a fresh non-nil slice.
 func list(field string, in []string) ([]string, error) {
 	if len(in) > MaxListLen {
@@ -169,13 +187,10 @@ func normalizeUnit(u Unit, now time.Time) (Unit, error) {
 
 	if u.Session != nil {
 		s := *u.Session
-		for _, c := range []struct {
-			field string
-			v     *string
-		}{{"session.project", &s.Project}, {"session.agent", &s.Agent}, {"session.cwd", &s.Cwd}} {
-			if err := text(c.field, c.v, MaxShortLen); err != nil {
-				return Unit{}, err
-			}
+		if err := texts([]textField{
+			{"session.project", &s.Project, MaxShortLen}, {"session.agent", &s.Agent, MaxShortLen}, {"session.cwd", &s.Cwd, MaxShortLen},
+		}); err != nil {
+			return Unit{}, err
 		}
 		switch s.Status {
 		case "", StatusActive, StatusCompleted, StatusAborted:
@@ -245,13 +260,10 @@ func normalizeUnit(u Unit, now time.Time) (Unit, error) {
 		if err := sessionOf(f+".session_id", &x.SessionID, u.SessionID); err != nil {
 			return Unit{}, err
 		}
-		for _, c := range []struct {
-			field string
-			v     *string
-		}{{f + ".project", &x.Project}, {f + ".provider", &x.Provider}, {f + ".model", &x.Model}} {
-			if err := text(c.field, c.v, MaxShortLen); err != nil {
-				return Unit{}, err
-			}
+		if err := texts([]textField{
+			{f + ".project", &x.Project, MaxShortLen}, {f + ".provider", &x.Provider, MaxShortLen}, {f + ".model", &x.Model, MaxShortLen},
+		}); err != nil {
+			return Unit{}, err
 		}
 		if x.InputTokens < 0 || x.OutputTokens < 0 {
 			return Unit{}, invalid(f, "token counts are negative")
@@ -305,17 +317,11 @@ func normalizeObservation(f string, o *Observation, accepted, now time.Time) err
 	if err := event.CheckObservationType(o.Type); err != nil {
 		return invalid(f+".type", "%s", err)
 	}
-	for _, c := range []struct {
-		field string
-		v     *string
-		limit int
-	}{
+	if err := texts([]textField{
 		{f + ".project", &o.Project, MaxShortLen}, {f + ".title", &o.Title, MaxShortLen},
 		{f + ".subtitle", &o.Subtitle, MaxShortLen}, {f + ".narrative", &o.Narrative, MaxTextLen},
-	} {
-		if err := text(c.field, c.v, c.limit); err != nil {
-			return err
-		}
+	}); err != nil {
+		return err
 	}
 	var err error
 	if o.Facts, err = list(f+".facts", o.Facts); err != nil {
@@ -348,19 +354,13 @@ func normalizeObservation(f string, o *Observation, accepted, now time.Time) err
 // normalizeSummary validates and cleans summary f's texts, prompt number and
 // source events, and sets its times (accepted when it has none).
 func normalizeSummary(f string, m *Summary, accepted, now time.Time) error {
-	for _, c := range []struct {
-		field string
-		v     *string
-		limit int
-	}{
+	if err := texts([]textField{
 		{f + ".project", &m.Project, MaxShortLen}, {f + ".request", &m.Request, MaxTextLen},
 		{f + ".investigated", &m.Investigated, MaxTextLen}, {f + ".learned", &m.Learned, MaxTextLen},
 		{f + ".completed", &m.Completed, MaxTextLen}, {f + ".next_steps", &m.NextSteps, MaxTextLen},
 		{f + ".notes", &m.Notes, MaxTextLen},
-	} {
-		if err := text(c.field, c.v, c.limit); err != nil {
-			return err
-		}
+	}); err != nil {
+		return err
 	}
 	if m.PromptNumber < 0 {
 		return invalid(f+".prompt_number", "is negative")

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/mnemo-dev/mnemo/pkg/store"
@@ -21,7 +22,7 @@ func testContextAlso(t *testing.T, dsn string) {
 		for _, o := range c.Observations {
 			out = append(out, o.Title)
 		}
-		return fmtList(out)
+		return "[" + strings.Join(out, ", ") + "]"
 	}
 	c, err := st.RecentContext(ctx, store.ContextQuery{Project: "acme/feature", Budget: 10000, Also: []string{"acme", "acme", ""}})
 	if err != nil {
@@ -37,15 +38,4 @@ func testContextAlso(t *testing.T, dsn string) {
 	if got := titles(c); got != "[worktree change]" || len(c.Summaries) != 0 {
 		t.Fatalf("worktree context alone: %s, %d summaries", got, len(c.Summaries))
 	}
-}
-
-func fmtList(l []string) string {
-	out := "["
-	for i, x := range l {
-		if i > 0 {
-			out += ", "
-		}
-		out += x
-	}
-	return out + "]"
 }
