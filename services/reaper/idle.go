@@ -40,16 +40,7 @@ func (r *Reaper) summarizeIdle(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, sid := range sids {
-		if !r.lead.Leader() {
-			return errNotLeader
-		}
-		if err := r.closeIdle(ctx, sid, before); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return r.eachWhileLeader(sids, func(sid string) error { return r.closeIdle(ctx, sid, before) })
 }
 
 func (r *Reaper) closeIdle(ctx context.Context, sid string, before time.Time) error {

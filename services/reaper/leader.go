@@ -36,6 +36,22 @@ func newLeadership(rdb redis.UniversalClient, key, token string, ttl time.Durati
 // errNotLeader means another reaper holds the lock.
 var errNotLeader = errors.New("reaper: not the leader")
 
+// eachWhileLeader runs do on every item while this reaper leads, going on
+// past failures; it returns them joined, or errNotLeader as soon as the
+// lead is lost.
+func (r *Reaper) eachWhileLeader(items []string, do func(string) error) error {
+	var errs []error
+	for _, it := range items {
+		if !r.lead.Leader() {
+			return errNotLeader
+		}
+		if err := do(it); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // tryLead takes or renews the lock. It returns whether this reaper leads now.
 func (l *leadership) tryLead(ctx context.Context) (bool, error) {
 	start := time.Now()

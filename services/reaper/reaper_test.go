@@ -189,12 +189,9 @@ func TestPoisonEventDeadLetteredSessionGoesOn(t *testing.T) {
 // the DLQ entry and the store row carry the delivery count. Two reapers and a
 // reaper restart write it once.
 func TestMaxDeliveriesDeadLetteredOnce(t *testing.T) {
-	r := newRig(t, 5*time.Second)
 	const sid = "flaky-1"
-	e := toolUse(sid, 1)
-	seq := r.publish(e)
+	r, e, seq := exhaustedEvent(t, sid)
 	ctx := context.Background()
-	exhaustDeliveries(t, r, sid)
 	r.startReaper(r.reaperConfig("r1"))
 	r.startReaper(r.reaperConfig("r2"))
 	d := r.dlqEntries(sid, 1, 20*time.Second)[0]
@@ -244,10 +241,13 @@ func waitAdvisoriesRead(t *testing.T, r *rig) {
 	})
 }
 
-// exhaustDeliveries makes JetStream give up on the session's one event: a
-// consumer with MaxDeliver 2 whose handler never acks.
-func exhaustDeliveries(t *testing.T, r *rig, sid string) {
+// exhaustedEvent is a rig where JetStream gave up on session sid's one
+// event, e at seq: a consumer with MaxDeliver 2 whose handler never acks.
+func exhaustedEvent(t *testing.T, sid string) (r *rig, e *event.Envelope, seq uint64) {
 	t.Helper()
+	r = newRig(t, 5*time.Second)
+	e = toolUse(sid, 1)
+	seq = r.publish(e)
 	ctx := context.Background()
 	cons, err := r.events.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable: "flaky", FilterSubject: bus.StoredSubject(sid, r.layout.Partitions),
@@ -277,17 +277,15 @@ func exhaustDeliveries(t *testing.T, r *rig, sid string) {
 	for range b.Messages() {
 		t.Fatal("delivered a third time past MaxDeliver 2")
 	}
+	return r, e, seq
 }
 
 // Deliveries exhausted by a slow worker whose actor then applied the event
 // from the stream: not dead, so no dead letter (a replay would duplicate it).
 func TestMaxDeliveriesOfAnAppliedEventIsNotDeadLettered(t *testing.T) {
-	r := newRig(t, 5*time.Second)
 	const sid = "slow-1"
-	e := toolUse(sid, 1)
-	seq := r.publish(e)
+	r, e, seq := exhaustedEvent(t, sid)
 	ctx := context.Background()
-	exhaustDeliveries(t, r, sid)
 	if _, err := r.store.Apply(ctx, store.Unit{SessionID: sid, Fence: 1, Events: []store.AppliedEvent{
 		{EventID: e.EventID, Seq: seq, Kind: string(e.Kind), AcceptedAt: time.Now()},
 	}}); err != nil {

@@ -2,7 +2,6 @@ package reaper
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -24,16 +23,7 @@ func (r *Reaper) reapWorkers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, id := range dead {
-		if !r.lead.Leader() {
-			return errNotLeader
-		}
-		if err := r.reapWorker(ctx, id); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return r.eachWhileLeader(dead, func(id string) error { return r.reapWorker(ctx, id) })
 }
 
 func (r *Reaper) reapWorker(ctx context.Context, id string) error {
