@@ -105,49 +105,50 @@ func (s *Server) handleFeed(w http.ResponseWriter, r *http.Request) {
 	}
 	page := FeedPage{Kind: kind}
 	var last *store.Position
+	var err error
 	switch kind {
 	case feedObservations:
-		hits, err := s.d.Store.Search(r.Context(), q)
-		if err != nil {
-			s.answer(w, err)
-			return
-		}
-		page.Observations = make([]store.Observation, 0, len(hits))
-		for _, h := range hits {
-			page.Observations = append(page.Observations, h.Observation)
-		}
-		if n := len(hits); n == q.Limit {
-			o := hits[n-1].Observation
-			last = &store.Position{At: o.AcceptedAt, ID: o.ID}
+		var hits []store.SearchHit
+		if hits, err = s.d.Store.Search(r.Context(), q); err == nil {
+			page.Observations, last = feedItems(hits, q.Limit, func(h store.SearchHit) store.Observation { return h.Observation },
+				func(o store.Observation) store.Position { return store.Position{At: o.AcceptedAt, ID: o.ID} })
 		}
 	case feedPrompts:
-		hits, err := s.d.Store.SearchPrompts(r.Context(), q)
-		if err != nil {
-			s.answer(w, err)
-			return
-		}
-		page.Prompts = hits
-		if n := len(hits); n == q.Limit {
-			pr := hits[n-1].Prompt
-			last = &store.Position{At: pr.At, SessionID: pr.SessionID, Number: pr.Number}
+		var hits []store.PromptHit
+		if hits, err = s.d.Store.SearchPrompts(r.Context(), q); err == nil {
+			page.Prompts, last = feedItems(hits, q.Limit, func(h store.PromptHit) store.PromptHit { return h },
+				func(h store.PromptHit) store.Position {
+					return store.Position{At: h.Prompt.At, SessionID: h.Prompt.SessionID, Number: h.Prompt.Number}
+				})
 		}
 	case feedSummaries:
-		hits, err := s.d.Store.SearchSummaries(r.Context(), q)
-		if err != nil {
-			s.answer(w, err)
-			return
+		var hits []store.SummaryHit
+		if hits, err = s.d.Store.SearchSummaries(r.Context(), q); err == nil {
+			page.Summaries, last = feedItems(hits, q.Limit, func(h store.SummaryHit) store.Summary { return h.Summary },
+				func(m store.Summary) store.Position { return store.Position{At: m.AcceptedAt, ID: m.ID} })
 		}
-		page.Summaries = make([]store.Summary, 0, len(hits))
-		for _, h := range hits {
-			page.Summaries = append(page.Summaries, h.Summary)
-		}
-		if n := len(hits); n == q.Limit {
-			m := hits[n-1].Summary
-			last = &store.Position{At: m.AcceptedAt, ID: m.ID}
-		}
+	}
+	if err != nil {
+		s.answer(w, err)
+		return
 	}
 	if last != nil {
 		page.Next = encodeCursor(kind, *last)
 	}
 	httpapi.WriteJSON(w, http.StatusOK, page)
+}
+
+// feedItems takes a page's items out of its hits and, when the page is
+// full (more may follow), the position of its last item, where the next
+// page starts.
+func feedItems[H, T any](hits []H, limit int, item func(H) T, pos func(T) store.Position) ([]T, *store.Position) {
+	items := make([]T, len(hits))
+	for i, h := range hits {
+		items[i] = item(h)
+	}
+	if n := len(items); n == limit {
+		p := pos(items[n-1])
+		return items, &p
+	}
+	return items, nil
 }
