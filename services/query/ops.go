@@ -186,11 +186,7 @@ func (s *Server) Ops(ctx context.Context) Ops {
 		o.Monitor = &OpsMonitor{Varz: s.d.NATSMonitor + "/varz", Jsz: s.d.NATSMonitor + "/jsz"}
 	}
 	var mu sync.Mutex
-	fail := func(what string, err error) {
-		mu.Lock()
-		o.Errors = append(o.Errors, what+": "+err.Error())
-		mu.Unlock()
-	}
+	fail := failTo(&mu, &o.Errors)
 	var wg sync.WaitGroup
 	wg.Go(func() { o.Cluster = s.Stats(ctx) })
 	wg.Go(func() {

@@ -63,6 +63,16 @@ type Stats struct {
 	Semantic SemanticStats `json:"semantic"`
 }
 
+// failTo returns how concurrent gatherers of figures report a source that
+// failed: its name and error are added to *errs under mu, the figures' lock.
+func failTo(mu *sync.Mutex, errs *[]string) func(what string, err error) {
+	return func(what string, err error) {
+		mu.Lock()
+		*errs = append(*errs, what+": "+err.Error())
+		mu.Unlock()
+	}
+}
+
 // Stats gathers the figures; a source that fails is named in Errors and the
 // others are still reported.
 func (s *Server) Stats(ctx context.Context) Stats {
@@ -71,11 +81,7 @@ func (s *Server) Stats(ctx context.Context) Stats {
 	st := Stats{LiveWorkers: []string{}, Partitions: make([]PartitionDepth, s.d.Layout.Partitions),
 		Version: bus.BuildVersion(), StartedAt: s.started, UptimeSeconds: int64(time.Since(s.started) / time.Second)}
 	var mu sync.Mutex
-	fail := func(what string, err error) {
-		mu.Lock()
-		st.Errors = append(st.Errors, what+": "+err.Error())
-		mu.Unlock()
-	}
+	fail := failTo(&mu, &st.Errors)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
 	for p := 0; p < s.d.Layout.Partitions; p++ {
