@@ -89,22 +89,8 @@ func testSearchPromptsAndSummaries(t *testing.T, dsn string) {
 	ctx := context.Background()
 	st := Open(t, dsn)
 	s := seedText(t, st)
-	prompts := func(q store.SearchQuery) []store.PromptHit {
-		t.Helper()
-		h, err := st.SearchPrompts(ctx, q)
-		if err != nil {
-			t.Fatalf("search prompts %+v: %v", q, err)
-		}
-		return h
-	}
-	sums := func(q store.SearchQuery) []store.SummaryHit {
-		t.Helper()
-		h, err := st.SearchSummaries(ctx, q)
-		if err != nil {
-			t.Fatalf("search summaries %+v: %v", q, err)
-		}
-		return h
-	}
+	prompts := searcher(t, "prompts", st.SearchPrompts)
+	sums := searcher(t, "summaries", st.SearchSummaries)
 	if h := prompts(store.SearchQuery{Text: "flaky reconnect"}); len(h) != 1 || h[0].Prompt.SessionID != "t1" ||
 		h[0].Project != "acme" || h[0].Platform != "claude-code" || h[0].Rank <= 0 {
 		t.Fatalf("prompt search: %+v", h)
@@ -236,6 +222,42 @@ func testProjectsAndSize(t *testing.T, dsn string) {
 	}
 }
 
+// searcher binds one of the store's searches to t: it returns q's hits and
+// fails the test on an error.
+func searcher[H any](t *testing.T, what string, search func(context.Context, store.SearchQuery) ([]H, error)) func(store.SearchQuery) []H {
+	return func(q store.SearchQuery) []H {
+		t.Helper()
+		h, err := search(context.Background(), q)
+		if err != nil {
+			t.Fatalf("search %s %+v: %v", what, q, err)
+		}
+		return h
+	}
+}
+
+// pageAll lists q's hits page by page, as the viewer scrolls: each page of
+// q.Limit hits starts Before the position of the last hit of the page before,
+// until a page is empty or pages were read. between, when not nil, runs
+// after each page is read.
+func pageAll[H any](t *testing.T, search func(store.SearchQuery) []H, q store.SearchQuery,
+	pages int, pos func(H) store.Position, between func(page int)) []H {
+	t.Helper()
+	var all []H
+	for page := 0; page < pages; page++ {
+		hits := search(q)
+		if len(hits) == 0 {
+			break
+		}
+		if between != nil {
+			between(page)
+		}
+		all = append(all, hits...)
+		p := pos(hits[len(hits)-1])
+		q.Before = &p
+	}
+	return all
+}
+
 // testListPages pages observations, prompts and summaries newest first with
 // Before (the viewer's infinite scroll): rows sharing a time are neither
 // repeated nor skipped, a row written between two pages does not shift the
@@ -265,23 +287,15 @@ func testListPages(t *testing.T, dsn string) {
 	if err != nil || len(whole) != 18 {
 		t.Fatalf("whole listing: %d, %v", len(whole), err)
 	}
-	var paged []string
-	var before *store.Position
-	for page := 0; page < 20; page++ {
-		hits, err := st.Search(ctx, store.SearchQuery{Project: "acme", Limit: 4, Before: before})
-		if err != nil {
-			t.Fatalf("page %d: %v", page, err)
-		}
-		if len(hits) == 0 {
-			break
-		}
-		if page == 0 { // a newer row arriving between pages must not shift the next
-			mustApply(t, st, toolUnit(s, "lc", 1, obs("lc", "acme", store.TypeChange, "late arrival", "n")))
-		}
-		paged = append(paged, titles(hits)...)
-		last := hits[len(hits)-1].Observation
-		before = &store.Position{At: last.AcceptedAt, ID: last.ID}
-	}
+	paged := titles(pageAll(t, searcher(t, "observations", st.Search), store.SearchQuery{Project: "acme", Limit: 4}, 20,
+		func(h store.SearchHit) store.Position {
+			return store.Position{At: h.Observation.AcceptedAt, ID: h.Observation.ID}
+		},
+		func(page int) {
+			if page == 0 { // a newer row arriving between pages must not shift the next
+				mustApply(t, st, toolUnit(s, "lc", 1, obs("lc", "acme", store.TypeChange, "late arrival", "n")))
+			}
+		}))
 	if got, want := strings.Join(paged, "|"), strings.Join(titles(whole), "|"); got != want {
 		t.Fatalf("observations paged by 4:\n%s\nwant the whole listing:\n%s", got, want)
 	}
@@ -291,20 +305,10 @@ func testListPages(t *testing.T, dsn string) {
 		t.Fatalf("prompts: %d, %v", len(allPrompts), err)
 	}
 	var pk []string
-	before = nil
-	for page := 0; page < 10; page++ {
-		hits, err := st.SearchPrompts(ctx, store.SearchQuery{Limit: 4, Before: before})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(hits) == 0 {
-			break
-		}
-		for _, h := range hits {
-			pk = append(pk, h.Prompt.Text)
-		}
-		l := hits[len(hits)-1].Prompt
-		before = &store.Position{At: l.At, SessionID: l.SessionID, Number: l.Number}
+	for _, h := range pageAll(t, searcher(t, "prompts", st.SearchPrompts), store.SearchQuery{Limit: 4}, 10, func(h store.PromptHit) store.Position {
+		return store.Position{At: h.Prompt.At, SessionID: h.Prompt.SessionID, Number: h.Prompt.Number}
+	}, nil) {
+		pk = append(pk, h.Prompt.Text)
 	}
 	var want []string
 	for _, h := range allPrompts {
@@ -319,17 +323,10 @@ func testListPages(t *testing.T, dsn string) {
 		t.Fatalf("summaries: %d, %v", len(allSums), err)
 	}
 	var sk []int64
-	before = nil
-	for page := 0; page < 10; page++ {
-		hits, err := st.SearchSummaries(ctx, store.SearchQuery{Limit: 1, Before: before})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(hits) == 0 {
-			break
-		}
-		sk = append(sk, hits[0].Summary.ID)
-		before = &store.Position{At: hits[0].Summary.AcceptedAt, ID: hits[0].Summary.ID}
+	for _, h := range pageAll(t, searcher(t, "summaries", st.SearchSummaries), store.SearchQuery{Limit: 1}, 10, func(h store.SummaryHit) store.Position {
+		return store.Position{At: h.Summary.AcceptedAt, ID: h.Summary.ID}
+	}, nil) {
+		sk = append(sk, h.Summary.ID)
 	}
 	if len(sk) != len(allSums) || sk[0] != allSums[0].Summary.ID || sk[len(sk)-1] != allSums[len(allSums)-1].Summary.ID {
 		t.Fatalf("summaries paged by 1: %v, want %d in the listing's order", sk, len(allSums))

@@ -502,14 +502,7 @@ func testSearchWindow(t *testing.T, dsn string) {
 	if err := st.Optimize(ctx); err != nil {
 		t.Fatalf("optimize: %v", err)
 	}
-	search := func(q store.SearchQuery) []store.SearchHit {
-		t.Helper()
-		h, err := st.Search(ctx, q)
-		if err != nil {
-			t.Fatalf("search %+v: %v", q, err)
-		}
-		return h
-	}
+	search := searcher(t, "observations", st.Search)
 	top := search(store.SearchQuery{Text: "needle", Project: "win", Limit: 5})
 	if len(top) != 5 {
 		t.Fatalf("%d hits, want 5", len(top))
