@@ -68,21 +68,25 @@ func (b *Budgeted) spend(ctx context.Context, project string, usage []Usage) {
 
 // Observe compresses with Inner, or Fallback once the project is over budget.
 func (b *Budgeted) Observe(ctx context.Context, r ObserveRequest) (ObserveResult, error) {
-	if b.over(ctx, r.Session.Project) {
-		return b.Fallback.Observe(ctx, r)
-	}
-	res, err := b.Inner.Observe(ctx, r)
-	b.spend(ctx, r.Session.Project, res.Usage)
-	return res, err
+	return budgeted(ctx, b, r.Session.Project, r, b.Inner.Observe, b.Fallback.Observe,
+		func(res ObserveResult) []Usage { return res.Usage })
 }
 
 // Summarize summarizes with Inner, or Fallback once over budget.
 func (b *Budgeted) Summarize(ctx context.Context, r SummarizeRequest) (SummarizeResult, error) {
-	if b.over(ctx, r.Session.Project) {
-		return b.Fallback.Summarize(ctx, r)
+	return budgeted(ctx, b, r.Session.Project, r, b.Inner.Summarize, b.Fallback.Summarize,
+		func(res SummarizeResult) []Usage { return res.Usage })
+}
+
+// budgeted makes call r with fallback once project is over its budget, and
+// otherwise with inner, counting inner's usage against the budget.
+func budgeted[Q, R any](ctx context.Context, b *Budgeted, project string, r Q,
+	inner, fallback func(context.Context, Q) (R, error), usage func(R) []Usage) (R, error) {
+	if b.over(ctx, project) {
+		return fallback(ctx, r)
 	}
-	res, err := b.Inner.Summarize(ctx, r)
-	b.spend(ctx, r.Session.Project, res.Usage)
+	res, err := inner(ctx, r)
+	b.spend(ctx, project, usage(res))
 	return res, err
 }
 
