@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -190,66 +189,6 @@ func unusedPort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// listensOn waits for p's log line msg and returns the address it names.
-func listensOn(t *testing.T, p *deployProc, msg string) string {
-	t.Helper()
-	deadline := time.Now().Add(120 * time.Second)
-	for {
-		for _, line := range strings.Split(p.output(), "\n") {
-			var l struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == msg && l.Addr != "" {
-				return strings.TrimPrefix(l.Addr, "http://")
-			}
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("%s exited before it listened:\n%s", p.name, tail(p.output(), 20))
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never logged %q:\n%s", p.name, msg, tail(p.output(), 20))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// deployProc is one service binary started with exactly its environment.
-type deployProc struct {
-	name, log string
-	cmd       *exec.Cmd
-	done      chan struct{}
-}
-
-func startExact(t *testing.T, name, bin string, env []string, args ...string) *deployProc {
-	t.Helper()
-	logPath := filepath.Join(t.TempDir(), name+".log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p := &deployProc{name: name, log: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("--- %s:\n%s", name, tail(p.output(), 30))
-		}
-	})
-	return p
-}
-
 // serviceOnce returns a problem for each JSON line of a service's log that
 // does not carry the key "service" exactly once, naming the service (issue
 // 22: services used to tag their logger again), and one when there is no
@@ -306,11 +245,6 @@ func TestServiceOnceFindsRepeats(t *testing.T) {
 	if p := serviceOnce("ingest", "plain text\n"); len(p) != 1 {
 		t.Fatalf("a log without JSON: %v", p)
 	}
-}
-
-func (p *deployProc) output() string {
-	b, _ := os.ReadFile(p.log)
-	return string(b)
 }
 
 func tail(s string, n int) string {
@@ -423,13 +357,13 @@ func checkRoutes(t *testing.T, svc, base string, routes []httpapi.Route, token s
 
 // waitUp waits until GET url answers 200, failing t after timeout or, when
 // p is not nil, as soon as p exits, with p's last output.
-func waitUp(t testing.TB, p *deployProc, url string, timeout time.Duration) {
+func waitUp(t testing.TB, p *testkit.Proc, url string, timeout time.Duration) {
 	t.Helper()
 	c := http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(timeout)
 	var exited <-chan struct{} // nil, never ready, without a process
 	if p != nil {
-		exited = p.done
+		exited = p.Done()
 	}
 	for {
 		resp, err := c.Get(url)
@@ -441,12 +375,12 @@ func waitUp(t testing.TB, p *deployProc, url string, timeout time.Duration) {
 		}
 		select {
 		case <-exited:
-			t.Fatalf("%s exited before it was up:\n%s", p.name, tail(p.output(), 20))
+			t.Fatalf("%s exited before it was up:\n%s", p.ID, tail(p.Output(), 20))
 		default:
 		}
 		switch {
 		case time.Now().After(deadline) && p != nil:
-			t.Fatalf("%s not up at %s after %s:\n%s", p.name, url, timeout, tail(p.output(), 20))
+			t.Fatalf("%s not up at %s after %s:\n%s", p.ID, url, timeout, tail(p.Output(), 20))
 		case time.Now().After(deadline):
 			t.Fatalf("%s not 200 within %s (%v)", url, timeout, err)
 		}
@@ -550,7 +484,7 @@ func TestDeployComposeRuns(t *testing.T) {
 
 	token := secrets["MNEMO_TOKEN"]
 	bases := map[string]string{}
-	procs := map[string]*deployProc{}
+	procs := map[string]*testkit.Proc{}
 	for _, s := range deployServices {
 		cs, ok := project.Services[s.name]
 		if !ok {
@@ -570,17 +504,17 @@ func TestDeployComposeRuns(t *testing.T) {
 		if addrs[s.addrVar] == "" {
 			t.Fatalf("compose: %s serves no HTTP on %s (0.0.0.0:port)", s.name, s.addrVar)
 		}
-		procs[s.name] = startExact(t, s.name, bins[s.name], local)
+		procs[s.name] = testkit.StartExact(t, s.name, bins[s.name], nil, local)
 	}
 	for _, s := range deployServices {
-		bases[s.name] = "http://" + listensOn(t, procs[s.name], s.listening)
+		bases[s.name] = "http://" + procs[s.name].WaitLog(t, s.listening, 120*time.Second)
 		waitUp(t, procs[s.name], bases[s.name]+s.probe, 120*time.Second)
 	}
 	for _, s := range deployServices {
-		if out := procs[s.name].output(); strings.Contains(out, "unknown variable") {
+		if out := procs[s.name].Output(); strings.Contains(out, "unknown variable") {
 			t.Errorf("%s warns about variables compose gives it:\n%s", s.name, out)
 		}
-		for _, p := range serviceOnce(s.name, procs[s.name].output()) {
+		for _, p := range serviceOnce(s.name, procs[s.name].Output()) {
 			t.Error(p)
 		}
 		checkRoutes(t, s.name, bases[s.name], s.routes, token)

@@ -15,7 +15,7 @@ import (
 
 // startRun starts the real `mnemo run` on a free port with its own home and
 // the given Redis, the environment cleared of MNEMO_* variables but env.
-func startRunWithRedis(t *testing.T, redisURL string, env ...string) (*deployProc, string) {
+func startRunWithRedis(t *testing.T, redisURL string, env ...string) (*testkit.Proc, string) {
 	t.Helper()
 	var base []string
 	for _, kv := range os.Environ() {
@@ -24,31 +24,21 @@ func startRunWithRedis(t *testing.T, redisURL string, env ...string) (*deployPro
 		}
 	}
 	base = append(base, "MNEMO_HOME="+t.TempDir(), "MNEMO_ADDR=127.0.0.1:0", "MNEMO_REDIS_URL="+redisURL, "MNEMO_LOG_LEVEL=info")
-	p := startExact(t, "mnemo-run", mnemoBin, append(base, env...), "run")
-	addr := listensOn(t, p, "mnemo is running")
+	p := testkit.StartExact(t, "mnemo-run", mnemoBin, []string{"run"}, append(base, env...))
+	addr := p.WaitLog(t, "mnemo is running", 120*time.Second)
 	waitUp(t, p, "http://"+addr+"/readyz", 60*time.Second)
 	return p, "http://" + addr
 }
 
-// waitLog waits until p's output has s.
-func waitLog(t *testing.T, p *deployProc, s string) {
-	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(p.output(), s); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never logged %s:\n%s", p.name, s, tail(p.output(), 20))
-		}
-	}
-}
-
 // exitCode waits for p to end and returns its exit status.
-func exitCode(t *testing.T, p *deployProc, within time.Duration) int {
+func exitCode(t *testing.T, p *testkit.Proc, within time.Duration) int {
 	t.Helper()
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(within):
-		t.Fatalf("%s still running after %s:\n%s", p.name, within, tail(p.output(), 20))
+		t.Fatalf("%s still running after %s:\n%s", p.ID, within, tail(p.Output(), 20))
 	}
-	return p.cmd.ProcessState.ExitCode() // set by the Wait that closed done
+	return p.Cmd.ProcessState.ExitCode() // set by the Wait that closed done
 }
 
 // When Redis goes away for longer than MNEMO_OUTAGE_LIMIT, the worker inside
@@ -59,20 +49,20 @@ func TestRunExitsWhenItsWorkerFailsForGood(t *testing.T) {
 	// The worker checks Redis every 250ms, the reaper every 3s: the worker
 	// is the component that crosses the limit first.
 	p, _ := startRunWithRedis(t, rds.URL(), "MNEMO_OUTAGE_LIMIT=2s", "MNEMO_REBALANCE=250ms", "MNEMO_REAPER_TICK=3s")
-	waitLog(t, p, `"msg":"worker started"`)
+	p.WaitLog(t, `"msg":"worker started"`, 60*time.Second)
 	rds.Kill()
 	if code := exitCode(t, p, 90*time.Second); code == 0 {
-		t.Fatalf("mnemo run exited 0 after its worker failed:\n%s", tail(p.output(), 10))
+		t.Fatalf("mnemo run exited 0 after its worker failed:\n%s", tail(p.Output(), 10))
 	}
-	last := tail(p.output(), 1)
+	last := tail(p.Output(), 1)
 	if !regexp.MustCompile(`^mnemo run: (worker|reaper): .*Redis unreachable for \S+, longer than MNEMO_OUTAGE_LIMIT \(2s\)`).MatchString(last) {
 		t.Fatalf("last line %q, want the one-line reason", last)
 	}
 	if !strings.HasPrefix(last, "mnemo run: worker: ") {
 		t.Logf("the reaper crossed the limit before the worker: %q", last)
 	}
-	if !strings.Contains(p.output(), `"msg":"stopped"`) {
-		t.Fatalf("the rest was not stopped cleanly:\n%s", tail(p.output(), 10))
+	if !strings.Contains(p.Output(), `"msg":"stopped"`) {
+		t.Fatalf("the rest was not stopped cleanly:\n%s", tail(p.Output(), 10))
 	}
 }
 
@@ -81,7 +71,7 @@ func TestRunExitsWhenItsWorkerFailsForGood(t *testing.T) {
 func TestRunCarriesOnThroughARedisRestart(t *testing.T) {
 	rds := testkit.StartRedis(t)
 	p, base := startRunWithRedis(t, rds.URL(), "MNEMO_OUTAGE_LIMIT=60s", "MNEMO_REBALANCE=250ms")
-	waitLog(t, p, `"msg":"worker started"`)
+	p.WaitLog(t, `"msg":"worker started"`, 60*time.Second)
 	rds.Kill()
 	time.Sleep(3 * time.Second) // the worker and the reaper see it down
 	rds.Start()
@@ -94,8 +84,8 @@ func TestRunCarriesOnThroughARedisRestart(t *testing.T) {
 	}
 	waitPrompt(t, base, "", session, prompt)
 	select {
-	case <-p.done:
-		t.Fatalf("mnemo run ended through a Redis restart:\n%s", tail(p.output(), 10))
+	case <-p.Done():
+		t.Fatalf("mnemo run ended through a Redis restart:\n%s", tail(p.Output(), 10))
 	default:
 	}
 	if code, _ := authGet(t, base+"/readyz", ""); code != http.StatusOK {

@@ -52,7 +52,7 @@ func (p *Proc) WaitLog(t testing.TB, marker string, timeout time.Duration) strin
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		for _, line := range strings.Split(p.logText(), "\n") {
+		for _, line := range strings.Split(p.Output(), "\n") {
 			if strings.Contains(line, marker) {
 				if m := logAddr.FindStringSubmatch(line); m != nil {
 					return m[1]
@@ -62,7 +62,7 @@ func (p *Proc) WaitLog(t testing.TB, marker string, timeout time.Duration) strin
 		}
 		select {
 		case <-p.done:
-			t.Fatalf("testkit: %s exited before logging %q:\n%s", p.ID, marker, p.logText())
+			t.Fatalf("testkit: %s exited before logging %q:\n%s", p.ID, marker, p.Output())
 		default:
 		}
 		if time.Now().After(deadline) {

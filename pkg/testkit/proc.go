@@ -32,13 +32,27 @@ func StartProc(t testing.TB, id, bin string, env ...string) *Proc {
 // logged-in claude CLI never changes what a test exercises.
 func StartCmd(t testing.TB, id, bin string, args []string, env ...string) *Proc {
 	t.Helper()
+	return start(t, id, bin, args, append(append(os.Environ(), "MNEMO_LLM_PROVIDER=offline"), env...), os.Kill) // the last of a name wins
+}
+
+// StartExact starts bin with args and exactly env, nothing of the test's
+// environment, as a deployment starts it; when the test ends it is stopped
+// with SIGTERM, as there, and killed if it is still running 15 s later.
+func StartExact(t testing.TB, id, bin string, args, env []string) *Proc {
+	t.Helper()
+	return start(t, id, bin, args, env, syscall.SIGTERM)
+}
+
+// start runs bin with exactly env and stops it with stop when the test ends.
+func start(t testing.TB, id, bin string, args, env []string, stop os.Signal) *Proc {
+	t.Helper()
 	logPath := filepath.Join(t.TempDir(), id+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(append(os.Environ(), "MNEMO_LLM_PROVIDER=offline"), env...) // the last of a name wins
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("testkit: start %s: %v", id, err)
@@ -46,7 +60,7 @@ func StartCmd(t testing.TB, id, bin string, args []string, env ...string) *Proc 
 	p := &Proc{ID: id, Cmd: cmd, Log: logPath, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
 	t.Cleanup(func() {
-		p.Signal(os.Kill)
+		p.Signal(stop)
 		if t.Failed() {
 			b, _ := os.ReadFile(logPath)
 			lines := strings.Split(string(b), "\n")
@@ -75,7 +89,8 @@ func (p *Proc) Signal(sig os.Signal) {
 	}
 }
 
-func (p *Proc) logText() string {
+// Output is what the process has written so far (its log file).
+func (p *Proc) Output() string {
 	b, _ := os.ReadFile(p.Log)
 	return string(b)
 }
