@@ -19,7 +19,7 @@ func BenchmarkIndexSearch(b *testing.B) {
 	vs := make([][]float32, n)
 	for i := range vs {
 		vs[i] = randomUnit(r, dims)
-		if err := ix.Put(int64(i+1), "p", vs[i]); err != nil {
+		if err := ix.Put(int64(i+1), "p", 0, vs[i]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -60,7 +60,7 @@ func BenchmarkIndexScan10k(b *testing.B) {
 	r := rand.New(rand.NewPCG(9, 10))
 	ix := semantic.NewIndex()
 	for i := range n {
-		if err := ix.Put(int64(i+1), "p", randomUnit(r, dims)); err != nil {
+		if err := ix.Put(int64(i+1), "p", 0, randomUnit(r, dims)); err != nil {
 			b.Fatal(err)
 		}
 	}

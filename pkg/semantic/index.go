@@ -31,6 +31,7 @@ type Index struct {
 // slab is one project's vectors, entry i at data[i*dims:], code[i*codeLen:].
 type slab struct {
 	ids   []int64
+	stamp []int64 // what Put was told the vector's version is
 	scale []float32
 	data  []int8
 	code  []byte // sign bits, bit b of byte p is dimension 8p+b > 0
@@ -49,9 +50,10 @@ func NewIndex() *Index {
 	return &Index{slabs: map[string]*slab{}, pos: map[int64]*slab{}}
 }
 
-// Put adds or replaces an observation's vector. The first vector fixes the
-// index's dimensions; another length is refused.
-func (x *Index) Put(id int64, project string, v []float32) error {
+// Put adds or replaces a memory's vector, of version stamp (its time of
+// writing: Holds compares it). The first vector fixes the index's
+// dimensions; another length is refused.
+func (x *Index) Put(id int64, project string, stamp int64, v []float32) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.dims == 0 {
@@ -76,14 +78,23 @@ func (x *Index) Put(id int64, project string, v []float32) error {
 		x.pos[id] = sl
 		x.n++
 		sl.ids = append(sl.ids, id)
+		sl.stamp = append(sl.stamp, 0)
 		sl.scale = append(sl.scale, 0)
 		sl.data = append(sl.data, make([]int8, x.dims)...)
 		sl.code = append(sl.code, make([]byte, x.codeLen)...)
 	}
 	signCode(sl.code[i*x.codeLen:(i+1)*x.codeLen], v)
-	sl.scale[i] = scale
+	sl.scale[i], sl.stamp[i] = scale, stamp
 	copy(sl.data[i*x.dims:(i+1)*x.dims], qv)
 	return nil
+}
+
+// Holds says whether the index has id's vector of version stamp.
+func (x *Index) Holds(id, stamp int64) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	sl, ok := x.pos[id]
+	return ok && sl.stamp[sl.at[id]] == stamp
 }
 
 // Remove drops an observation's vector, if held.
@@ -102,12 +113,13 @@ func (x *Index) remove(id int64) {
 	last := len(sl.ids) - 1
 	d, c := x.dims, x.codeLen
 	if i != last {
-		sl.ids[i], sl.scale[i] = sl.ids[last], sl.scale[last]
+		sl.ids[i], sl.stamp[i], sl.scale[i] = sl.ids[last], sl.stamp[last], sl.scale[last]
 		copy(sl.data[i*d:(i+1)*d], sl.data[last*d:])
 		copy(sl.code[i*c:(i+1)*c], sl.code[last*c:])
 		sl.at[sl.ids[i]] = i
 	}
-	sl.ids, sl.scale, sl.data, sl.code = sl.ids[:last], sl.scale[:last], sl.data[:last*d], sl.code[:last*c]
+	sl.ids, sl.stamp, sl.scale = sl.ids[:last], sl.stamp[:last], sl.scale[:last]
+	sl.data, sl.code = sl.data[:last*d], sl.code[:last*c]
 	delete(sl.at, id)
 	delete(x.pos, id)
 	x.n--
@@ -154,8 +166,9 @@ func (x *Index) Bytes() int64 {
 	defer x.mu.RUnlock()
 	var b int64
 	for _, sl := range x.slabs {
-		// data, code, id, scale, and two map entries (~48 bytes each).
-		b += int64(cap(sl.data)) + int64(cap(sl.code)) + int64(cap(sl.ids))*8 + int64(cap(sl.scale))*4 + int64(len(sl.at))*96
+		// data, code, id, stamp, scale, and two map entries (~48 bytes
+		// each).
+		b += int64(cap(sl.data)) + int64(cap(sl.code)) + int64(cap(sl.ids))*16 + int64(cap(sl.scale))*4 + int64(len(sl.at))*96
 	}
 	return b
 }

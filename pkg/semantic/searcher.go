@@ -125,19 +125,37 @@ func (s *Searcher) Sync(ctx context.Context) error {
 }
 
 // load puts the vectors of kind written since a time (zero: all) in its
-// index.
+// index. Since a time, it reads their stamps first and then only the
+// vectors the index lacks: each sync reads again what was written in its
+// overlap (syncOverlap), which after a bulk write (a reindex, an import's
+// catch-up) is many vectors, each a few kilobytes.
 func (s *Searcher) load(ctx context.Context, k store.Kind, since time.Time) error {
 	const page = 5000
-	var after int64
+	q := store.VectorQuery{Kind: k, Model: s.c.Key(), Since: since, Limit: page, Stamps: !since.IsZero()}
 	for {
-		vs, err := s.st.Vectors(ctx, store.VectorQuery{Kind: k, Model: s.c.Key(), Since: since, AfterID: after, Limit: page})
+		vs, err := s.st.Vectors(ctx, q)
 		if err != nil {
 			return fmt.Errorf("semantic: sync index: %w", err)
 		}
-		for _, v := range vs {
+		put := vs
+		if q.Stamps {
+			var lack []int64
+			for _, v := range vs {
+				if !s.ix[k].Holds(v.ID, v.At.UnixMicro()) {
+					lack = append(lack, v.ID)
+				}
+			}
+			put = nil
+			if len(lack) > 0 {
+				if put, err = s.st.Vectors(ctx, store.VectorQuery{Kind: k, Model: q.Model, IDs: lack, Limit: page}); err != nil {
+					return fmt.Errorf("semantic: sync index: %w", err)
+				}
+			}
+		}
+		for _, v := range put {
 			f, err := embed.Decode(v.Data)
 			if err == nil {
-				err = s.ix[k].Put(v.ID, v.Project, f)
+				err = s.ix[k].Put(v.ID, v.Project, v.At.UnixMicro(), f)
 			}
 			if err != nil {
 				s.log.Warn("vector left out of the index", "kind", k, "id", v.ID, "err", err)
@@ -146,7 +164,7 @@ func (s *Searcher) load(ctx context.Context, k store.Kind, since time.Time) erro
 		if len(vs) < page {
 			return nil
 		}
-		after = vs[len(vs)-1].ID
+		q.AfterAt, q.AfterID = vs[len(vs)-1].At, vs[len(vs)-1].ID
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -224,7 +225,7 @@ func randomIndex(tb testing.TB, r *rand.Rand, n, dims, projects int) (*semantic.
 	vs := make([][]float32, n)
 	for i := range vs {
 		vs[i] = randomUnit(r, dims)
-		if err := ix.Put(int64(i+1), fmt.Sprint("p", i%projects), vs[i]); err != nil {
+		if err := ix.Put(int64(i+1), fmt.Sprint("p", i%projects), 0, vs[i]); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -254,7 +255,7 @@ func TestIndexRecallAndUpkeep(t *testing.T) {
 	if rec := recallAt10(t, ix, vs, r, 50); rec < 0.95 {
 		t.Fatalf("recall@10 %.3f against exact float32, want ≥ 0.95", rec)
 	}
-	if err := ix.Put(1, "p", make([]float32, dims+1)); err == nil {
+	if err := ix.Put(1, "p", 0, make([]float32, dims+1)); err == nil {
 		t.Fatal("a vector of other dimensions was taken")
 	}
 	// A vector's own query finds it first, until it is removed; Keep drops
@@ -313,7 +314,7 @@ func TestIndexProjects(t *testing.T) {
 			project = "small"
 		}
 		vs[i+1] = randomUnit(r, dims)
-		if err := ix.Put(i+1, project, vs[i+1]); err != nil {
+		if err := ix.Put(i+1, project, 0, vs[i+1]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -329,7 +330,7 @@ func TestIndexProjects(t *testing.T) {
 	if h := ix.Search(vs[102], "", 1); len(h) != 1 || h[0].ID != 102 {
 		t.Fatalf("unfiltered self search %+v", h)
 	}
-	if err := ix.Put(102, "small", vs[102]); err != nil {
+	if err := ix.Put(102, "small", 0, vs[102]); err != nil {
 		t.Fatal(err)
 	}
 	if h := ix.Search(vs[102], "small", 1); h[0].ID != 102 || ix.Len() != 12000 {
@@ -393,7 +394,7 @@ func TestIndexSparseTies(t *testing.T) {
 			v[7], v[9] = 1, 1
 		}
 		// Seven projects: the shortlist is one over all of them.
-		if err := ix.Put(i+1, fmt.Sprint("p", i%7), embed.Normalize(v)); err != nil {
+		if err := ix.Put(i+1, fmt.Sprint("p", i%7), 0, embed.Normalize(v)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -409,5 +410,62 @@ func TestIndexSparseTies(t *testing.T) {
 		if h.Score < 0.99 {
 			t.Fatalf("hit %d scored %v while 20 vectors equal the query: %+v", h.ID, h.Score, hits)
 		}
+	}
+}
+
+// readCounter is a store that counts the vectors read with their data.
+type readCounter struct {
+	store.Store
+	read atomic.Int64
+}
+
+func (r *readCounter) Vectors(ctx context.Context, q store.VectorQuery) ([]store.Vector, error) {
+	vs, err := r.Store.Vectors(ctx, q)
+	for _, v := range vs {
+		if v.Data != nil {
+			r.read.Add(1)
+		}
+	}
+	return vs, err
+}
+
+// A sync reads again only the stamps of what was written in its overlap:
+// after a bulk write the vectors themselves are read once, yet a vector
+// rewritten meanwhile (a reindex) is read and searched anew.
+func TestSearcherReadsEachVectorOnce(t *testing.T) {
+	ctx := context.Background()
+	st := &readCounter{Store: openStore(t)}
+	srv := embedtest.NewOpenAI(t, 64)
+	c := client(t, srv, "m1")
+	ids := map[string]int64{}
+	for _, o := range corpus {
+		ids[o.title] = remember(t, st, "acme", o.title, o.narrative)
+	}
+	if _, err := semantic.NewCatchup(st, c, nil, 0).Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := semantic.NewSearcher(st, c, nil)
+	for range 3 { // all three within the overlap of the writes
+		if err := s.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := st.read.Load(); n != int64(len(corpus)) {
+		t.Fatalf("three syncs read %d vectors, want each of the %d once", n, len(corpus))
+	}
+	// Rewrite one vector as another text's (what a reindex would write).
+	other := embedtest.Vector("m1", "keys rotate weekly", 64)
+	if err := st.PutVectors(ctx, []store.Vector{{Kind: store.KindObservation, ID: ids["Check greeting"], Model: c.Key(), Data: embed.Encode(other)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.read.Load(); n != int64(len(corpus))+1 {
+		t.Fatalf("the sync after a rewrite read %d vectors in all, want %d", n, len(corpus)+1)
+	}
+	hits := s.Index(store.KindObservation).Search(embed.Normalize(other), "acme", 1)
+	if len(hits) != 1 || hits[0].ID != ids["Check greeting"] || hits[0].Score < 0.99 {
+		t.Fatalf("nearest the rewritten vector: %+v, want #%d itself", hits, ids["Check greeting"])
 	}
 }

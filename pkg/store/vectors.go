@@ -46,14 +46,25 @@ type Vector struct {
 	Project string
 }
 
-// VectorQuery pages through the stored vectors of one kind and model, by
-// ID.
+// VectorQuery pages through the stored vectors of one kind and model: by
+// ID, or, since a time, in the order they were written.
 type VectorQuery struct {
-	Kind    Kind
-	Model   string
-	Since   time.Time // written at or after; zero = all
-	AfterID int64     // IDs above this
-	Limit   int       // default 1000, at most 10000
+	Kind  Kind
+	Model string
+	// Since reads only the vectors written at or after it (zero = all),
+	// in the order written (At, then ID): a page goes on after the last
+	// one read, (AfterAt, AfterID).
+	Since   time.Time
+	AfterAt time.Time
+	AfterID int64 // IDs above this (since a time: with AfterAt)
+	Limit   int   // default 1000, at most 10000
+	// IDs, when set, reads only these memories' vectors, by ID, at most
+	// 10000 (Since is then ignored).
+	IDs []int64
+	// Stamps reads each vector's ID and At but not its Data nor Project:
+	// what an index compares with what it holds before reading the
+	// vectors it lacks (a vector read again costs its whole blob).
+	Stamps bool
 }
 
 // EmbedQuery pages through the memories of a kind to embed under a model,
@@ -226,23 +237,39 @@ func (s *sqlStore) Vectors(ctx context.Context, q VectorQuery) ([]Vector, error)
 	if err := validModel(q.Model); err != nil {
 		return nil, err
 	}
-	// All of a model's vectors are read in the order of the index by
-	// model and ID. Those written since a time are found by the index by
-	// model and time (migrations 12, 13): the unary + keeps the planner
-	// from walking the first index for its order and reading every row,
-	// which in SQLite means every vector's overflow pages.
-	from := ` FROM ` + t.vectors + ` v JOIN ` + t.table + ` ON ` + t.alias + `.id = v.` + t.id + t.join
-	cols := `SELECT v.` + t.id + `, v.vec, v.at, ` + t.project
-	sql := cols + from + ` WHERE v.model = ? AND v.` + t.id + ` > ? ORDER BY v.` + t.id + ` LIMIT ?`
-	args := []any{q.Model, q.AfterID, clamp(q.Limit, defaultVectorPage, maxVectorPage)}
-	if !q.Since.IsZero() {
-		sql = cols + from + ` WHERE v.model = ? AND v.at >= ? AND +v.` + t.id + ` > ? ORDER BY +v.` + t.id + ` LIMIT ?`
-		args = []any{q.Model, utc(q.Since), q.AfterID, args[2]}
+	if len(q.IDs) > maxVectorPage {
+		return nil, invalid("ids", "at most %d a call (got %d)", maxVectorPage, len(q.IDs))
 	}
+	// All of a model's vectors are read in the order of the index by
+	// model and ID; those written since a time in the order of the index
+	// by model, time and ID (migration 15), which holds all a stamp is,
+	// so a sync's stamps read no vector row (in SQLite, at lies past the
+	// vector's overflow pages).
+	cols, from := `v.vec, v.at, `+t.project, t.vectors+` v JOIN `+t.table+` ON `+t.alias+`.id = v.`+t.id+t.join
+	if q.Stamps {
+		cols, from = `NULL, v.at, ''`, t.vectors+` v`
+	}
+	where, args := ` WHERE v.model = ?`, []any{q.Model}
+	order := ` ORDER BY v.` + t.id
+	switch {
+	case len(q.IDs) > 0:
+		where, args = where+` AND v.`+t.id+s.d.anyOf+` AND v.`+t.id+` > ?`, append(args, q.IDs, q.AfterID)
+	case !q.Since.IsZero():
+		after, afterID := q.AfterAt, q.AfterID
+		if after.Before(q.Since) {
+			after, afterID = q.Since, 0
+		}
+		where += ` AND v.at >= ? AND (v.at, v.` + t.id + `) > (?, ?)`
+		args = append(args, utc(q.Since), utc(after), afterID)
+		order = ` ORDER BY v.at, v.` + t.id
+	default:
+		where, args = where+` AND v.`+t.id+` > ?`, append(args, q.AfterID)
+	}
+	sql := `SELECT v.` + t.id + `, ` + cols + ` FROM ` + from + where + order + ` LIMIT ?`
 	out, err := queryAll(ctx, s.db.reads(), func(r rows) (Vector, error) {
 		v := Vector{Kind: q.Kind, Model: q.Model}
 		return v, r.Scan(&v.ID, &v.Data, &v.At, &v.Project)
-	}, sql, args...)
+	}, sql, append(args, clamp(q.Limit, defaultVectorPage, maxVectorPage))...)
 	if err != nil {
 		return nil, s.fail("vectors", err)
 	}

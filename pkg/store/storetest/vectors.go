@@ -77,9 +77,12 @@ func testVectors(t *testing.T, dsn string) {
 	if c, _ := st.CountVectors(ctx, store.KindObservation, m1, "other"); c != (store.VectorCounts{Embedded: 0, Pending: 1}) {
 		t.Fatalf("counts of other %+v", c)
 	}
+	// Written since a time, in the order written (the index's sync; its
+	// own query plan): ids[0]'s rewrite came after ids[1].
 	vs, err := st.Vectors(ctx, store.VectorQuery{Kind: store.KindObservation, Model: m1, Since: before})
-	if err != nil || len(vs) != 2 || vs[0].ID != ids[0] || string(vs[0].Data) != string(vec(0.5, 0.5)) || vs[0].At.Before(before) || vs[0].Project != "acme" {
-		t.Fatalf("vectors %+v %v, want 2 with the rewritten first", vs, err)
+	if err != nil || len(vs) != 2 || vs[1].ID != ids[0] || string(vs[1].Data) != string(vec(0.5, 0.5)) || vs[1].At.Before(before) || vs[1].Project != "acme" ||
+		vs[0].ID != ids[1] || vs[0].At.After(vs[1].At) {
+		t.Fatalf("vectors %+v %v, want #%d then the rewritten #%d", vs, err, ids[1], ids[0])
 	}
 	if vs, _ := st.Vectors(ctx, store.VectorQuery{Kind: store.KindObservation, Model: m1, Since: time.Now().Add(time.Hour)}); len(vs) != 0 {
 		t.Fatalf("vectors written in the future: %+v", vs)
@@ -87,13 +90,32 @@ func testVectors(t *testing.T, dsn string) {
 	if vs, _ := st.Vectors(ctx, store.VectorQuery{Kind: store.KindObservation, Model: m1, AfterID: ids[0], Limit: 1}); len(vs) != 1 || vs[0].ID != ids[1] {
 		t.Fatalf("page after %d: %+v", ids[0], vs)
 	}
-	// Written since a time, paged by ID (the index's sync; its own query
-	// plan).
-	if vs, _ := st.Vectors(ctx, store.VectorQuery{Kind: store.KindObservation, Model: m1, Since: before, Limit: 1}); len(vs) != 1 || vs[0].ID != ids[0] {
-		t.Fatalf("first page since %v: %+v", before, vs)
+	first, _ := st.Vectors(ctx, store.VectorQuery{Kind: store.KindObservation, Model: m1, Since: before, Limit: 1})
+	if len(first) != 1 || first[0].ID != ids[1] {
+		t.Fatalf("first page since %v: %+v, want #%d", before, first, ids[1])
 	}
-	if vs, _ := st.Vectors(ctx, store.VectorQuery{Kind: store.KindObservation, Model: m1, Since: before, AfterID: ids[0], Limit: 1}); len(vs) != 1 || vs[0].ID != ids[1] {
-		t.Fatalf("page since %v after %d: %+v", before, ids[0], vs)
+	if vs, _ := st.Vectors(ctx, store.VectorQuery{Kind: store.KindObservation, Model: m1, Since: before, AfterAt: first[0].At, AfterID: first[0].ID, Limit: 1}); len(vs) != 1 || vs[0].ID != ids[0] {
+		t.Fatalf("page since %v after #%d: %+v, want #%d", before, first[0].ID, vs, ids[0])
+	}
+	if vs, _ := st.Vectors(ctx, store.VectorQuery{Kind: store.KindObservation, Model: m1, Since: before, AfterAt: vs[1].At, AfterID: vs[1].ID}); len(vs) != 0 {
+		t.Fatalf("page since %v after the last: %+v", before, vs)
+	}
+	// Stamps without data (what an index compares before reading), then
+	// the vectors of chosen IDs only.
+	if stamps, err := st.Vectors(ctx, store.VectorQuery{Kind: store.KindObservation, Model: m1, Since: before, Stamps: true}); err != nil || len(stamps) != 2 ||
+		stamps[0].ID != vs[0].ID || !stamps[0].At.Equal(vs[0].At) || stamps[0].Data != nil ||
+		stamps[1].ID != vs[1].ID || !stamps[1].At.Equal(vs[1].At) || stamps[1].Data != nil {
+		t.Fatalf("stamps since %v: %+v %v, want those of %+v without data", before, stamps, err, vs)
+	}
+	if vs, err := st.Vectors(ctx, store.VectorQuery{Kind: store.KindObservation, Model: m1, IDs: []int64{ids[1], ids[2]}}); err != nil || len(vs) != 1 ||
+		vs[0].ID != ids[1] || string(vs[0].Data) != string(vec(0, 1)) || vs[0].Project != "acme" {
+		t.Fatalf("vectors of ids %d, %d: %+v %v, want only %d's (%d has none)", ids[1], ids[2], vs, err, ids[1], ids[2])
+	}
+	if vs, _ := st.Vectors(ctx, store.VectorQuery{Kind: store.KindObservation, Model: m2, IDs: []int64{ids[0]}}); len(vs) != 0 {
+		t.Fatalf("another model's vectors of ids: %+v", vs)
+	}
+	if _, err := st.Vectors(ctx, store.VectorQuery{Kind: store.KindObservation, Model: m1, IDs: make([]int64, 10001)}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("10001 ids: %v, want ErrInvalid", err)
 	}
 
 	// A deleted observation's vector goes with it; a vector for an
