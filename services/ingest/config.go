@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -69,27 +70,13 @@ func (c *Config) Bind(s *config.Set) {
 // withDefaults fills zero values so a zero Config from a test works.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Limits == (event.Limits{}) {
-		c.Limits = d.Limits
-	}
-	if c.BatchMax == 0 {
-		c.BatchMax = d.BatchMax
-	}
-	if c.BatchBody == 0 {
-		c.BatchBody = d.BatchBody
-	}
-	if c.PublishTimeout == 0 {
-		c.PublishTimeout = d.PublishTimeout
-	}
-	if c.RetryAfter == 0 {
-		c.RetryAfter = d.RetryAfter
-	}
-	if c.BatchWindow == 0 {
-		c.BatchWindow = d.BatchWindow
-	}
-	if c.MetaQueue == 0 {
-		c.MetaQueue = d.MetaQueue
-	}
+	c.Limits = cmp.Or(c.Limits, d.Limits)
+	c.BatchMax = cmp.Or(c.BatchMax, d.BatchMax)
+	c.BatchBody = cmp.Or(c.BatchBody, d.BatchBody)
+	c.PublishTimeout = cmp.Or(c.PublishTimeout, d.PublishTimeout)
+	c.RetryAfter = cmp.Or(c.RetryAfter, d.RetryAfter)
+	c.BatchWindow = cmp.Or(c.BatchWindow, d.BatchWindow)
+	c.MetaQueue = cmp.Or(c.MetaQueue, d.MetaQueue)
 	return c
 }
 
