@@ -12,6 +12,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/embed/embedtest"
 	"github.com/mnemo-dev/mnemo/pkg/semantic"
 	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
 )
 
 // After a model change, reindex embeds every observation, summary and
@@ -20,10 +21,7 @@ import (
 func TestReindexAfterModelChange(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "mnemo.db")
-	st, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Open(t, path)
 	for _, title := range []string{"Check greeting", "Update README", "Fix migration"} {
 		if _, err := st.AddMemory(ctx, store.Observation{Project: "acme", Type: store.TypeChange, Title: title}); err != nil {
 			t.Fatal(err)
@@ -43,7 +41,7 @@ func TestReindexAfterModelChange(t *testing.T) {
 	if _, err := semantic.NewCatchup(st, old, nil, 0).Pass(ctx); err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
+	st.Close() // reindex has the store to itself
 
 	t.Setenv("MNEMO_HOME", t.TempDir())
 	var out, errOut bytes.Buffer
@@ -59,11 +57,7 @@ func TestReindexAfterModelChange(t *testing.T) {
 	if !strings.Contains(out.String(), "embedded 5 memories") || !strings.Contains(errOut.String(), "embedded 5 of 5") {
 		t.Fatalf("reindex said %q / %q", out.String(), errOut.String())
 	}
-	st, err = store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st = storetest.Open(t, path)
 	for k, n := range map[store.Kind]int64{store.KindObservation: 3, store.KindSummary: 1, store.KindPrompt: 1} {
 		if ids, _ := st.VectorIDs(ctx, k, old.Key()); len(ids) != 0 {
 			t.Fatalf("old model's %s vectors after reindex: %v", k, ids)
