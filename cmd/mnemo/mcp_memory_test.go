@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/mnemo-dev/mnemo/pkg/store"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // MCP save_memory, through the real `mnemo mcp` binary: what was inside
@@ -22,11 +21,8 @@ func TestMCPSaveMemoryStripsPrivateAndSaysTheLimit(t *testing.T) {
 	cs := mcpSession(t, ctx, st, "")
 	save := func(args map[string]any) (string, bool) {
 		t.Helper()
-		r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "save_memory", Arguments: args})
-		if err != nil || len(r.Content) == 0 {
-			t.Fatalf("save_memory: %v %+v", err, r)
-		}
-		return r.Content[0].(*mcp.TextContent).Text, r.IsError
+		r, text := callTool(t, ctx, cs, "save_memory", args)
+		return text, r.IsError
 	}
 
 	out, isErr := save(map[string]any{"project": "acme", "type": "decision",

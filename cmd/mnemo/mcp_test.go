@@ -86,13 +86,9 @@ func TestMCPOverStdio(t *testing.T) {
 	}
 	call := func(name string, args map[string]any, structured any) []string {
 		t.Helper()
-		r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
-		if err != nil || r.IsError {
-			var msg string
-			if r != nil && len(r.Content) > 0 {
-				msg = r.Content[0].(*mcp.TextContent).Text
-			}
-			t.Fatalf("%s %v: %v %s", name, args, err, msg)
+		r, msg := callTool(t, ctx, cs, name, args)
+		if r.IsError {
+			t.Fatalf("%s %v: %s", name, args, msg)
 		}
 		b, err := json.Marshal(r.StructuredContent)
 		if err != nil || r.StructuredContent == nil {
@@ -167,11 +163,27 @@ func TestMCPOverStdio(t *testing.T) {
 		{"search", map[string]any{"orderBy": "newest"}, "orderBy"},
 		{"search", map[string]any{"obs_type": "Rant!"}, "obs_type"},
 	} {
-		r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: bad.tool, Arguments: bad.args})
-		if err != nil || !r.IsError || !strings.Contains(r.Content[0].(*mcp.TextContent).Text, bad.want) {
-			t.Fatalf("%s %v: %v %+v, want a tool error naming %s", bad.tool, bad.args, err, r, bad.want)
+		r, msg := callTool(t, ctx, cs, bad.tool, bad.args)
+		if !r.IsError || !strings.Contains(msg, bad.want) {
+			t.Fatalf("%s %v: %+v, want a tool error naming %s", bad.tool, bad.args, r, bad.want)
 		}
 	}
+}
+
+// callTool calls an MCP tool, failing t when the call itself fails (a tool
+// error is a result, with IsError set); text is the result's first text.
+func callTool(t *testing.T, ctx context.Context, cs *mcp.ClientSession, name string, args map[string]any) (r *mcp.CallToolResult, text string) {
+	t.Helper()
+	r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("%s %v: %v", name, args, err)
+	}
+	if len(r.Content) > 0 {
+		if c, ok := r.Content[0].(*mcp.TextContent); ok {
+			text = c.Text
+		}
+	}
+	return r, text
 }
 
 // mcpStore opens a SQLite store for an MCP test, closed at its end.
