@@ -149,12 +149,14 @@ func embedText(fields ...string) string {
 	return b.String()
 }
 
-func kindOf(k Kind) (vectorKind, error) {
+// kindOf returns the tables of kind k for vectors of model, refusing an
+// unknown kind or a model name the store cannot keep.
+func kindOf(k Kind, model string) (vectorKind, error) {
 	t, ok := vectorKinds[k]
 	if !ok {
 		return t, invalid("kind", "must be observation, summary or prompt (got %q)", k)
 	}
-	return t, nil
+	return t, validModel(model)
 }
 
 func validModel(model string) error {
@@ -173,11 +175,8 @@ func (s *sqlStore) PutVectors(ctx context.Context, vs []Vector) error {
 	now := utc(time.Now())
 	b := make([]stmt, 0, len(vs))
 	for _, v := range vs {
-		t, err := kindOf(v.Kind)
+		t, err := kindOf(v.Kind, v.Model)
 		if err != nil {
-			return err
-		}
-		if err := validModel(v.Model); err != nil {
 			return err
 		}
 		if len(v.Data) == 0 || len(v.Data)%4 != 0 || len(v.Data) > MaxVectorBytes {
@@ -200,11 +199,8 @@ func (s *sqlStore) PutVectors(ctx context.Context, vs []Vector) error {
 // ToEmbed returns memories of q.Kind to embed under q.Model, by ascending
 // ID.
 func (s *sqlStore) ToEmbed(ctx context.Context, q EmbedQuery) ([]Embeddable, error) {
-	t, err := kindOf(q.Kind)
+	t, err := kindOf(q.Kind, q.Model)
 	if err != nil {
-		return nil, err
-	}
-	if err := validModel(q.Model); err != nil {
 		return nil, err
 	}
 	if !storable(q.Project) {
@@ -221,20 +217,13 @@ func (s *sqlStore) ToEmbed(ctx context.Context, q EmbedQuery) ([]Embeddable, err
 		args = append(args, q.Model)
 	}
 	sql += ` ORDER BY ` + t.alias + `.id LIMIT ?`
-	out, err := queryAll(ctx, s.db.reads(), t.scan, sql, append(args, clamp(q.Limit, defaultVectorPage, maxVectorPage))...)
-	if err != nil {
-		return nil, s.fail("memories to embed", err)
-	}
-	return out, nil
+	return readAll(ctx, s, "memories to embed", t.scan, sql, append(args, clamp(q.Limit, defaultVectorPage, maxVectorPage))...)
 }
 
 // Vectors returns stored vectors of q.Kind and q.Model by ascending ID.
 func (s *sqlStore) Vectors(ctx context.Context, q VectorQuery) ([]Vector, error) {
-	t, err := kindOf(q.Kind)
+	t, err := kindOf(q.Kind, q.Model)
 	if err != nil {
-		return nil, err
-	}
-	if err := validModel(q.Model); err != nil {
 		return nil, err
 	}
 	if len(q.IDs) > maxVectorPage {
@@ -266,45 +255,31 @@ func (s *sqlStore) Vectors(ctx context.Context, q VectorQuery) ([]Vector, error)
 		where, args = where+` AND v.`+t.id+` > ?`, append(args, q.AfterID)
 	}
 	sql := `SELECT v.` + t.id + `, ` + cols + ` FROM ` + from + where + order + ` LIMIT ?`
-	out, err := queryAll(ctx, s.db.reads(), func(r rows) (Vector, error) {
+	return readAll(ctx, s, "vectors", func(r rows) (Vector, error) {
 		v := Vector{Kind: q.Kind, Model: q.Model}
 		return v, r.Scan(&v.ID, &v.Data, &v.At, &v.Project)
 	}, sql, append(args, clamp(q.Limit, defaultVectorPage, maxVectorPage))...)
-	if err != nil {
-		return nil, s.fail("vectors", err)
-	}
-	return out, nil
 }
 
 // VectorIDs returns the IDs of the memories of kind having a vector under
 // model, ascending: what an index holding them compares itself with to drop
 // the deleted.
 func (s *sqlStore) VectorIDs(ctx context.Context, kind Kind, model string) ([]int64, error) {
-	t, err := kindOf(kind)
+	t, err := kindOf(kind, model)
 	if err != nil {
 		return nil, err
 	}
-	if err := validModel(model); err != nil {
-		return nil, err
-	}
-	out, err := queryAll(ctx, s.db.reads(), func(r rows) (int64, error) {
+	return readAll(ctx, s, "vector ids", func(r rows) (int64, error) {
 		var id int64
 		return id, r.Scan(&id)
 	}, `SELECT `+t.id+` FROM `+t.vectors+` WHERE model = ? ORDER BY `+t.id, model)
-	if err != nil {
-		return nil, s.fail("vector ids", err)
-	}
-	return out, nil
 }
 
 // CountVectors says how many memories of kind (of project; "" = all) have
 // a vector under model and how many wait for one.
 func (s *sqlStore) CountVectors(ctx context.Context, kind Kind, model, project string) (VectorCounts, error) {
-	t, err := kindOf(kind)
+	t, err := kindOf(kind, model)
 	if err != nil {
-		return VectorCounts{}, err
-	}
-	if err := validModel(model); err != nil {
 		return VectorCounts{}, err
 	}
 	var c VectorCounts
