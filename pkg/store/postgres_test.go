@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 )
 
@@ -16,11 +16,7 @@ import (
 func TestPostgresSearchIndexesWriteThrough(t *testing.T) {
 	ctx := context.Background()
 	dsn := testkit.StartPostgres(t)
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	storetest.Open(t, dsn) // migrates the new database to SchemaVersion
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
