@@ -10,6 +10,7 @@ import (
 
 	"github.com/mnemo-dev/mnemo/pkg/event"
 	"github.com/mnemo-dev/mnemo/pkg/httpapi"
+	"github.com/mnemo-dev/mnemo/pkg/settings"
 	"github.com/mnemo-dev/mnemo/pkg/store"
 )
 
@@ -142,7 +143,7 @@ func (s *Server) searchQuery(p *params) (string, store.SearchQuery) {
 	}
 	what := SearchObservations
 	var types []string
-	for _, t := range splitList(p.v.Get("type")) {
+	for _, t := range settings.SplitList(p.v.Get("type")) {
 		switch t {
 		case SearchObservations, SearchSessions, SearchPrompts:
 			if what != SearchObservations || len(types) > 0 {
@@ -160,7 +161,7 @@ func (s *Server) searchQuery(p *params) (string, store.SearchQuery) {
 			types = append(types, t)
 		}
 	}
-	for _, t := range splitList(p.v.Get("obs_type")) {
+	for _, t := range settings.SplitList(p.v.Get("obs_type")) {
 		if err := event.CheckObservationType(t); err != nil {
 			p.fail("obs_type", "%s", err)
 		}
@@ -174,16 +175,6 @@ func (s *Server) searchQuery(p *params) (string, store.SearchQuery) {
 	}
 	q.Types = types
 	return what, q
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 // PlatformAgent maps claude-mem's platformSource names onto the agent names
