@@ -1,6 +1,7 @@
 package semantic
 
 import (
+	"cmp"
 	"container/heap"
 	"encoding/binary"
 	"fmt"
@@ -287,15 +288,7 @@ func (x *Index) Search(q []float32, project string, k int) []Hit {
 	for _, h := range results {
 		all = append(all, h...)
 	}
-	slices.SortFunc(all, func(a, b Hit) int {
-		switch {
-		case a.Score > b.Score:
-			return -1
-		case a.Score < b.Score:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(all, func(a, b Hit) int { return cmp.Compare(b.Score, a.Score) }) // best first
 	return all[:min(k, len(all))]
 }
 
@@ -559,14 +552,6 @@ func Fuse(lists ...[]int64) []Fused {
 	for i, id := range order {
 		out[i] = Fused{ID: id, Score: score[id]}
 	}
-	slices.SortStableFunc(out, func(a, b Fused) int {
-		switch {
-		case a.Score > b.Score:
-			return -1
-		case a.Score < b.Score:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(out, func(a, b Fused) int { return cmp.Compare(b.Score, a.Score) }) // best first
 	return out
 }
