@@ -32,7 +32,7 @@ type Catchup struct {
 	c     *embed.Client
 	log   *slog.Logger
 	poll  time.Duration
-	nudge chan struct{}
+	nudge nudged
 	// low is, per kind, an ID below which every memory was seen embedded.
 	low      map[store.Kind]int64
 	lastFull time.Time
@@ -49,32 +49,24 @@ func NewCatchup(st store.Store, c *embed.Client, log *slog.Logger, poll time.Dur
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Catchup{st: st, c: c, log: log.With("embed", c.Key()), poll: poll, nudge: make(chan struct{}, 1),
+	return &Catchup{st: st, c: c, log: log.With("embed", c.Key()), poll: poll, nudge: newNudged(),
 		low: map[store.Kind]int64{}}
 }
 
 // Nudge asks for a pass soon (after an Apply wrote memories); it never
 // blocks.
-func (c *Catchup) Nudge() {
-	select {
-	case c.nudge <- struct{}{}:
-	default:
-	}
-}
+func (c *Catchup) Nudge() { c.nudge.nudge() }
 
 // Run makes passes on every nudge and every poll until ctx ends.
 func (c *Catchup) Run(ctx context.Context) {
-	t := time.NewTicker(c.poll)
-	defer t.Stop()
 	failing := false
-	for {
+	c.nudge.every(ctx, c.poll, func() {
 		n, err := c.Pass(ctx)
 		if n > 0 && c.OnEmbedded != nil {
 			c.OnEmbedded(n)
 		}
 		switch {
-		case ctx.Err() != nil:
-			return
+		case ctx.Err() != nil: // stopping: nothing to report
 		case err != nil && !failing:
 			c.log.Warn("embedding paused: memories stay pending until the provider answers", "err", err)
 			failing = true
@@ -84,13 +76,7 @@ func (c *Catchup) Run(ctx context.Context) {
 		case err == nil && n > 0:
 			c.log.Debug("embedded memories", "n", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-c.nudge:
-		}
-	}
+	})
 }
 
 // Pass embeds pending memories of every kind until none is left or a call

@@ -43,7 +43,7 @@ type Searcher struct {
 	lastKeep time.Time
 	// nudge asks Run for a sync now; keepNow asks that sync to reconcile
 	// deletions too (Notice).
-	nudge   chan struct{}
+	nudge   nudged
 	keepNow atomic.Bool
 }
 
@@ -57,7 +57,7 @@ func NewSearcher(st store.Store, c *embed.Client, log *slog.Logger) *Searcher {
 	for _, k := range store.Kinds {
 		ix[k] = NewIndex()
 	}
-	return &Searcher{st: st, c: c, ix: ix, log: log.With("embed", c.Key()), KeepEvery: keepEvery, nudge: make(chan struct{}, 1)}
+	return &Searcher{st: st, c: c, ix: ix, log: log.With("embed", c.Key()), KeepEvery: keepEvery, nudge: newNudged()}
 }
 
 // Key is the vector space searched (embed.Config.Key).
@@ -84,10 +84,7 @@ func (s *Searcher) Notice(reconcile bool) {
 	if reconcile {
 		s.keepNow.Store(true)
 	}
-	select {
-	case s.nudge <- struct{}{}:
-	default:
-	}
+	s.nudge.nudge()
 }
 
 // Sync loads the vectors of every kind written since the last sync (all at
@@ -173,19 +170,11 @@ func (s *Searcher) Run(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		every = DefaultSync
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	s.nudge.every(ctx, every, func() {
 		if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("semantic index not synced", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.nudge:
-		}
-	}
+	})
 }
 
 // Nearest returns the k memories of kind (of project, "" = all) nearest
