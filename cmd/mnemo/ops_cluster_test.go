@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http/httptest"
 	"path/filepath"
@@ -12,7 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/mnemo-dev/mnemo/services/query"
 )
@@ -28,11 +27,7 @@ func TestOpsPageTwoWorkers(t *testing.T) {
 	testkit.Ensure(t, js, layout)
 	rds := testkit.StartRedis(t)
 	dsn := filepath.Join(t.TempDir(), "mnemo.db")
-	st, err := store.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t, dsn)
 	q, err := query.New(t.Context(), query.Config{}, query.Deps{Store: st, NC: nc, JS: js, Layout: layout, Redis: rds.Client(t)})
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/mnemo-dev/mnemo/pkg/bus"
 	"github.com/mnemo-dev/mnemo/pkg/hook"
 	"github.com/mnemo-dev/mnemo/pkg/store"
+	"github.com/mnemo-dev/mnemo/pkg/store/storetest"
 	"github.com/mnemo-dev/mnemo/pkg/testkit"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -118,11 +119,6 @@ func startCLIBackends(t *testing.T) cliBackends {
 		t.Fatal(err)
 	}
 	b.dsn = filepath.Join(b.home, "mnemo.db")
-	st, err := store.Open(ctx, b.dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	b.store = st
+	b.store = storetest.Open(t, b.dsn)
 	return b
 }
