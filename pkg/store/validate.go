@@ -248,9 +248,6 @@ func normalizeUnit(u Unit, now time.Time) (Unit, error) {
 		if err := normalizeSummary("summary", &s, first, now); err != nil {
 			return Unit{}, err
 		}
-		if err := text("summary.last_assistant_message", &s.LastAssistantMessage, MaxTextLen); err != nil {
-			return Unit{}, err
-		}
 		n.Summary = &s
 	}
 
@@ -358,7 +355,7 @@ func normalizeSummary(f string, m *Summary, accepted, now time.Time) error {
 		{f + ".project", &m.Project, MaxShortLen}, {f + ".request", &m.Request, MaxTextLen},
 		{f + ".investigated", &m.Investigated, MaxTextLen}, {f + ".learned", &m.Learned, MaxTextLen},
 		{f + ".completed", &m.Completed, MaxTextLen}, {f + ".next_steps", &m.NextSteps, MaxTextLen},
-		{f + ".notes", &m.Notes, MaxTextLen},
+		{f + ".notes", &m.Notes, MaxTextLen}, {f + ".last_assistant_message", &m.LastAssistantMessage, MaxTextLen},
 	}); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,6 +122,13 @@ func testImport(t *testing.T, dsn string) {
 	bad.Observations[0].Key = ""
 	if _, err := st.Import(ctx, bad); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("a row without a key: got %v, want ErrInvalid", err)
+	}
+	// An imported summary is checked as a compressed one is, its last
+	// assistant message included.
+	long := importBatch("x", "y", "e")
+	long.Summaries[0].LastAssistantMessage = strings.Repeat("x", store.MaxTextLen+1)
+	if _, err := st.Import(ctx, long); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "last_assistant_message") {
+		t.Fatalf("a summary's last assistant message over MaxTextLen: got %v, want ErrInvalid naming it", err)
 	}
 	var big store.ImportBatch
 	for i := 0; i <= store.MaxImportBatch; i++ {
