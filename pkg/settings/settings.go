@@ -39,6 +39,7 @@ type Settings struct {
 	env  map[string]string
 
 	mu   sync.Mutex
+	once bool        // read at Load only (the hook: a process of milliseconds)
 	seen os.FileInfo // the file as last read
 	file map[string]string
 	err  error // why the file could not be read, if it could not
@@ -64,12 +65,14 @@ func Open(home string) (*Settings, error) {
 	return s, nil
 }
 
-// Load reads home's settings file without writing it (a missing file is
-// only defaults): for the hook, which must stay fast and never fail. Why the
+// Load reads home's settings file once, without writing it (a missing file
+// is only defaults): for the hook, which must stay fast and never fail, and
+// lives milliseconds, so a change of the file is the next hook's. Why the
 // file could not be read is in Err.
 func Load(home string) *Settings {
 	s := &Settings{path: Path(home), env: environ(), file: map[string]string{}}
 	s.refresh()
+	s.once = true
 	return s
 }
 
@@ -120,7 +123,7 @@ func (s *Settings) seed() error {
 // that cannot be read keeps the last good values and records why. The caller
 // holds s.mu.
 func (s *Settings) refresh() {
-	if s.path == "" {
+	if s.path == "" || s.once {
 		return
 	}
 	fi, err := os.Stat(s.path)

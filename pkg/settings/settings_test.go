@@ -131,6 +131,31 @@ func TestFileChangesAreSeenWithoutReopening(t *testing.T) {
 	}
 }
 
+// Load (the hook's) reads the file once: a process of milliseconds need not
+// look at it again at every setting it reads.
+func TestLoadReadsTheFileOnce(t *testing.T) {
+	home := t.TempDir()
+	if _, err := Open(home); err != nil {
+		t.Fatal(err)
+	}
+	m := readJSON(t, Path(home))
+	m[ContextObservations] = "7"
+	b, _ := json.Marshal(m)
+	if err := os.WriteFile(Path(home), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := Load(home)
+	if v, src := s.Get(ContextObservations); v != "7" || src != FromFile {
+		t.Fatalf("loaded %q from %v, want 7 from the file", v, src)
+	}
+	if err := os.Remove(Path(home)); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Get(ContextObservations); v != "7" || s.Err() != nil {
+		t.Fatalf("after the file went: %q, %v; want the value read at Load", v, s.Err())
+	}
+}
+
 func TestInvalidValuesFallBackAndAreNamed(t *testing.T) {
 	home := t.TempDir()
 	if err := os.WriteFile(Path(home), []byte(`{"MNEMO_CONTEXT_OBSERVATIONS": "lots", "MNEMO_CONTEXT_FULL_FIELD": "everything"}`), 0o600); err != nil {
