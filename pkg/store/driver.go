@@ -52,7 +52,7 @@ type driver interface {
 	// searchSQL is the search statement and its arguments for q
 	// (validated) whose text, cleaned and trimmed, is text; ok false when
 	// q can match nothing.
-	searchSQL(q SearchQuery, text string, limit, offset int) (sql string, args []any, ok bool)
+	searchSQL(ctx context.Context, q SearchQuery, text string, limit, offset int) (sql string, args []any, ok bool)
 	// textMatch is how rows of table (observations, prompts or summaries,
 	// as alias) matching text are found in its full-text index; ok false
 	// when text can match nothing.

@@ -21,6 +21,9 @@ type Postgres struct {
 	sqlStore
 	pool *pgxpool.Pool
 	rd   executor // statements on the pool
+	// walkOverGIN weighs a search's two ways to its window (fewMatches);
+	// tests set it to force one.
+	walkOverGIN float64
 }
 
 var _ Store = (*Postgres)(nil)
@@ -53,7 +56,7 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: postgres: connect %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
 	}
-	p := &Postgres{pool: pool, rd: pgExec{pool}}
+	p := &Postgres{pool: pool, rd: pgExec{pool}, walkOverGIN: walkOverGIN}
 	p.sqlStore = sqlStore{d: postgresDialect, db: p}
 	if err := p.migrate(ctx); err != nil {
 		pool.Close()
@@ -116,18 +119,57 @@ func (p *Postgres) write(ctx context.Context, fn func(ctx context.Context, tx ex
 // searchSQL ranks with ts_rank over websearch_to_tsquery, over the newest
 // matches only (SearchQuery's window): the window is found from the
 // indexes without ranking, and ts_rank runs on it alone.
-func (p *Postgres) searchSQL(q SearchQuery, text string, limit, offset int) (string, []any, bool) {
+func (p *Postgres) searchSQL(ctx context.Context, q SearchQuery, text string, limit, offset int) (string, []any, bool) {
 	f := searchFilters(q, true)
 	const from = `observations o, websearch_to_tsquery('english', ?) AS query`
-	sql := `WITH win AS MATERIALIZED (SELECT o.id FROM ` + from + ` WHERE o.search @@ query` + f.where +
-		` ORDER BY o.id DESC LIMIT ?)
+	matches := `SELECT o.id FROM ` + from + ` WHERE o.search @@ query` + f.where
+	window := searchWindow(limit, offset)
+	win := matches + ` ORDER BY o.id DESC LIMIT ?`
+	if p.fewMatches(ctx, matches, append([]any{text}, f.args...), window) {
+		// OFFSET 0 fences the matches off from the ORDER BY … LIMIT, so
+		// they come from the GIN index rather than a walk of the primary
+		// key newest first (fewMatches says why).
+		win = `SELECT id FROM (` + matches + ` OFFSET 0) m ORDER BY id DESC LIMIT ?`
+	}
+	sql := `WITH win AS MATERIALIZED (` + win + `)
 		SELECT ` + obsCols + `, ts_rank(o.search, query)::float8 AS rank FROM ` + from + `
 		WHERE o.id IN (SELECT id FROM win) ORDER BY rank DESC, o.id DESC LIMIT ? OFFSET ?`
-	args := append(append([]any{text}, f.args...), searchWindow(limit, offset), text, limit, offset)
+	args := append(append([]any{text}, f.args...), window, text, limit, offset)
 	// QueryExecModeExec plans the statement with this query's values, as
 	// the window needs: walking the primary key newest first suits common
 	// words, the GIN index rare ones, and only the values tell which.
 	return sql, append([]any{pgx.QueryExecModeExec}, args...), true
+}
+
+// walkOverGIN is what checking one row's text costs on a walk of the
+// primary key against taking one match from the GIN index, measured at 100k
+// observations (0.47 µs against 1.6 µs a row).
+const walkOverGIN = 0.3
+
+// fewMatches says, from the planner's own estimates (EXPLAIN, nothing run),
+// whether the window is cheaper taken from the GIN index than by walking
+// the primary key newest first. A walk reads about window·rows/m rows to
+// find window of m matches, the index m matches: below m² = walkOverGIN ·
+// window · rows the index wins. PostgreSQL's cost model misjudges both (its
+// text match costs like a comparison, its GIN scans dear), so for two words
+// of 3–5k matches at 100k it walked half the table, 20–32 ms against ~6:
+// the tail of PostgreSQL's search p99 (docs/ARCHITECTURE.md §12). Without
+// an estimate it leaves the choice to the planner.
+func (p *Postgres) fewMatches(ctx context.Context, matches string, args []any, window int) bool {
+	b := &pgx.Batch{}
+	var plan []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	var rows float64
+	b.Queue(`EXPLAIN (FORMAT JSON) `+rebind(matches, args), args...).QueryRow(func(r pgx.Row) error { return r.Scan(&plan) })
+	b.Queue(`SELECT reltuples::float8 FROM pg_class WHERE oid = 'observations'::regclass`).QueryRow(func(r pgx.Row) error { return r.Scan(&rows) })
+	if err := p.pool.SendBatch(ctx, b).Close(); err != nil || len(plan) == 0 || rows <= 0 {
+		return false
+	}
+	m := plan[0].Plan.Rows
+	return m*m < p.walkOverGIN*float64(window)*rows
 }
 
 // textMatch matches text against the table's generated tsvector column

@@ -31,7 +31,7 @@ func (s *sqlStore) Search(ctx context.Context, q SearchQuery) ([]SearchHit, erro
 	var args []any
 	if plan.text != "" && plan.order == OrderRelevance {
 		var ok bool
-		if sql, args, ok = s.db.searchSQL(q, plan.text, plan.limit, plan.offset); !ok {
+		if sql, args, ok = s.db.searchSQL(ctx, q, plan.text, plan.limit, plan.offset); !ok {
 			return []SearchHit{}, nil
 		}
 	} else {

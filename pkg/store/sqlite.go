@@ -216,7 +216,7 @@ func (s *SQLite) write(ctx context.Context, fn func(ctx context.Context, tx exec
 // The project is narrowed inside the index (ftsScoped); the window's own
 // walk and the ranking join observations only for filters the index does
 // not hold, and only the page's rows are read in full.
-func (s *SQLite) searchSQL(q SearchQuery, text string, limit, offset int) (string, []any, bool) {
+func (s *SQLite) searchSQL(_ context.Context, q SearchQuery, text string, limit, offset int) (string, []any, bool) {
 	match := ftsQuery(text)
 	if match == "" {
 		return "", nil, false
