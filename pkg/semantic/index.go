@@ -169,7 +169,7 @@ func (x *Index) Bytes() int64 {
 	for _, sl := range x.slabs {
 		// data, code, id, stamp, scale, and two map entries (~48 bytes
 		// each).
-		b += int64(cap(sl.data)) + int64(cap(sl.code)) + int64(cap(sl.ids))*16 + int64(cap(sl.scale))*4 + int64(len(sl.at))*96
+		b += int64(cap(sl.data)) + int64(cap(sl.code)) + int64(cap(sl.ids)+cap(sl.stamp))*8 + int64(cap(sl.scale))*4 + int64(len(sl.at))*96
 	}
 	return b
 }

@@ -441,7 +441,8 @@ type Store interface {
 	PutVectors(ctx context.Context, vs []Vector) error
 	// ToEmbed returns memories of a kind to embed under a model, by ID.
 	ToEmbed(ctx context.Context, q EmbedQuery) ([]Embeddable, error)
-	// Vectors pages through a kind's stored vectors of a model, by ID.
+	// Vectors pages through a kind's stored vectors of a model: by ID, or
+	// those written since a time in the order written (VectorQuery).
 	Vectors(ctx context.Context, q VectorQuery) ([]Vector, error)
 	// VectorIDs lists the memories of kind having a vector under model.
 	VectorIDs(ctx context.Context, kind Kind, model string) ([]int64, error)

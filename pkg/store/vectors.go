@@ -220,7 +220,8 @@ func (s *sqlStore) ToEmbed(ctx context.Context, q EmbedQuery) ([]Embeddable, err
 	return readAll(ctx, s, "memories to embed", t.scan, sql, append(args, clamp(q.Limit, defaultVectorPage, maxVectorPage))...)
 }
 
-// Vectors returns stored vectors of q.Kind and q.Model by ascending ID.
+// Vectors returns stored vectors of q.Kind and q.Model: by ascending ID, or,
+// since q.Since, in the order written (at, then ID).
 func (s *sqlStore) Vectors(ctx context.Context, q VectorQuery) ([]Vector, error) {
 	t, err := kindOf(q.Kind, q.Model)
 	if err != nil {
