@@ -510,13 +510,10 @@ func (r *rig) deadLetterOf(eventID string) store.DeadLetter {
 	r.t.Helper()
 	// The reaper publishes the DLQ entry before it writes the row, so a
 	// test that saw the entry waits for the row.
-	var (
-		found store.DeadLetter
-		rows  []store.DeadLetter
-	)
+	var found store.DeadLetter
 	testkit.WaitFor(r.t, 10*time.Second, "dead letter row for "+eventID, func() bool {
-		var err error
-		if rows, err = r.store.DeadLetters(context.Background(), 100, 0); err != nil {
+		rows, err := r.store.DeadLetters(context.Background(), 100, 0)
+		if err != nil {
 			r.t.Fatal(err)
 		}
 		for _, d := range rows {
